@@ -1,0 +1,72 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json.hpp>
+
+namespace eg::model {
+
+using Metadata = std::map<std::string, std::string>;
+
+struct Function {
+  std::string space;
+  std::string functionId;
+  std::string type;                 // provider type name: "http", "awslambda", ...
+  boost::json::object provider;     // validated by the provider's factory
+  std::optional<Metadata> metadata;
+};
+
+struct EventType {
+  std::string space;
+  std::string name;
+  std::optional<std::string> authorizerId;
+  std::optional<Metadata> metadata;
+};
+
+// Gen 1 `cors` of an http subscription, and the settings of a CORS resource.
+struct CorsRules {
+  std::vector<std::string> origins{"*"};
+  std::vector<std::string> methods{"HEAD", "GET", "POST"};
+  std::vector<std::string> headers{"Origin", "Accept", "Content-Type"};
+  bool allowCredentials = false;
+};
+
+// The API generation a resource was created with; output keeps that shape.
+enum class Generation { k1, k2 };
+
+enum class SubscriptionType { kSync, kAsync, kInvoke };
+
+// Gen 1 subscriptions map onto the same record:
+//   event "http"   -> kSync,   eventType "http.request"
+//   event "invoke" -> kInvoke, eventType "invoke"
+//   event <name>   -> kAsync,  eventType <name>, method POST
+struct Subscription {
+  std::string space;
+  std::string subscriptionId;
+  Generation generation = Generation::k2;
+  SubscriptionType type = SubscriptionType::kAsync;
+  std::string eventType;
+  std::string functionId;
+  std::string method = "POST";
+  std::string path = "/";
+  std::optional<Metadata> metadata;
+  std::optional<CorsRules> cors;  // Gen 1 http subscriptions only
+};
+
+struct Cors {
+  std::string space;
+  std::string corsId;
+  std::string method;
+  std::string path;
+  CorsRules rules;
+  std::optional<Metadata> metadata;
+};
+
+// The event type name Gen 1 http subscriptions and raw HTTP requests use.
+inline constexpr const char* kHttpRequestEventType = "http.request";
+inline constexpr const char* kInvokeEventType = "invoke";
+
+}  // namespace eg::model

@@ -1,0 +1,76 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http.hpp>
+
+#include "common/result.h"
+
+namespace eg::net {
+
+namespace http = boost::beast::http;
+
+// A parsed absolute http(s) URL, parsed once (at configuration time), not per call.
+struct Url {
+  bool tls = false;
+  std::string host;
+  uint16_t port = 0;
+  std::string target;  // path and query, at least "/"
+  std::string hostHeader() const;  // "host" or "host:port" when not the default port
+  std::string origin() const;      // "http://host:port"
+
+  // kInvalid with a message when `text` is not an absolute http or https URL.
+  static Result<Url> parse(std::string_view text);
+};
+
+struct ClientRequest {
+  http::verb method = http::verb::post;
+  const Url* url = nullptr;  // must outlive the call
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::chrono::milliseconds connectTimeout{5'000};
+  std::chrono::milliseconds responseTimeout{30'000};  // from request sent to response read
+};
+
+struct ClientResponse {
+  unsigned status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  // First header with this name (case-insensitive), or empty.
+  std::string_view header(std::string_view name) const;
+};
+
+// Error kinds of a call: kTimeout (connect or response deadline), kUnavailable
+// (cannot connect, connection reset, TLS failure), kInvalid (malformed response).
+// A non-2xx status is NOT an error here: the caller decides.
+//
+// Connections are kept alive and pooled per (io_context, origin): a call uses a pool of
+// the io_context it runs on, so pooled connections never cross threads. Thread-safe.
+class HttpClient {
+ public:
+  struct Settings {
+    std::size_t maxIdlePerOrigin = 64;
+    std::chrono::milliseconds idleTimeout{30'000};
+    std::size_t maxResponseBody = 64 * 1024 * 1024;
+    bool verifyPeer = true;  // verify https peers against the system CA store
+  };
+  HttpClient();
+  explicit HttpClient(Settings settings);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  boost::asio::awaitable<Result<ClientResponse>> send(ClientRequest request);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace eg::net

@@ -1,0 +1,74 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http.hpp>
+
+#include "net/io_pool.h"
+
+namespace eg::net {
+
+namespace http = boost::beast::http;
+
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+struct TlsFiles {
+  std::string certFile;  // PEM chain
+  std::string keyFile;   // PEM private key
+};
+
+// | option           | default      | meaning                                               |
+// |------------------|--------------|-------------------------------------------------------|
+// | address          | 0.0.0.0      | listen address                                        |
+// | port             | 0            | 0 picks a free port (see HttpServer::port)            |
+// | bodyLimit        | 6 MiB        | larger bodies answer 413                              |
+// | headerLimit      | 64 KiB       | larger header blocks answer 431                       |
+// | readTimeout      | 30 s         | a request must arrive whole within this (slow-loris)  |
+// | idleTimeout      | 60 s         | keep-alive connections idle longer are closed         |
+// | maxConnections   | 10000        | accepted connections beyond this are closed at once   |
+// | tls              | none         | serve HTTPS with these files                          |
+struct ServerSettings {
+  std::string address = "0.0.0.0";
+  uint16_t port = 0;
+  std::size_t bodyLimit = 6 * 1024 * 1024;
+  std::size_t headerLimit = 64 * 1024;
+  std::chrono::milliseconds readTimeout{30'000};
+  std::chrono::milliseconds idleTimeout{60'000};
+  std::size_t maxConnections = 10'000;
+  std::optional<TlsFiles> tls;
+};
+
+// A plain function from request to response: testable without sockets. It runs on the
+// io_context of the connection and must not block.
+using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
+
+// HTTP/1.1 server with keep-alive. Malformed requests get 400, oversized bodies 413,
+// oversized headers 431; every read and write has a deadline.
+class HttpServer {
+ public:
+  HttpServer(IoPool& pool, ServerSettings settings, Handler handler);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and starts accepting; throws std::runtime_error (start-up error) when the
+  // address cannot be bound or the TLS files cannot be loaded.
+  void start();
+  // Stops accepting and closes idle connections; requests in flight finish.
+  void stop();
+  uint16_t port() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace eg::net

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+namespace eg::net {
+
+namespace asio = boost::asio;
+
+// N io_contexts, one thread each. Sessions and outbound calls of a request stay on
+// the io_context that accepted it, so that nothing on the request path is shared
+// between threads.
+class IoPool {
+ public:
+  explicit IoPool(std::size_t threads);
+  ~IoPool();
+  IoPool(const IoPool&) = delete;
+  IoPool& operator=(const IoPool&) = delete;
+
+  void start();
+  // Stops every io_context and joins the threads.
+  void stop();
+
+  std::size_t size() const { return contexts_.size(); }
+  asio::io_context& context(std::size_t i) { return *contexts_[i]; }
+  // Round-robin.
+  asio::io_context& next();
+
+ private:
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;
+  std::vector<std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>>> guards_;
+  std::vector<std::thread> threads_;
+  std::size_t next_ = 0;
+};
+
+}  // namespace eg::net

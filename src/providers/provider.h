@@ -1,0 +1,58 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json.hpp>
+
+#include "common/result.h"
+#include "model/resources.h"
+
+namespace eg::providers {
+
+// What a successful call returned: the function's answer body (for http: the response
+// body; for AWS services: the service's response).
+struct CallResult {
+  std::string body;
+  std::string contentType;
+};
+
+// Calls one registered function. Built once per function when the configuration
+// snapshot is built (URLs parsed, credentials resolved lazily), then shared by every
+// request: immutable and thread-safe. A failed call (transport error, timeout, 5xx,
+// function error) is an Error whose message is safe to log and to put in an
+// invocationFailed system event (never contains secrets).
+class Invoker {
+ public:
+  virtual ~Invoker() = default;
+  // `payload` is the CloudEvent JSON.
+  virtual boost::asio::awaitable<Result<CallResult>> call(std::string_view payload) const = 0;
+};
+
+// One per provider type name ("http", "awslambda", ...).
+class ProviderFactory {
+ public:
+  virtual ~ProviderFactory() = default;
+  // Checks the `provider` object of a function registration. The error (kInvalid) names
+  // the field, e.g. `Missing required field "url" in provider.`
+  virtual Status validate(const boost::json::object& provider) const = 0;
+  // The provider fields that are secrets, to be redacted in logs.
+  virtual bool isSecretField(std::string_view field) const { return false; }
+  virtual std::unique_ptr<Invoker> create(const model::Function& function) const = 0;
+};
+
+// Provider factories by type name, filled once at start-up by registerBuiltinProviders
+// (no static-initialiser registration). Read-only afterwards, so safe to share.
+class ProviderRegistry {
+ public:
+  void add(std::string type, std::unique_ptr<ProviderFactory> factory);
+  const ProviderFactory* find(std::string_view type) const;  // nullptr when unknown
+
+ private:
+  std::map<std::string, std::unique_ptr<ProviderFactory>, std::less<>> factories_;
+};
+
+}  // namespace eg::providers
