@@ -34,22 +34,29 @@ class Gauge {
 };
 
 // Cumulative buckets in seconds, Prometheus style. Lock-free observe.
+// Bounds are sorted and deduplicated; a +Inf bound is implied and dropped if given.
 class Histogram {
  public:
   explicit Histogram(std::vector<double> upperBounds);
   void observe(double seconds);
-  // Appends `name_bucket{le=...}`, `name_sum`, `name_count` lines with extra labels.
+  // Appends `name_bucket{le=...}`, `name_sum`, `name_count` lines. `labels` is empty or
+  // already-rendered pairs without braces (`space="a",type="b"`), placed before `le`.
+  // `_count` equals the `+Inf` bucket even while other threads observe.
   void render(std::string& out, std::string_view name, std::string_view labels) const;
+
+  uint64_t count() const;
+  double sum() const { return sum_.load(std::memory_order_relaxed); }
 
  private:
   std::vector<double> bounds_;
-  std::unique_ptr<std::atomic<uint64_t>[]> counts_;  // bounds_.size() + 1 (+Inf)
-  std::atomic<uint64_t> count_{0};
-  std::atomic<uint64_t> sumMicros_{0};
+  std::unique_ptr<std::atomic<uint64_t>[]> counts_;  // bounds_.size() + 1 (+Inf), per bucket
+  std::atomic<double> sum_{0};
 };
 
 // A counter per label-value tuple. `with` returns a reference that stays valid for the
-// registry's lifetime: callers on the hot path may cache it.
+// registry's lifetime: callers on the hot path may cache it. Passing a number of values
+// other than the number of label names is a programming error (std::invalid_argument).
+// Series render sorted by label values, so a scrape is stable.
 class CounterFamily {
  public:
   CounterFamily(std::string name, std::string help, std::vector<std::string> labelNames);
@@ -64,7 +71,9 @@ class CounterFamily {
 };
 
 // Owns every metric; renders the Prometheus text exposition format (version 0.0.4).
-// Thread-safe.
+// Thread-safe. Metrics render in registration order, collectors after them.
+// Registering a name again returns the existing metric of that kind; a name reused for
+// another kind, or an invalid metric or label name, throws std::invalid_argument.
 class Registry {
  public:
   CounterFamily& counterFamily(std::string name, std::string help,
@@ -84,7 +93,14 @@ class Registry {
   std::vector<std::function<void(std::string&)>> collectors_;
 };
 
-// Default buckets for request durations, in seconds.
+// Default buckets for request durations, in seconds (those of the Prometheus clients).
 std::vector<double> defaultLatencyBuckets();
+
+// Label value escaping of the text format: backslash, double quote and newline.
+std::string escapeLabelValue(std::string_view value);
+
+// A sample value as the text format writes it: shortest round-trip form, `+Inf`, `-Inf`,
+// `NaN`. For collectors that print their own lines.
+std::string formatValue(double value);
 
 }  // namespace eg::metrics

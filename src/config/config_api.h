@@ -1,0 +1,33 @@
+#pragma once
+
+#include <memory>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "metrics/metrics.h"
+#include "net/http_server.h"
+#include "providers/provider.h"
+#include "routing/config_cache.h"
+#include "store/store.h"
+
+namespace eg::config {
+
+// The Config API (spec §2): functions, event types, subscriptions, CORS under
+// /v1/spaces/<space>/..., plus /v1/status and /v1/metrics. A plain function from request
+// to response (net::Handler); all state lives in the store. Thread-safe.
+class ConfigApi {
+ public:
+  ConfigApi(store::Store& store, routing::ConfigCache& cache,
+            const providers::ProviderRegistry& providers, metrics::Registry& metrics);
+  ~ConfigApi();
+  ConfigApi(const ConfigApi&) = delete;
+  ConfigApi& operator=(const ConfigApi&) = delete;
+
+  boost::asio::awaitable<net::Response> handle(net::Request& request);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace eg::config

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "common/result.h"
+#include "model/resources.h"
+#include "providers/provider.h"
+#include "routing/snapshot.h"
+#include "store/store.h"
+
+namespace eg::routing {
+
+// Keeps every instance's in-memory copy of the configuration, filled from the store
+// (list, then watch from the next revision; on kCompacted, list again) — never from the
+// Config API's write path. Publishes immutable Snapshots for routing, and answers the
+// Config API's path-conflict checks from an incrementally maintained route index in
+// O(path length). Thread-safe.
+class ConfigCache {
+ public:
+  ConfigCache(store::Store& store, const providers::ProviderRegistry& registry);
+  ~ConfigCache();
+  ConfigCache(const ConfigCache&) = delete;
+  ConfigCache& operator=(const ConfigCache&) = delete;
+
+  // Reads all configuration, publishes the first snapshot and starts watching.
+  // kUnavailable when the store cannot be read.
+  boost::asio::awaitable<Status> start();
+  // Stops watching; the last snapshot stays readable.
+  void stop();
+
+  // The current snapshot; never null after start(). Lock-free for readers.
+  std::shared_ptr<const Snapshot> snapshot() const;
+
+  // The store revision the route index reflects (every change up to it applied).
+  int64_t appliedRevision() const;
+
+  struct SyncCheck {
+    Status status;               // kInvalid with a message naming the conflicting path
+    int64_t routesModRevision;   // modRevision of model::kRoutesSentinelKey as applied (0: absent)
+  };
+  // Whether a new sync subscription conflicts with the sync routes applied so far:
+  // the same (method, path, eventType) in any space (kAlreadyExists if the same
+  // subscription ID, else kInvalid), a static segment where a parameter is registered
+  // at the same place or the reverse, or the same place's parameter under another name.
+  SyncCheck checkSyncRoute(const model::Subscription& candidate) const;
+
+  // Resolves true once appliedRevision() >= revision, false after `timeout`.
+  boost::asio::awaitable<bool> waitForRevision(int64_t revision,
+                                               std::chrono::milliseconds timeout);
+
+  // Called (on the cache's thread) after each new snapshot is published.
+  void onSnapshot(std::function<void(const Snapshot&)> listener);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace eg::routing

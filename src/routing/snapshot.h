@@ -1,0 +1,76 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "model/resources.h"
+#include "providers/provider.h"
+
+namespace eg::routing {
+
+struct FunctionEntry {
+  model::Function function;
+  // Built by the provider registry; null when the function's type is unknown.
+  std::shared_ptr<const providers::Invoker> invoker;
+};
+
+// A subscription with its resolved function (same space). Pointers point into the
+// Snapshot that returned them and live as long as it does.
+struct Route {
+  const model::Subscription* subscription = nullptr;
+  const FunctionEntry* function = nullptr;
+};
+
+using PathParams = std::vector<std::pair<std::string, std::string>>;
+
+struct SyncMatch {
+  Route route;
+  PathParams params;  // values of ":name" and "*name" segments
+};
+
+struct SpaceCounts {
+  std::size_t functions = 0;
+  std::size_t eventTypes = 0;
+  std::size_t subscriptions = 0;
+};
+
+// An immutable view of all configuration at one store revision. The Events API routes
+// on it without locks; it is replaced as a whole (shared_ptr<const Snapshot>) when the
+// configuration changes.
+class Snapshot {
+ public:
+  virtual ~Snapshot() = default;
+
+  virtual int64_t revision() const = 0;
+
+  // The sync subscription for (method, path, eventType); its path may hold
+  // ":param" segments and a final "*wildcard".
+  virtual std::optional<SyncMatch> findSync(std::string_view method, std::string_view path,
+                                            std::string_view eventType) const = 0;
+  // Async subscribers of every space whose method, path (exact) and event type match.
+  virtual std::span<const Route> findAsync(std::string_view method, std::string_view path,
+                                           std::string_view eventType) const = 0;
+  // Gen 1: the invoke subscription of `functionId` in `space` on `path`, or null.
+  virtual const Route* findInvoke(std::string_view space, std::string_view functionId,
+                                  std::string_view path) const = 0;
+
+  virtual const model::EventType* eventType(std::string_view space,
+                                            std::string_view name) const = 0;
+  virtual const FunctionEntry* function(std::string_view space, std::string_view id) const = 0;
+
+  // CORS rules for a request to (method, path): from a CORS resource, else from a
+  // Gen 1 http subscription's `cors`. Paths may hold parameters. Null when none.
+  virtual const model::CorsRules* cors(std::string_view method, std::string_view path) const = 0;
+
+  // Resource counts per space, for metrics.
+  virtual const std::map<std::string, SpaceCounts, std::less<>>& counts() const = 0;
+};
+
+}  // namespace eg::routing
