@@ -1,0 +1,668 @@
+#include "store/embedded_store.h"
+
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <system_error>
+#include <utility>
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+#include <sqlite3.h>
+
+namespace eg::store {
+
+namespace detail {
+
+// Shared by the Watch the caller holds and the store's registry, so that either may
+// go first.
+struct EmbeddedWatcher {
+  std::string prefix;
+  int64_t fromRevision = 0;
+  Store::WatchHandler handler;
+  std::thread::id storeThread;
+  // Held while the handler runs, so that cancelling from another thread waits for a
+  // running handler to return.
+  std::mutex callMutex;
+  std::atomic<bool> cancelled{false};
+  bool ended = false;  // store thread only
+
+  // Store thread only. Returns false when the watcher is cancelled.
+  bool deliver(Result<WatchBatch> result) {
+    std::lock_guard lock(callMutex);
+    if (cancelled.load(std::memory_order_acquire)) {
+      handler = nullptr;
+      return false;
+    }
+    try {
+      handler(std::move(result));
+    } catch (const std::exception& e) {
+      spdlog::error("store watch handler for prefix '{}' threw: {}", prefix, e.what());
+    } catch (...) {
+      spdlog::error("store watch handler for prefix '{}' threw", prefix);
+    }
+    // The handler may have cancelled its own watch; it is no longer running now.
+    if (cancelled.load(std::memory_order_acquire)) {
+      handler = nullptr;
+      return false;
+    }
+    return true;
+  }
+};
+
+}  // namespace detail
+
+namespace {
+
+using detail::EmbeddedWatcher;
+
+constexpr int kTypePut = 0;
+constexpr int kTypeDelete = 1;
+// Replayed history is handed over in batches of about this many events (never splitting
+// a revision), so that a long replay does not build one huge batch.
+constexpr size_t kReplayBatchEvents = 1000;
+
+class EmbeddedWatch final : public Watch {
+ public:
+  explicit EmbeddedWatch(std::shared_ptr<EmbeddedWatcher> watcher)
+      : watcher_(std::move(watcher)) {}
+
+  ~EmbeddedWatch() override {
+    if (std::this_thread::get_id() == watcher_->storeThread) {
+      // Handlers run only on the store thread, so none can be running concurrently; the
+      // one calling us (if any) is checked again when it returns.
+      watcher_->cancelled.store(true, std::memory_order_release);
+      return;
+    }
+    std::lock_guard lock(watcher_->callMutex);
+    watcher_->cancelled.store(true, std::memory_order_release);
+    watcher_->handler = nullptr;
+  }
+
+ private:
+  std::shared_ptr<EmbeddedWatcher> watcher_;
+};
+
+// Resets a statement and clears its bindings when the scope ends, so that every return
+// path leaves the cached statement ready for reuse.
+class StatementScope {
+ public:
+  explicit StatementScope(sqlite3_stmt* s) : s_(s) {}
+  ~StatementScope() {
+    if (s_ != nullptr) {
+      sqlite3_reset(s_);
+      sqlite3_clear_bindings(s_);
+    }
+  }
+  StatementScope(const StatementScope&) = delete;
+  StatementScope& operator=(const StatementScope&) = delete;
+
+ private:
+  sqlite3_stmt* s_;
+};
+
+void bindText(sqlite3_stmt* s, int index, const std::string& text) {
+  sqlite3_bind_text(s, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+}
+
+void bindBlob(sqlite3_stmt* s, int index, const std::string& bytes) {
+  // A zero-length blob bound from a null pointer would become NULL; "" never is null.
+  sqlite3_bind_blob(s, index, bytes.empty() ? "" : bytes.data(), static_cast<int>(bytes.size()),
+                    SQLITE_TRANSIENT);
+}
+
+std::string columnText(sqlite3_stmt* s, int column) {
+  const auto* data = sqlite3_column_text(s, column);
+  int size = sqlite3_column_bytes(s, column);
+  return data == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(data), size);
+}
+
+std::string columnBlob(sqlite3_stmt* s, int column) {
+  const void* data = sqlite3_column_blob(s, column);
+  int size = sqlite3_column_bytes(s, column);
+  return data == nullptr ? std::string() : std::string(static_cast<const char*>(data), size);
+}
+
+// The smallest key greater than every key starting with `prefix`; empty when there is
+// none (the prefix is empty or all 0xff).
+std::string prefixEnd(std::string prefix) {
+  while (!prefix.empty()) {
+    auto& last = reinterpret_cast<unsigned char&>(prefix.back());
+    if (last < 0xff) {
+      ++last;
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return prefix;
+}
+
+Status exec(sqlite3* db, const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string text = message != nullptr ? message : sqlite3_errmsg(db);
+    sqlite3_free(message);
+    return Error::internal(std::string("sqlite: ") + sql + ": " + text);
+  }
+  return {};
+}
+
+// For rolling back after a failure that is already being reported.
+void execQuietly(sqlite3* db, const char* sql) {
+  if (auto s = exec(db, sql); !s) spdlog::debug("store: {}", s.error().message);
+}
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS kv(
+  key TEXT PRIMARY KEY,
+  value BLOB NOT NULL,
+  create_rev INTEGER NOT NULL,
+  mod_rev INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta(
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log(
+  rev INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  type INTEGER NOT NULL,
+  value BLOB NOT NULL,
+  create_rev INTEGER NOT NULL,
+  PRIMARY KEY(rev, idx)) WITHOUT ROWID;
+INSERT OR IGNORE INTO meta(name, value) VALUES('revision', 0), ('compacted', 0);
+)sql";
+
+}  // namespace
+
+struct EmbeddedStore::Applied {
+  bool succeeded = false;
+  int64_t revision = 0;  // the store's revision afterwards
+  size_t changes = 0;    // keys written or deleted
+};
+
+Result<std::unique_ptr<EmbeddedStore>> EmbeddedStore::open(const std::string& dataDir,
+                                                            EmbeddedStoreOptions options) {
+  if (options.historyLimit < 1) {
+    return Error::invalid("store history limit must be at least 1");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dataDir, ec);
+  if (ec) {
+    return Error::internal("cannot create store directory " + dataDir + ": " + ec.message());
+  }
+  std::string path = (std::filesystem::path(dataDir) / "store.db").string();
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    return Error::internal("cannot open " + path + ": " + message);
+  }
+  sqlite3_busy_timeout(db, static_cast<int>(options.busyTimeout.count()));
+  sqlite3_extended_result_codes(db, 1);
+
+  auto fail = [&](Error error) -> Result<std::unique_ptr<EmbeddedStore>> {
+    sqlite3_close_v2(db);
+    error.message = path + ": " + error.message;
+    return error;
+  };
+  // Exclusive locking: the store keeps the revision and the watchers in memory, so a
+  // second writer would break both. It also keeps the WAL index out of shared memory.
+  for (const char* pragma : {"PRAGMA locking_mode=EXCLUSIVE", "PRAGMA synchronous=FULL",
+                             "PRAGMA foreign_keys=OFF"}) {
+    if (auto s = exec(db, pragma); !s) return fail(std::move(s).error());
+  }
+  {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &s, nullptr) != SQLITE_OK) {
+      return fail(Error::internal(std::string("journal_mode: ") + sqlite3_errmsg(db)));
+    }
+    rc = sqlite3_step(s);
+    std::string mode = rc == SQLITE_ROW ? columnText(s, 0) : std::string();
+    std::string message = sqlite3_errmsg(db);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW) {
+      return fail(Error::internal("journal_mode=WAL: " + message));
+    }
+    if (mode != "wal") {
+      return fail(Error::internal("journal_mode=WAL not accepted (got " + mode + ")"));
+    }
+  }
+  // The schema statement takes the exclusive lock, so a second process fails here.
+  if (auto s = exec(db, "BEGIN IMMEDIATE"); !s) return fail(std::move(s).error());
+  if (auto s = exec(db, kSchema); !s) {
+    execQuietly(db, "ROLLBACK");
+    return fail(std::move(s).error());
+  }
+  if (auto s = exec(db, "COMMIT"); !s) {
+    execQuietly(db, "ROLLBACK");
+    return fail(std::move(s).error());
+  }
+
+  std::unique_ptr<EmbeddedStore> store(new EmbeddedStore(db, options));
+  // Nothing runs on the store thread yet, so the state can be read from here.
+  if (auto s = store->loadState(); !s) {
+    Error error = std::move(s).error();
+    error.message = path + ": " + error.message;
+    return error;
+  }
+  return store;
+}
+
+EmbeddedStore::EmbeddedStore(sqlite3* db, EmbeddedStoreOptions options)
+    : db_(db), options_(options), work_(ioc_.get_executor()) {
+  thread_ = std::thread([this] { ioc_.run(); });
+}
+
+EmbeddedStore::~EmbeddedStore() {
+  // Queued operations still run (their callers are waiting for them); then the thread
+  // has nothing left and returns.
+  work_.reset();
+  if (thread_.joinable()) thread_.join();
+  for (auto& watcher : watchers_) watcher->ended = true;
+  watchers_.clear();
+  for (auto& [sql, s] : statements_) sqlite3_finalize(s);
+  sqlite3_close_v2(db_);
+}
+
+// The public operations return this awaitable directly instead of being coroutines
+// themselves: g++ 12 destroys a lambda temporary inside a co_await expression twice.
+template <class T, class Fn>
+asio::awaitable<T> EmbeddedStore::onStoreThread(Fn fn) {
+  // Post the work to the store thread; post the result back to the caller's executor.
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(
+      [this](auto handler, Fn fn) {
+        auto callerWork = asio::make_work_guard(asio::get_associated_executor(handler));
+        asio::post(ioc_, [handler = std::move(handler), callerWork = std::move(callerWork),
+                          fn = std::move(fn)]() mutable {
+          T result = [&]() -> T {
+            try {
+              return fn();
+            } catch (const std::exception& e) {
+              return Error::internal(std::string("store: ") + e.what());
+            }
+          }();
+          auto ex = callerWork.get_executor();
+          asio::post(ex, [handler = std::move(handler), result = std::move(result)]() mutable {
+            std::move(handler)(std::move(result));
+          });
+        });
+      },
+      asio::use_awaitable, std::move(fn));
+}
+
+sqlite3_stmt* EmbeddedStore::statement(const char* sql) {
+  for (auto& [text, s] : statements_) {
+    if (text == sql) return s;
+  }
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
+    return nullptr;
+  }
+  statements_.emplace_back(sql, s);
+  return s;
+}
+
+Error EmbeddedStore::sqliteError(const char* what) const {
+  return Error::internal(std::string("sqlite: ") + what + ": " + sqlite3_errmsg(db_));
+}
+
+Status EmbeddedStore::loadState() {
+  constexpr const char* kSql = "SELECT name, value FROM meta";
+  sqlite3_stmt* s = statement(kSql);
+  if (s == nullptr) return sqliteError("load meta");
+  StatementScope scope(s);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    std::string name = columnText(s, 0);
+    int64_t value = sqlite3_column_int64(s, 1);
+    if (name == "revision") revision_.store(value, std::memory_order_release);
+    if (name == "compacted") compacted_ = value;
+  }
+  if (rc != SQLITE_DONE) return sqliteError("load meta");
+  return {};
+}
+
+asio::awaitable<Result<std::optional<KeyValue>>> EmbeddedStore::get(std::string key) {
+  using R = Result<std::optional<KeyValue>>;
+  return onStoreThread<R>([this, key = std::move(key)]() -> R {
+    constexpr const char* kSql = "SELECT value, create_rev, mod_rev FROM kv WHERE key = ?1";
+    sqlite3_stmt* s = statement(kSql);
+    if (s == nullptr) return sqliteError("get");
+    StatementScope scope(s);
+    bindText(s, 1, key);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) return std::optional<KeyValue>();
+    if (rc != SQLITE_ROW) return sqliteError("get");
+    return std::optional<KeyValue>(KeyValue{key, columnBlob(s, 0), sqlite3_column_int64(s, 1),
+                                            sqlite3_column_int64(s, 2)});
+  });
+}
+
+asio::awaitable<Result<RangeResult>> EmbeddedStore::list(std::string prefix) {
+  using R = Result<RangeResult>;
+  return onStoreThread<R>([this, prefix = std::move(prefix)]() -> R {
+    // A key range rather than LIKE/substr: keys are compared as bytes.
+    std::string end = prefixEnd(prefix);
+    const char* sql =
+        end.empty()
+            ? "SELECT key, value, create_rev, mod_rev FROM kv WHERE key >= ?1 ORDER BY key"
+            : "SELECT key, value, create_rev, mod_rev FROM kv WHERE key >= ?1 AND key < ?2 "
+              "ORDER BY key";
+    sqlite3_stmt* s = statement(sql);
+    if (s == nullptr) return sqliteError("list");
+    StatementScope scope(s);
+    bindText(s, 1, prefix);
+    if (!end.empty()) bindText(s, 2, end);
+    RangeResult range;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      range.kvs.push_back(KeyValue{columnText(s, 0), columnBlob(s, 1),
+                                   sqlite3_column_int64(s, 2), sqlite3_column_int64(s, 3)});
+    }
+    if (rc != SQLITE_DONE) return sqliteError("list");
+    range.revision = revision_.load(std::memory_order_acquire);
+    return range;
+  });
+}
+
+asio::awaitable<Result<int64_t>> EmbeddedStore::put(std::string key, std::string value) {
+  using R = Result<int64_t>;
+  return onStoreThread<R>(
+      [this, key = std::move(key), value = std::move(value)]() mutable -> R {
+        auto applied = apply({}, {Op{Op::Type::kPut, std::move(key), std::move(value)}});
+        if (!applied) return std::move(applied).error();
+        return applied->revision;
+      });
+}
+
+asio::awaitable<Result<int64_t>> EmbeddedStore::create(std::string key, std::string value) {
+  using R = Result<int64_t>;
+  return onStoreThread<R>(
+      [this, key = std::move(key), value = std::move(value)]() mutable -> R {
+        auto applied = apply({Compare{key, 0}}, {Op{Op::Type::kPut, key, std::move(value)}});
+        if (!applied) return std::move(applied).error();
+        if (!applied->succeeded) return Error::alreadyExists("key exists: " + key);
+        return applied->revision;
+      });
+}
+
+asio::awaitable<Result<int64_t>> EmbeddedStore::compareAndSwap(std::string key, std::string value,
+                                                               int64_t expectedModRevision) {
+  using R = Result<int64_t>;
+  return onStoreThread<R>([this, key = std::move(key), value = std::move(value),
+                                       expectedModRevision]() mutable -> R {
+    auto applied = apply({Compare{key, expectedModRevision}},
+                         {Op{Op::Type::kPut, key, std::move(value)}});
+    if (!applied) return std::move(applied).error();
+    if (!applied->succeeded) {
+      return Error::conflict("key " + key + " is not at revision " +
+                             std::to_string(expectedModRevision));
+    }
+    return applied->revision;
+  });
+}
+
+asio::awaitable<Result<int64_t>> EmbeddedStore::remove(std::string key) {
+  using R = Result<int64_t>;
+  return onStoreThread<R>([this, key = std::move(key)]() -> R {
+    auto applied = apply({}, {Op{Op::Type::kDelete, key, {}}});
+    if (!applied) return std::move(applied).error();
+    if (applied->changes == 0) return Error::notFound("key not found: " + key);
+    return applied->revision;
+  });
+}
+
+asio::awaitable<Result<TxnResult>> EmbeddedStore::txn(std::vector<Compare> compares,
+                                                       std::vector<Op> ops) {
+  using R = Result<TxnResult>;
+  return onStoreThread<R>(
+      [this, compares = std::move(compares), ops = std::move(ops)]() -> R {
+        auto applied = apply(compares, ops);
+        if (!applied) return std::move(applied).error();
+        return TxnResult{applied->succeeded, applied->revision};
+      });
+}
+
+asio::awaitable<Status> EmbeddedStore::compact(int64_t revision) {
+  return onStoreThread<Status>([this, revision]() -> Status {
+    if (revision > revision_.load(std::memory_order_acquire)) {
+      return Error::invalid("cannot compact to future revision " + std::to_string(revision));
+    }
+    const int64_t compactedBefore = compacted_;
+    if (auto s = exec(db_, "BEGIN IMMEDIATE"); !s) return s;
+    if (auto s = compactThrough(revision - 1); !s) {
+      execQuietly(db_, "ROLLBACK");
+      compacted_ = compactedBefore;
+      return s;
+    }
+    if (auto s = exec(db_, "COMMIT"); !s) {
+      execQuietly(db_, "ROLLBACK");
+      compacted_ = compactedBefore;
+      return s;
+    }
+    return {};
+  });
+}
+
+Status EmbeddedStore::compactThrough(int64_t revision) {
+  if (revision <= compacted_) return {};
+  {
+    sqlite3_stmt* s = statement("DELETE FROM log WHERE rev <= ?1");
+    if (s == nullptr) return sqliteError("compact");
+    StatementScope scope(s);
+    sqlite3_bind_int64(s, 1, revision);
+    if (sqlite3_step(s) != SQLITE_DONE) return sqliteError("compact");
+  }
+  {
+    sqlite3_stmt* s = statement("UPDATE meta SET value = ?1 WHERE name = 'compacted'");
+    if (s == nullptr) return sqliteError("compact");
+    StatementScope scope(s);
+    sqlite3_bind_int64(s, 1, revision);
+    if (sqlite3_step(s) != SQLITE_DONE) return sqliteError("compact");
+  }
+  compacted_ = revision;
+  return {};
+}
+
+Result<EmbeddedStore::Applied> EmbeddedStore::apply(const std::vector<Compare>& compares,
+                                                    const std::vector<Op>& ops) {
+  {
+    std::set<std::string_view> seen;
+    for (const auto& op : ops) {
+      if (op.key.empty()) return Error::invalid("empty key");
+      if (!seen.insert(op.key).second) return Error::invalid("duplicate key in txn: " + op.key);
+    }
+  }
+  const int64_t current = revision_.load(std::memory_order_acquire);
+  const int64_t next = current + 1;
+  const int64_t compactedBefore = compacted_;
+
+  if (auto s = exec(db_, "BEGIN IMMEDIATE"); !s) return std::move(s).error();
+  auto rollback = [&](Error error) -> Result<Applied> {
+    execQuietly(db_, "ROLLBACK");
+    compacted_ = compactedBefore;
+    return error;
+  };
+
+  // Existing create_rev and mod_rev of a key; {0, 0} when absent.
+  auto lookup = [&](const std::string& key) -> Result<std::pair<int64_t, int64_t>> {
+    sqlite3_stmt* s = statement("SELECT create_rev, mod_rev FROM kv WHERE key = ?1");
+    if (s == nullptr) return sqliteError("read");
+    StatementScope scope(s);
+    bindText(s, 1, key);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) return std::pair<int64_t, int64_t>(0, 0);
+    if (rc != SQLITE_ROW) return sqliteError("read");
+    return std::pair<int64_t, int64_t>(sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1));
+  };
+
+  for (const auto& compare : compares) {
+    auto found = lookup(compare.key);
+    if (!found) return rollback(std::move(found).error());
+    if (found->second != compare.modRevision) {
+      execQuietly(db_, "ROLLBACK");
+      return Applied{false, current, 0};
+    }
+  }
+
+  std::vector<WatchEvent> events;
+  for (const auto& op : ops) {
+    auto found = lookup(op.key);
+    if (!found) return rollback(std::move(found).error());
+    int64_t createRev = found->first;
+    if (op.type == Op::Type::kPut) {
+      if (createRev == 0) createRev = next;
+      sqlite3_stmt* s = statement(
+          "INSERT INTO kv(key, value, create_rev, mod_rev) VALUES(?1, ?2, ?3, ?4) "
+          "ON CONFLICT(key) DO UPDATE SET value = excluded.value, mod_rev = excluded.mod_rev");
+      if (s == nullptr) return rollback(sqliteError("put"));
+      StatementScope scope(s);
+      bindText(s, 1, op.key);
+      bindBlob(s, 2, op.value);
+      sqlite3_bind_int64(s, 3, createRev);
+      sqlite3_bind_int64(s, 4, next);
+      if (sqlite3_step(s) != SQLITE_DONE) return rollback(sqliteError("put"));
+      events.push_back(WatchEvent{WatchEvent::Type::kPut, KeyValue{op.key, op.value, createRev, next}});
+    } else {
+      if (createRev == 0) continue;  // deleting an absent key changes nothing
+      sqlite3_stmt* s = statement("DELETE FROM kv WHERE key = ?1");
+      if (s == nullptr) return rollback(sqliteError("delete"));
+      StatementScope scope(s);
+      bindText(s, 1, op.key);
+      if (sqlite3_step(s) != SQLITE_DONE) return rollback(sqliteError("delete"));
+      events.push_back(WatchEvent{WatchEvent::Type::kDelete, KeyValue{op.key, {}, 0, next}});
+    }
+  }
+
+  if (events.empty()) {
+    // Nothing changed, so no new revision (as etcd).
+    execQuietly(db_, "ROLLBACK");
+    return Applied{true, current, 0};
+  }
+
+  for (size_t i = 0; i < events.size(); ++i) {
+    const auto& event = events[i];
+    sqlite3_stmt* s = statement(
+        "INSERT INTO log(rev, idx, key, type, value, create_rev) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+    if (s == nullptr) return rollback(sqliteError("log"));
+    StatementScope scope(s);
+    sqlite3_bind_int64(s, 1, next);
+    sqlite3_bind_int64(s, 2, static_cast<int64_t>(i));
+    bindText(s, 3, event.kv.key);
+    sqlite3_bind_int(s, 4, event.type == WatchEvent::Type::kPut ? kTypePut : kTypeDelete);
+    bindBlob(s, 5, event.kv.value);
+    sqlite3_bind_int64(s, 6, event.kv.createRevision);
+    if (sqlite3_step(s) != SQLITE_DONE) return rollback(sqliteError("log"));
+  }
+  {
+    sqlite3_stmt* s = statement("UPDATE meta SET value = ?1 WHERE name = 'revision'");
+    if (s == nullptr) return rollback(sqliteError("revision"));
+    StatementScope scope(s);
+    sqlite3_bind_int64(s, 1, next);
+    if (sqlite3_step(s) != SQLITE_DONE) return rollback(sqliteError("revision"));
+  }
+  if (auto s = compactThrough(next - options_.historyLimit); !s) {
+    return rollback(std::move(s).error());
+  }
+  if (auto s = exec(db_, "COMMIT"); !s) return rollback(std::move(s).error());
+
+  revision_.store(next, std::memory_order_release);
+  publish(next, events);
+  return Applied{true, next, events.size()};
+}
+
+void EmbeddedStore::publish(int64_t revision, const std::vector<WatchEvent>& events) {
+  // A handler may start or cancel watches; iterate over a copy.
+  auto watchers = watchers_;
+  for (const auto& watcher : watchers) {
+    if (watcher->ended || watcher->cancelled.load(std::memory_order_acquire)) continue;
+    if (revision < watcher->fromRevision) continue;
+    WatchBatch batch{revision, {}};
+    for (const auto& event : events) {
+      if (event.kv.key.starts_with(watcher->prefix)) batch.events.push_back(event);
+    }
+    if (batch.events.empty()) continue;
+    if (!watcher->deliver(std::move(batch))) watcher->ended = true;
+  }
+  std::erase_if(watchers_, [](const auto& w) {
+    return w->ended || w->cancelled.load(std::memory_order_acquire);
+  });
+}
+
+std::unique_ptr<Watch> EmbeddedStore::watch(std::string prefix, int64_t fromRevision,
+                                            WatchHandler handler) {
+  auto watcher = std::make_shared<EmbeddedWatcher>();
+  watcher->prefix = std::move(prefix);
+  // Resolved now rather than on the store thread, so that a write acknowledged before
+  // watch() was called is not delivered to a watch "from now".
+  watcher->fromRevision =
+      fromRevision > 0 ? fromRevision : revision_.load(std::memory_order_acquire) + 1;
+  watcher->handler = std::move(handler);
+  watcher->storeThread = thread_.get_id();
+  asio::post(ioc_, [this, watcher] { startWatcher(watcher); });
+  return std::make_unique<EmbeddedWatch>(std::move(watcher));
+}
+
+void EmbeddedStore::startWatcher(const std::shared_ptr<EmbeddedWatcher>& watcher) {
+  if (watcher->cancelled.load(std::memory_order_acquire)) return;
+  if (watcher->fromRevision <= compacted_) {
+    watcher->deliver(Error::compacted("revision " + std::to_string(watcher->fromRevision) +
+                                      " is compacted; the oldest kept is " +
+                                      std::to_string(compacted_ + 1)));
+    watcher->ended = true;
+    return;
+  }
+  // Writes run on this thread too, so the log read here and the live events that follow
+  // join without a gap or an overlap.
+  if (watcher->fromRevision <= revision_.load(std::memory_order_acquire)) {
+    sqlite3_stmt* s = statement(
+        "SELECT rev, key, type, value, create_rev FROM log WHERE rev >= ?1 ORDER BY rev, idx");
+    if (s == nullptr) {
+      watcher->deliver(sqliteError("watch replay"));
+      watcher->ended = true;
+      return;
+    }
+    std::vector<WatchBatch> batches;
+    {
+      StatementScope scope(s);
+      sqlite3_bind_int64(s, 1, watcher->fromRevision);
+      WatchBatch batch;
+      int rc;
+      while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t rev = sqlite3_column_int64(s, 0);
+        std::string key = columnText(s, 1);
+        if (!key.starts_with(watcher->prefix)) continue;
+        if (rev != batch.revision && batch.events.size() >= kReplayBatchEvents) {
+          batches.push_back(std::move(batch));
+          batch = WatchBatch{};
+        }
+        bool isPut = sqlite3_column_int(s, 2) == kTypePut;
+        batch.revision = rev;
+        batch.events.push_back(WatchEvent{
+            isPut ? WatchEvent::Type::kPut : WatchEvent::Type::kDelete,
+            KeyValue{std::move(key), columnBlob(s, 3), sqlite3_column_int64(s, 4), rev}});
+      }
+      if (rc != SQLITE_DONE) {
+        watcher->deliver(sqliteError("watch replay"));
+        watcher->ended = true;
+        return;
+      }
+      if (!batch.events.empty()) batches.push_back(std::move(batch));
+    }
+    for (auto& batch : batches) {
+      if (!watcher->deliver(std::move(batch))) return;
+    }
+  }
+  watchers_.push_back(watcher);
+}
+
+}  // namespace eg::store
