@@ -76,6 +76,11 @@ class CounterFamily {
 // another kind, or an invalid metric or label name, throws std::invalid_argument.
 class Registry {
  public:
+  Registry();
+  ~Registry();  // out of line: Entry is complete only in metrics.cc
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
   CounterFamily& counterFamily(std::string name, std::string help,
                                std::vector<std::string> labelNames);
   Gauge& gauge(std::string name, std::string help);

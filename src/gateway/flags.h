@@ -1,0 +1,58 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <spdlog/common.h>
+
+#include "common/log.h"
+
+namespace eg::gateway {
+
+// Everything the command line can set, with the defaults of spec §1. Filled and
+// validated once by parseFlags; the rest of the program only reads it.
+struct Settings {
+  bool dev = false;                                // -dev: embedded store, text logs
+  std::string embedDataDir = "default.eventgateway";  // -embed-data-dir
+
+  std::vector<std::string> dbHosts{"127.0.0.1:2379"};  // -db-hosts, comma-separated
+  std::string dbPrefix = "/eventgateway";              // -db-prefix: key prefix in etcd
+  std::string dbTlsCa, dbTlsCert, dbTlsKey;            // -db-tls-ca/-cert/-key
+
+  uint16_t eventsPort = 4000;  // -events-port
+  uint16_t configPort = 4001;  // -config-port
+  // A pair is either both set (serve that API over TLS) or both empty.
+  std::string eventsTlsCert, eventsTlsKey;  // -events-tls-cert/-key
+  std::string configTlsCert, configTlsKey;  // -config-tls-cert/-key
+
+  int workers = 100;         // -workers: concurrent async deliveries
+  int workersBacklog = 200;  // -workers-backlog: queued async deliveries
+  int ioThreads = 1;         // -io-threads: defaults to the number of cores (see parseFlags)
+  size_t maxBodySize = 6 * 1024 * 1024;  // -max-body-size: largest event body, bytes
+
+  spdlog::level::level_enum logLevel = spdlog::level::info;  // -log-level
+  LogFormat logFormat = LogFormat::kJson;  // -log-format: text under -dev unless given
+};
+
+// What the command line asks for. kRun carries validated settings; kVersion carries
+// the version line in `message`; kError carries the reason in `message`. The caller
+// prints kError's message and usage() to stderr and exits 2, prints usage() to stdout
+// and exits 0 on kHelp, prints the message and exits 0 on kVersion.
+struct ParseOutcome {
+  enum Kind { kRun, kVersion, kHelp, kError } kind = kRun;
+  Settings settings;
+  std::string message;
+};
+
+// Go `flag` package rules: `-name` or `--name`; `-name=v` or `-name v`; booleans bare
+// or `-name=true|false`; the last occurrence wins; `--` ends flags. Arguments that are
+// not flags are an error. argv[0] is the program name and is skipped.
+ParseOutcome parseFlags(int argc, const char* const* argv);
+
+// Every flag with its value kind, meaning and default, sorted by name, in the layout of
+// Go's flag.PrintDefaults.
+std::string usage();
+
+}  // namespace eg::gateway

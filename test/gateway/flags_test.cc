@@ -1,0 +1,262 @@
+#include "gateway/flags.h"
+
+#include <initializer_list>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace eg::gateway {
+namespace {
+
+ParseOutcome parse(std::initializer_list<const char*> args) {
+  std::vector<const char*> argv{"event-gateway"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return parseFlags(static_cast<int>(argv.size()), argv.data());
+}
+
+Settings run(std::initializer_list<const char*> args) {
+  ParseOutcome out = parse(args);
+  EXPECT_EQ(out.kind, ParseOutcome::kRun) << out.message;
+  return out.settings;
+}
+
+void expectError(std::initializer_list<const char*> args, const std::string& message) {
+  const ParseOutcome out = parse(args);
+  EXPECT_EQ(out.kind, ParseOutcome::kError);
+  EXPECT_EQ(out.message, message);
+}
+
+TEST(FlagsTest, DefaultsMatchTheSpec) {
+  const Settings s = run({});
+  EXPECT_FALSE(s.dev);
+  EXPECT_EQ(s.embedDataDir, "default.eventgateway");
+  EXPECT_EQ(s.dbHosts, std::vector<std::string>{"127.0.0.1:2379"});
+  EXPECT_EQ(s.dbPrefix, "/eventgateway");
+  EXPECT_EQ(s.dbTlsCa, "");
+  EXPECT_EQ(s.dbTlsCert, "");
+  EXPECT_EQ(s.dbTlsKey, "");
+  EXPECT_EQ(s.eventsPort, 4000);
+  EXPECT_EQ(s.configPort, 4001);
+  EXPECT_EQ(s.eventsTlsCert, "");
+  EXPECT_EQ(s.eventsTlsKey, "");
+  EXPECT_EQ(s.configTlsCert, "");
+  EXPECT_EQ(s.configTlsKey, "");
+  EXPECT_EQ(s.workers, 100);
+  EXPECT_EQ(s.workersBacklog, 200);
+  const unsigned cores = std::thread::hardware_concurrency();
+  EXPECT_EQ(s.ioThreads, cores == 0 ? 1 : static_cast<int>(cores));
+  EXPECT_EQ(s.maxBodySize, size_t{6} * 1024 * 1024);
+  EXPECT_EQ(s.logLevel, spdlog::level::info);
+  EXPECT_EQ(s.logFormat, LogFormat::kJson);
+}
+
+TEST(FlagsTest, DevDefaultsToTextLogs) {
+  EXPECT_EQ(run({"-dev"}).logFormat, LogFormat::kText);
+  EXPECT_EQ(run({"-dev", "-log-format=json"}).logFormat, LogFormat::kJson);
+  EXPECT_EQ(run({"-log-format=json", "-dev"}).logFormat, LogFormat::kJson);
+  EXPECT_EQ(run({"-log-format", "text"}).logFormat, LogFormat::kText);
+}
+
+TEST(FlagsTest, OneAndTwoDashesWithEqualsOrSeparateValue) {
+  EXPECT_EQ(run({"-events-port=5000"}).eventsPort, 5000);
+  EXPECT_EQ(run({"--events-port=5000"}).eventsPort, 5000);
+  EXPECT_EQ(run({"-events-port", "5000"}).eventsPort, 5000);
+  EXPECT_EQ(run({"--events-port", "5000"}).eventsPort, 5000);
+}
+
+TEST(FlagsTest, EveryFlagSetsItsField) {
+  const Settings s = run({"-dev",
+                          "-embed-data-dir=/tmp/x",
+                          "-db-hosts=a:1, b:2 ,c:3",
+                          "-db-prefix=/p",
+                          "-db-tls-ca=ca.pem",
+                          "-db-tls-cert=c.pem",
+                          "-db-tls-key=k.pem",
+                          "-events-port=1",
+                          "-config-port=65535",
+                          "-events-tls-cert=ec",
+                          "-events-tls-key=ek",
+                          "-config-tls-cert=cc",
+                          "-config-tls-key=ck",
+                          "-workers=3",
+                          "-workers-backlog=4",
+                          "-io-threads=5",
+                          "-max-body-size=1024",
+                          "-log-level=debug",
+                          "-log-format=json"});
+  EXPECT_TRUE(s.dev);
+  EXPECT_EQ(s.embedDataDir, "/tmp/x");
+  EXPECT_EQ(s.dbHosts, (std::vector<std::string>{"a:1", "b:2", "c:3"}));
+  EXPECT_EQ(s.dbPrefix, "/p");
+  EXPECT_EQ(s.dbTlsCa, "ca.pem");
+  EXPECT_EQ(s.dbTlsCert, "c.pem");
+  EXPECT_EQ(s.dbTlsKey, "k.pem");
+  EXPECT_EQ(s.eventsPort, 1);
+  EXPECT_EQ(s.configPort, 65535);
+  EXPECT_EQ(s.eventsTlsCert, "ec");
+  EXPECT_EQ(s.eventsTlsKey, "ek");
+  EXPECT_EQ(s.configTlsCert, "cc");
+  EXPECT_EQ(s.configTlsKey, "ck");
+  EXPECT_EQ(s.workers, 3);
+  EXPECT_EQ(s.workersBacklog, 4);
+  EXPECT_EQ(s.ioThreads, 5);
+  EXPECT_EQ(s.maxBodySize, 1024u);
+  EXPECT_EQ(s.logLevel, spdlog::level::debug);
+  EXPECT_EQ(s.logFormat, LogFormat::kJson);
+}
+
+TEST(FlagsTest, LogLevels) {
+  EXPECT_EQ(run({"-log-level=debug"}).logLevel, spdlog::level::debug);
+  EXPECT_EQ(run({"-log-level=info"}).logLevel, spdlog::level::info);
+  EXPECT_EQ(run({"-log-level=warn"}).logLevel, spdlog::level::warn);
+  EXPECT_EQ(run({"-log-level=error"}).logLevel, spdlog::level::err);
+  expectError({"-log-level=loud"},
+              "invalid value \"loud\" for flag -log-level: must be one of debug, info, warn, error");
+  expectError({"-log-format=xml"}, "invalid value \"xml\" for flag -log-format: must be text or json");
+}
+
+TEST(FlagsTest, BooleanForms) {
+  EXPECT_TRUE(run({"-dev"}).dev);
+  EXPECT_TRUE(run({"--dev"}).dev);
+  EXPECT_TRUE(run({"-dev=true"}).dev);
+  EXPECT_TRUE(run({"-dev=1"}).dev);
+  EXPECT_TRUE(run({"-dev=T"}).dev);
+  EXPECT_FALSE(run({"-dev=false"}).dev);
+  EXPECT_FALSE(run({"-dev=0"}).dev);
+  EXPECT_FALSE(run({"-dev", "-dev=False"}).dev);
+  expectError({"-dev=yes"}, "invalid value \"yes\" for flag -dev: not a boolean");
+  // A boolean never takes the next argument, so it stays an argument.
+  expectError({"-dev", "false"}, "unexpected argument \"false\": only flags are accepted");
+}
+
+TEST(FlagsTest, LastOccurrenceWins) {
+  EXPECT_EQ(run({"-workers=5", "--workers", "7"}).workers, 7);
+}
+
+TEST(FlagsTest, ValueMayStartWithDashOrContainEquals) {
+  EXPECT_EQ(run({"-db-prefix", "-x"}).dbPrefix, "-x");
+  EXPECT_EQ(run({"-db-prefix=a=b"}).dbPrefix, "a=b");
+  EXPECT_EQ(run({"-db-prefix="}).dbPrefix, "");
+}
+
+TEST(FlagsTest, DoubleDashEndsFlags) {
+  EXPECT_EQ(run({"-workers=2", "--"}).workers, 2);
+  expectError({"--", "-workers=2"}, "unexpected argument \"-workers=2\": only flags are accepted");
+}
+
+TEST(FlagsTest, PositionalArgumentsAreErrors) {
+  expectError({"serve"}, "unexpected argument \"serve\": only flags are accepted");
+  expectError({"-dev", "x"}, "unexpected argument \"x\": only flags are accepted");
+  expectError({"-"}, "unexpected argument \"-\": only flags are accepted");
+}
+
+TEST(FlagsTest, UnknownFlag) {
+  expectError({"-nope"}, "flag provided but not defined: -nope");
+  expectError({"--nope=3"}, "flag provided but not defined: -nope");
+  expectError({"-Dev"}, "flag provided but not defined: -Dev");
+}
+
+TEST(FlagsTest, BadSyntax) {
+  expectError({"---dev"}, "bad flag syntax: ---dev");
+  expectError({"-=x"}, "bad flag syntax: -=x");
+  expectError({"--=x"}, "bad flag syntax: --=x");
+}
+
+TEST(FlagsTest, MissingValue) {
+  expectError({"-workers"}, "flag needs an argument: -workers");
+  expectError({"-dev", "--db-hosts"}, "flag needs an argument: -db-hosts");
+}
+
+TEST(FlagsTest, NumbersMustParseFully) {
+  expectError({"-workers=12abc"}, "invalid value \"12abc\" for flag -workers: not a decimal integer");
+  expectError({"-workers="}, "invalid value \"\" for flag -workers: not a decimal integer");
+  expectError({"-workers= 1"}, "invalid value \" 1\" for flag -workers: not a decimal integer");
+  expectError({"-workers=0x10"}, "invalid value \"0x10\" for flag -workers: not a decimal integer");
+  expectError({"-workers=1.5"}, "invalid value \"1.5\" for flag -workers: not a decimal integer");
+  expectError({"-max-body-size=99999999999999999999999"},
+              "invalid value \"99999999999999999999999\" for flag -max-body-size: must be at most "
+              "9223372036854775807");
+}
+
+TEST(FlagsTest, Ranges) {
+  expectError({"-events-port=0"}, "invalid value \"0\" for flag -events-port: must be between 1 and 65535");
+  expectError({"-config-port=65536"},
+              "invalid value \"65536\" for flag -config-port: must be between 1 and 65535");
+  expectError({"-events-port=-1"}, "invalid value \"-1\" for flag -events-port: must be between 1 and 65535");
+  expectError({"-workers=0"}, "invalid value \"0\" for flag -workers: must be at least 1");
+  expectError({"-workers=2147483648"},
+              "invalid value \"2147483648\" for flag -workers: must be at most 2147483647");
+  expectError({"-workers=-99999999999999999999"},
+              "invalid value \"-99999999999999999999\" for flag -workers: must be at least 1");
+  expectError({"-workers-backlog=0"}, "invalid value \"0\" for flag -workers-backlog: must be at least 1");
+  expectError({"-io-threads=0"}, "invalid value \"0\" for flag -io-threads: must be between 1 and 1024");
+  expectError({"-max-body-size=0"}, "invalid value \"0\" for flag -max-body-size: must be at least 1");
+  EXPECT_EQ(run({"-workers=2147483647"}).workers, 2147483647);
+}
+
+TEST(FlagsTest, DbHostsList) {
+  EXPECT_EQ(run({"-db-hosts=h:1"}).dbHosts, std::vector<std::string>{"h:1"});
+  expectError({"-db-hosts=a:1,,b:2"}, "invalid value \"a:1,,b:2\" for flag -db-hosts: empty host in list");
+  expectError({"-db-hosts="}, "invalid value \"\" for flag -db-hosts: empty host in list");
+}
+
+TEST(FlagsTest, CrossFlagValidation) {
+  expectError({"-events-tls-cert=c"}, "-events-tls-key is required with -events-tls-cert");
+  expectError({"-config-tls-key=k"}, "-config-tls-cert is required with -config-tls-key");
+  expectError({"-db-tls-cert=c"}, "-db-tls-key is required with -db-tls-cert");
+  expectError({"-events-port=4001"}, "-events-port and -config-port must differ (both are 4001)");
+}
+
+TEST(FlagsTest, Help) {
+  EXPECT_EQ(parse({"-h"}).kind, ParseOutcome::kHelp);
+  EXPECT_EQ(parse({"-help"}).kind, ParseOutcome::kHelp);
+  EXPECT_EQ(parse({"--help"}).kind, ParseOutcome::kHelp);
+  // Help stops parsing where it stands, as in Go: what follows is not looked at.
+  EXPECT_EQ(parse({"-help", "-nope"}).kind, ParseOutcome::kHelp);
+  EXPECT_EQ(parse({"-nope", "-help"}).kind, ParseOutcome::kError);
+}
+
+TEST(FlagsTest, Version) {
+  const ParseOutcome out = parse({"-version"});
+  EXPECT_EQ(out.kind, ParseOutcome::kVersion);
+  EXPECT_EQ(out.message, "Event Gateway version " EG_VERSION);
+  EXPECT_EQ(parse({"--version=true", "-workers=1"}).kind, ParseOutcome::kVersion);
+  EXPECT_EQ(parse({"-version=false"}).kind, ParseOutcome::kRun);
+  // Syntax errors still win over -version; cross-flag checks do not apply to it.
+  EXPECT_EQ(parse({"-version", "-nope"}).kind, ParseOutcome::kError);
+  EXPECT_EQ(parse({"-version", "-events-tls-cert=c"}).kind, ParseOutcome::kVersion);
+}
+
+TEST(FlagsTest, UsageListsEveryFlagSortedWithDefaults) {
+  const std::string text = usage();
+  EXPECT_EQ(text.rfind("Usage of event-gateway:\n", 0), 0u);
+  const std::vector<std::string> names = {
+      "config-port", "config-tls-cert", "config-tls-key", "db-hosts",       "db-prefix",
+      "db-tls-ca",   "db-tls-cert",     "db-tls-key",     "dev",            "embed-data-dir",
+      "events-port", "events-tls-cert", "events-tls-key", "io-threads",     "log-format",
+      "log-level",   "max-body-size",   "version",        "workers",        "workers-backlog",
+      "help"};
+  size_t last = 0;
+  for (const auto& name : names) {
+    const size_t at = text.find("\n  -" + name + (name == "dev" || name == "version" || name == "help" ? "\n" : " "));
+    ASSERT_NE(at, std::string::npos) << name << "\n" << text;
+    EXPECT_GT(at, last) << name << " out of order";
+    last = at;
+  }
+  EXPECT_NE(text.find("  -config-port port\n    \tport of the Config API (default 4001)\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("(default \"127.0.0.1:2379\")"), std::string::npos);
+  EXPECT_NE(text.find("(default \"/eventgateway\")"), std::string::npos);
+  EXPECT_NE(text.find("(default \"default.eventgateway\")"), std::string::npos);
+  EXPECT_NE(text.find("(default 4000)"), std::string::npos);
+  EXPECT_NE(text.find("(default 100)"), std::string::npos);
+  EXPECT_NE(text.find("(default 200)"), std::string::npos);
+  EXPECT_NE(text.find("(default 6291456)"), std::string::npos);
+  EXPECT_NE(text.find("(default \"info\")"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace eg::gateway
