@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <boost/json.hpp>
 
@@ -23,11 +24,35 @@ struct CloudEvent {
   boost::json::value data;         // null when absent
 };
 
+// The JSON form, attributes in the order eventType, eventTypeVersion?,
+// cloudEventsVersion, source, eventID, eventTime?, schemaURL?, contentType?,
+// extensions? (omitted when empty), data (always present, null when absent).
+// toJson copies `data`; prefer serialize when only the text is needed.
 boost::json::object toJson(const CloudEvent& event);
+// Same document as toJson, written straight into a string without building an object.
 std::string serialize(const CloudEvent& event);
 
-// Validates a structured CloudEvent (a JSON object). kInvalid with a message naming
-// the attribute, e.g. `CloudEvent attribute "eventID" is required.`
+// Validates a structured CloudEvent v0.1. The value must be an object with the string
+// attributes eventType, cloudEventsVersion, source (a URI reference) and eventID (all
+// non-empty); eventTypeVersion, eventTime (RFC 3339), schemaURL and contentType are
+// optional strings, extensions an optional object, data any JSON; null counts as
+// absent and unknown attributes are ignored. Failure is kInvalid with a message that
+// names the attribute, e.g.
+//   CloudEvent doesn't validate: attribute "eventID" is required.
+//   CloudEvent doesn't validate: attribute "source" must be a string.
 Result<CloudEvent> fromJson(const boost::json::value& value);
+// As above, moving `data` and `extensions` out of `value` instead of copying them;
+// only on success: a failed check leaves `value` untouched.
+Result<CloudEvent> fromJson(boost::json::value&& value);
+
+// The checks of fromJson on an event built from parts (binary mode): required
+// attributes non-empty, source a URI reference, eventTime RFC 3339. Same messages.
+Status validate(const CloudEvent& event);
+
+// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` with calendar ranges checked ('t' and 'z'
+// may be lower case, as RFC 3339 allows).
+bool isRfc3339(std::string_view text);
+// A non-empty URI reference (RFC 3986): "/mysource" and "https://example.com/a" both are.
+bool isUriReference(std::string_view text);
 
 }  // namespace eg::events

@@ -1,0 +1,386 @@
+#include "events/request_to_event.h"
+
+#include <utility>
+
+#include <boost/beast/core/string.hpp>
+
+#include "events/gateway_event.h"
+
+namespace eg::events {
+
+namespace json = boost::json;
+namespace http = boost::beast::http;
+using boost::beast::iequals;
+
+namespace {
+
+constexpr std::string_view kCloudEventsMediaType = "application/cloudevents+json";
+
+json::parse_options parseOptions() {
+  json::parse_options options;
+  options.max_depth = 64;
+  return options;
+}
+
+bool isSpace(char c) { return c == ' ' || c == '\t'; }
+
+// "Application/JSON; charset=utf-8" -> "Application/JSON".
+std::string_view mediaType(std::string_view contentType) {
+  const std::size_t semi = contentType.find(';');
+  if (semi != std::string_view::npos) contentType = contentType.substr(0, semi);
+  while (!contentType.empty() && isSpace(contentType.front())) contentType.remove_prefix(1);
+  while (!contentType.empty() && isSpace(contentType.back())) contentType.remove_suffix(1);
+  return contentType;
+}
+
+bool iendsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && iequals(s.substr(s.size() - suffix.size()), suffix);
+}
+
+bool istartsWith(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
+char toUpper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
+char toLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+bool isTokenChar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Go's textproto.CanonicalMIMEHeaderKey, so that functions written for the Go gateway
+// find headers under the same names. Names with bytes outside the token set stay as
+// they are, as in Go.
+void canonicalHeaderName(std::string_view name, std::string& out) {
+  out.assign(name.data(), name.size());
+  for (char c : name) {
+    if (!isTokenChar(c)) return;
+  }
+  bool upper = true;
+  for (char& c : out) {
+    c = upper ? toUpper(c) : toLower(c);
+    upper = c == '-';
+  }
+}
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Query component decoding: %XX escapes and '+' as space; a malformed escape is kept.
+void decodeComponent(std::string_view in, std::string& out) {
+  out.clear();
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    const char c = in[i];
+    if (c == '+') {
+      out.push_back(' ');
+    } else if (c == '%' && i + 2 < in.size() && hexValue(in[i + 1]) >= 0 &&
+               hexValue(in[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hexValue(in[i + 1]) * 16 + hexValue(in[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+}
+
+// Calls fn(name, value) for each decoded pair of the query of `target`, in order.
+template <class Fn>
+void forEachQueryPair(std::string_view target, Fn&& fn) {
+  const std::size_t q = target.find('?');
+  if (q == std::string_view::npos) return;
+  std::string_view query = target.substr(q + 1);
+  if (const std::size_t hash = query.find('#'); hash != std::string_view::npos) {
+    query = query.substr(0, hash);
+  }
+  std::string name;
+  std::string value;
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const std::size_t eq = pair.find('=');
+    decodeComponent(pair.substr(0, eq), name);
+    decodeComponent(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1),
+                    value);
+    fn(name, value);
+  }
+}
+
+// Calls fn(canonicalName, value) for each header but Host, in order.
+template <class Fn>
+void forEachHeader(const net::Request& req, Fn&& fn) {
+  std::string name;
+  for (const auto& field : req) {
+    if (field.name() == http::field::host) continue;
+    canonicalHeaderName(field.name_string(), name);
+    fn(name, field.value());
+  }
+}
+
+json::object queryJson(std::string_view target) {
+  json::object query;
+  forEachQueryPair(target, [&](const std::string& name, const std::string& value) {
+    if (auto it = query.find(name); it != query.end()) {
+      it->value().get_array().emplace_back(value);
+    } else {
+      json::array values;
+      values.emplace_back(value);
+      query.emplace(name, std::move(values));
+    }
+  });
+  return query;
+}
+
+json::object headersJson(const net::Request& req) {
+  json::object headers;
+  forEachHeader(req, [&](const std::string& name, std::string_view value) {
+    if (auto it = headers.find(name); it != headers.end()) {
+      json::string& joined = it->value().get_string();
+      joined.append(", ");
+      joined.append(value);
+    } else {
+      headers.emplace(name, value);
+    }
+  });
+  return headers;
+}
+
+json::object requestObject(std::string_view path, std::string_view method, std::string_view host,
+                           json::object headers, json::object query, json::object params,
+                           json::value body) {
+  json::object o;
+  o.reserve(7);
+  o.emplace("path", path);
+  o.emplace("method", method);
+  o.emplace("headers", std::move(headers));
+  o.emplace("host", host);
+  o.emplace("query", std::move(query));
+  o.emplace("params", std::move(params));
+  o.emplace("body", std::move(body));
+  return o;
+}
+
+std::string_view headerValue(const net::Request& req, std::string_view name) {
+  const auto it = req.find(name);
+  return it == req.end() ? std::string_view{} : std::string_view(it->value());
+}
+
+Result<IncomingEvent> structuredEvent(const net::Request& req) {
+  boost::system::error_code ec;
+  json::value value = json::parse(req.body(), ec, {}, parseOptions());
+  if (ec) return Error::invalid("CloudEvent is not valid JSON: " + ec.message());
+  auto event = fromJson(std::move(value));
+  if (!event) return std::move(event).error();
+  return IncomingEvent{std::move(*event), IncomingEvent::kStructured, false};
+}
+
+Result<IncomingEvent> binaryEvent(const net::Request& req, std::string_view eventType,
+                                  std::string_view version, std::string_view source,
+                                  std::string_view eventId, std::string_view contentType) {
+  CloudEvent event;
+  event.eventType = eventType;
+  event.cloudEventsVersion = version;
+  event.source = source;
+  event.eventID = eventId;
+  if (auto v = headerValue(req, "CE-EventTypeVersion"); !v.empty()) event.eventTypeVersion = v;
+  if (auto v = headerValue(req, "CE-EventTime"); !v.empty()) event.eventTime = v;
+  if (auto v = headerValue(req, "CE-SchemaURL"); !v.empty()) event.schemaURL = v;
+  if (!contentType.empty()) event.contentType = contentType;
+  if (auto status = validate(event); !status) return std::move(status).error();
+
+  constexpr std::string_view kExtensionPrefix = "CE-X-";
+  std::string name;
+  for (const auto& field : req) {
+    const std::string_view header = field.name_string();
+    if (header.size() <= kExtensionPrefix.size() || !istartsWith(header, kExtensionPrefix)) {
+      continue;
+    }
+    name.assign(header.substr(kExtensionPrefix.size()));
+    name[0] = toLower(name[0]);
+    // The first of repeated headers wins, as a header lookup would.
+    if (!event.extensions.contains(name)) event.extensions.emplace(name, field.value());
+  }
+  event.data = normalizeData(req.body(), contentType);
+  return IncomingEvent{std::move(event), IncomingEvent::kBinary, false};
+}
+
+IncomingEvent legacyEvent(const net::Request& req, std::string_view eventType,
+                          std::string_view contentType) {
+  const std::string& body = req.body();
+  json::value data;
+  bool parsed = false;
+  if (!body.empty() && bodyKind(contentType) == BodyKind::kJson) {
+    boost::system::error_code ec;
+    data = json::parse(body, ec, {}, parseOptions());
+    if (!ec) {
+      parsed = true;
+      if (data.is_object() && data.get_object().contains("eventType")) {
+        // A failed check leaves `data` untouched: it becomes the data of a built event.
+        if (auto event = fromJson(std::move(data)); event) {
+          return IncomingEvent{std::move(*event), IncomingEvent::kLegacy, false};
+        }
+      }
+    }
+  }
+  CloudEvent event = gatewayEvent(std::string(eventType));
+  if (!contentType.empty()) event.contentType = contentType;
+  event.data = parsed ? std::move(data) : normalizeData(body, contentType);
+  return IncomingEvent{std::move(event), IncomingEvent::kLegacy, true};
+}
+
+}  // namespace
+
+BodyKind bodyKind(std::string_view contentType) {
+  const std::string_view media = mediaType(contentType);
+  if (media.empty()) return BodyKind::kOpaque;
+  if (iequals(media, "application/json") || iendsWith(media, "+json")) return BodyKind::kJson;
+  if (iequals(media, "application/x-www-form-urlencoded") ||
+      iequals(media, "multipart/form-data")) {
+    return BodyKind::kForm;
+  }
+  return BodyKind::kOpaque;
+}
+
+std::string base64Encode(std::string_view bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out((bytes.size() + 2) / 3 * 4, '=');
+  const auto* in = reinterpret_cast<const unsigned char*>(bytes.data());
+  std::size_t i = 0;
+  std::size_t o = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const unsigned v = (in[i] << 16) | (in[i + 1] << 8) | in[i + 2];
+    out[o++] = kAlphabet[(v >> 18) & 63];
+    out[o++] = kAlphabet[(v >> 12) & 63];
+    out[o++] = kAlphabet[(v >> 6) & 63];
+    out[o++] = kAlphabet[v & 63];
+  }
+  if (const std::size_t rest = bytes.size() - i; rest > 0) {
+    const unsigned v = (in[i] << 16) | (rest == 2 ? in[i + 1] << 8 : 0);
+    out[o++] = kAlphabet[(v >> 18) & 63];
+    out[o++] = kAlphabet[(v >> 12) & 63];
+    if (rest == 2) out[o] = kAlphabet[(v >> 6) & 63];
+  }
+  return out;
+}
+
+json::value normalizeData(std::string_view body, std::string_view contentType) {
+  if (body.empty()) return nullptr;
+  switch (bodyKind(contentType)) {
+    case BodyKind::kJson: {
+      boost::system::error_code ec;
+      json::value parsed = json::parse(body, ec, {}, parseOptions());
+      if (!ec) return parsed;
+      return json::string(body);
+    }
+    case BodyKind::kForm:
+      return json::string(body);
+    case BodyKind::kOpaque:
+      break;
+  }
+  return json::string(base64Encode(body));
+}
+
+std::map<std::string, std::vector<std::string>> parseQuery(std::string_view target) {
+  std::map<std::string, std::vector<std::string>> query;
+  forEachQueryPair(target, [&](const std::string& name, const std::string& value) {
+    query[name].push_back(value);
+  });
+  return query;
+}
+
+HttpRequestData httpRequestData(const net::Request& req, std::string_view path) {
+  HttpRequestData data;
+  data.path = path;
+  data.method = req.method_string();
+  data.host = headerValue(req, "Host");
+  forEachHeader(req, [&](const std::string& name, std::string_view value) {
+    for (auto& [existing, joined] : data.headers) {
+      if (existing == name) {
+        joined.append(", ").append(value);
+        return;
+      }
+    }
+    data.headers.emplace_back(name, value);
+  });
+  data.query = parseQuery(req.target());
+  data.body = req.body();
+  return data;
+}
+
+json::object toJson(const HttpRequestData& data) {
+  json::object headers;
+  std::string_view contentType;
+  for (const auto& [name, value] : data.headers) {
+    headers.emplace(name, value);
+    if (iequals(name, "Content-Type")) contentType = value;
+  }
+  json::object query;
+  for (const auto& [name, values] : data.query) {
+    json::array list;
+    list.reserve(values.size());
+    for (const auto& v : values) list.emplace_back(v);
+    query.emplace(name, std::move(list));
+  }
+  json::object params;
+  for (const auto& [name, value] : data.params) params.emplace(name, value);
+  return requestObject(data.path, data.method, data.host, std::move(headers), std::move(query),
+                       std::move(params), normalizeData(data.body, contentType));
+}
+
+json::object httpRequestJson(const net::Request& req, std::string_view path) {
+  const std::string_view contentType = headerValue(req, "Content-Type");
+  return requestObject(path, req.method_string(), headerValue(req, "Host"), headersJson(req),
+                       queryJson(req.target()), json::object{},
+                       normalizeData(req.body(), contentType));
+}
+
+Result<IncomingEvent> eventFromRequest(const net::Request& req, std::string_view path) {
+  const std::string_view contentType = headerValue(req, "Content-Type");
+
+  if (iequals(mediaType(contentType), kCloudEventsMediaType)) return structuredEvent(req);
+
+  const std::string_view eventType = headerValue(req, "CE-EventType");
+  const std::string_view version = headerValue(req, "CE-CloudEventsVersion");
+  const std::string_view source = headerValue(req, "CE-Source");
+  const std::string_view eventId = headerValue(req, "CE-EventID");
+  if (!eventType.empty() && !version.empty() && !source.empty() && !eventId.empty()) {
+    return binaryEvent(req, eventType, version, source, eventId, contentType);
+  }
+
+  if (const std::string_view legacy = headerValue(req, "Event"); !legacy.empty()) {
+    return legacyEvent(req, legacy, contentType);
+  }
+
+  CloudEvent event = gatewayEvent(std::string(kHttpRequestEventType));
+  if (!contentType.empty()) event.contentType = contentType;
+  event.data = httpRequestJson(req, path);
+  return IncomingEvent{std::move(event), IncomingEvent::kHttpRequest, true};
+}
+
+bool setPathParams(CloudEvent& event,
+                   const std::vector<std::pair<std::string, std::string>>& params) {
+  if (!event.data.is_object()) return false;
+  auto it = event.data.get_object().find("params");
+  if (it == event.data.get_object().end() || !it->value().is_object()) return false;
+  json::object& target = it->value().get_object();
+  target.clear();
+  target.reserve(params.size());
+  for (const auto& [name, value] : params) target.insert_or_assign(name, value);
+  return true;
+}
+
+}  // namespace eg::events

@@ -1,0 +1,110 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "common/result.h"
+#include "events/cloud_event.h"
+#include "net/http_server.h"
+
+namespace eg::events {
+
+// Turning an Events API request into a CloudEvent (spec §3.1). Everything here is a
+// pure function of its arguments (apart from the random IDs and the clock of events
+// the gateway builds): no sockets, no shared state, safe on any thread.
+
+inline constexpr std::string_view kHttpRequestEventType = "http.request";
+
+// The data of an `http.request` event, and the `request` an authorizer receives.
+struct HttpRequestData {
+  std::string path;    // decoded, without the query
+  std::string method;
+  std::string host;
+  // One entry per header name, in the canonical form Go's net/http uses
+  // ("content-type" -> "Content-Type"); repeated headers joined with ", ". The Host
+  // header is not among them: it is `host`.
+  std::vector<std::pair<std::string, std::string>> headers;
+  // Query parameters, percent-decoded and '+' read as space; a repeated name keeps
+  // every value in order.
+  std::map<std::string, std::vector<std::string>> query;
+  std::map<std::string, std::string> params;  // path parameters, filled by the router
+  std::string body;                            // raw
+};
+
+// {path, method, headers, host, query, params, body} where body is normalizeData of
+// the raw body by the Content-Type entry of `headers`.
+boost::json::object toJson(const HttpRequestData& data);
+
+HttpRequestData httpRequestData(const net::Request& req, std::string_view path);
+
+// toJson(httpRequestData(req, path)) built in one pass without the intermediate copy;
+// what rule 4 uses as event data and what the dispatcher hands to authorizers.
+boost::json::object httpRequestJson(const net::Request& req, std::string_view path);
+
+// The query of a request target ("/a?x=1&x=2&y") as name -> values: percent-decoded,
+// '+' read as space, a name without '=' has the value "", empty pairs are skipped and
+// a malformed escape is kept literally.
+std::map<std::string, std::vector<std::string>> parseQuery(std::string_view target);
+
+// What a body is, judged from its Content-Type (parameters and case ignored).
+enum class BodyKind {
+  kJson,    // application/json, */*+json
+  kForm,    // application/x-www-form-urlencoded, multipart/form-data
+  kOpaque,  // anything else, and no Content-Type at all
+};
+BodyKind bodyKind(std::string_view contentType);
+
+// The `data` of a body, by its Content-Type: JSON types are parsed (the raw text is
+// kept as a string when it does not parse), form types become a string, everything
+// else (no Content-Type included) a base64 string. An empty body is null whatever
+// its type.
+boost::json::value normalizeData(std::string_view body, std::string_view contentType);
+
+std::string base64Encode(std::string_view bytes);
+
+struct IncomingEvent {
+  enum Kind {
+    kStructured,   // Content-Type: application/cloudevents+json
+    kBinary,       // CE-* headers
+    kLegacy,       // Gen 1 `Event` header
+    kHttpRequest,  // anything else: an `http.request` event
+  };
+  CloudEvent event;
+  Kind kind = kHttpRequest;
+  // True when the gateway made the event up (gateway source, new ID and time, the
+  // eventgateway extension); false when the client sent a CloudEvent.
+  bool gatewayBuilt = false;
+};
+
+// Applies the rules of spec §3.1 in order:
+//  1. Content-Type application/cloudevents+json (parameters allowed): the body is a
+//     structured CloudEvent, checked by fromJson. Malformed JSON is kInvalid
+//     `CloudEvent is not valid JSON: ...`; a failed check is kInvalid naming the
+//     attribute.
+//  2. CE-EventType, CE-CloudEventsVersion, CE-Source and CE-EventID all present and
+//     non-empty (names case-insensitive): binary mode. CE-EventTypeVersion,
+//     CE-EventTime (RFC 3339, else kInvalid), CE-SchemaURL are attributes,
+//     CE-X-<Name> the extension <name> with its first letter lower-cased, the body
+//     normalised by Content-Type is data and the Content-Type header is contentType.
+//  3. A non-empty `Event` header: when the body has a JSON Content-Type and is a valid
+//     CloudEvent, that CloudEvent is used as sent, its own eventType included (as the
+//     Go gateway did); otherwise a gateway event of the header's type whose data is
+//     the normalised body.
+//  4. Otherwise a gateway `http.request` event whose data is httpRequestJson with
+//     empty params (see setPathParams).
+// Gateway-built events carry contentType = the request's Content-Type when it has one.
+// `path` is the decoded request path without the query. Rejecting system event types
+// sent from outside is the caller's job (isSystemEventType).
+Result<IncomingEvent> eventFromRequest(const net::Request& req, std::string_view path);
+
+// Sets data.params of an `http.request` event, replacing what was there; does nothing
+// (and returns false) when the data has no `params` object.
+bool setPathParams(CloudEvent& event,
+                   const std::vector<std::pair<std::string, std::string>>& params);
+
+}  // namespace eg::events
