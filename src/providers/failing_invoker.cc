@@ -1,0 +1,9 @@
+#include "providers/failing_invoker.h"
+
+namespace eg::providers {
+
+boost::asio::awaitable<Result<CallResult>> FailingInvoker::call(std::string_view) const {
+  co_return error_;
+}
+
+}  // namespace eg::providers

@@ -1,0 +1,162 @@
+#include "providers/http/http_provider.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include "providers/failing_invoker.h"
+#include "providers/fields.h"
+
+namespace eg::providers {
+
+namespace json = boost::json;
+
+namespace {
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Headers that frame the message or the connection: setting them would break the
+// request or the pooled connection it travels on.
+constexpr std::array<std::string_view, 9> kReservedHeaders = {
+    "Host",    "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive",
+    "Upgrade", "TE",             "Trailer",           "Proxy-Connection"};
+
+bool isReserved(std::string_view name) {
+  return std::any_of(kReservedHeaders.begin(), kReservedHeaders.end(),
+                     [&](std::string_view r) { return equalsIgnoreCase(r, name); });
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> parseHeaders(const json::object& provider) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  const json::value* v = provider.if_contains("headers");
+  if (v == nullptr || v->is_null()) return headers;
+  if (!v->is_object()) {
+    return Error::invalid("Field \"provider.headers\" must be an object of strings.");
+  }
+  for (const auto& [key, value] : v->get_object()) {
+    const std::string_view name(key.data(), key.size());
+    // Names are not secret and the client needs to see which one is wrong.
+    if (!fields::isHeaderName(name)) {
+      return Error::invalid("Field \"provider.headers\" has an invalid header name \"" +
+                            std::string(name) + "\".");
+    }
+    if (isReserved(name)) {
+      return Error::invalid("Field \"provider.headers\" must not set \"" + std::string(name) +
+                            "\": the gateway sets it.");
+    }
+    if (!value.is_string()) {
+      return Error::invalid("Field \"provider.headers." + std::string(name) +
+                            "\" must be a string.");
+    }
+    const json::string& text = value.get_string();
+    if (!fields::isHeaderValue(std::string_view(text.data(), text.size()))) {
+      return Error::invalid("Field \"provider.headers." + std::string(name) +
+                            "\" must not contain CR, LF or NUL.");
+    }
+    headers.emplace_back(std::string(name), std::string(text.data(), text.size()));
+  }
+  return headers;
+}
+
+void replaceAll(std::string& text, std::string_view what, std::string_view with) {
+  if (what.empty()) return;
+  for (std::size_t at = text.find(what); at != std::string::npos;
+       at = text.find(what, at + with.size())) {
+    text.replace(at, what.size(), with);
+  }
+}
+
+}  // namespace
+
+Result<HttpProviderSettings> parseHttpProvider(const json::object& provider) {
+  HttpProviderSettings settings;
+  auto url = fields::requiredUrl(provider, "url");
+  if (!url) return std::move(url).error();
+  settings.url = std::move(url).value();
+  auto headers = parseHeaders(provider);
+  if (!headers) return std::move(headers).error();
+  settings.headers = std::move(headers).value();
+  auto connectTimeout = fields::optionalMilliseconds(provider, "connectTimeout",
+                                                     settings.connectTimeout);
+  if (!connectTimeout) return std::move(connectTimeout).error();
+  settings.connectTimeout = *connectTimeout;
+  auto timeout = fields::optionalMilliseconds(provider, "timeout", settings.timeout);
+  if (!timeout) return std::move(timeout).error();
+  settings.timeout = *timeout;
+  return settings;
+}
+
+std::string loggableUrl(const net::Url& url) {
+  const std::string_view target(url.target);
+  return url.origin() + std::string(target.substr(0, target.find('?')));
+}
+
+HttpInvoker::HttpInvoker(net::HttpClient& client, HttpProviderSettings settings)
+    : client_(client), settings_(std::move(settings)), loggableUrl_(loggableUrl(settings_.url)) {
+  const bool hasContentType =
+      std::any_of(settings_.headers.begin(), settings_.headers.end(),
+                  [](const auto& h) { return equalsIgnoreCase(h.first, "Content-Type"); });
+  if (!hasContentType) requestHeaders_.emplace_back("Content-Type", kCloudEventsContentType);
+  requestHeaders_.insert(requestHeaders_.end(), settings_.headers.begin(),
+                         settings_.headers.end());
+}
+
+boost::asio::awaitable<Result<CallResult>> HttpInvoker::call(std::string_view payload) const {
+  net::ClientRequest request;
+  request.method = net::http::verb::post;
+  request.url = &settings_.url;
+  request.headers = requestHeaders_;
+  request.body = std::string(payload);
+  request.connectTimeout = settings_.connectTimeout;
+  request.responseTimeout = settings_.timeout;
+
+  auto response = co_await client_.send(std::move(request));
+  if (!response) {
+    // The client's message is about the connection; scrub anything secret it could
+    // echo (the query, a header value) before it reaches logs and system events.
+    std::string detail = response.error().message;
+    const std::string_view target(settings_.url.target);
+    if (const auto q = target.find('?'); q != std::string_view::npos) {
+      replaceAll(detail, target.substr(q), "?***");
+    }
+    for (const auto& [name, value] : settings_.headers) {
+      if (value.size() >= 4) replaceAll(detail, value, "***");
+    }
+    if (response.error().kind == ErrorKind::kTimeout) {
+      co_return Error::timeout("function call failed: timed out calling " + loggableUrl_ + ": " +
+                               detail);
+    }
+    co_return Error::unavailable("function call failed: cannot call " + loggableUrl_ + ": " +
+                                 detail);
+  }
+  if (response->status >= 500) {
+    co_return Error::unavailable("function call failed: http " + std::to_string(response->status) +
+                                 " from " + loggableUrl_);
+  }
+  CallResult result;
+  result.contentType = std::string(response->header("Content-Type"));
+  result.body = std::move(response->body);
+  co_return result;
+}
+
+Status HttpProviderFactory::validate(const json::object& provider) const {
+  auto settings = parseHttpProvider(provider);
+  if (!settings) return std::move(settings).error();
+  return {};
+}
+
+std::unique_ptr<Invoker> HttpProviderFactory::create(const model::Function& function) const {
+  auto settings = parseHttpProvider(function.provider);
+  if (!settings) {
+    return std::make_unique<FailingInvoker>(
+        Error::unavailable("function call failed: invalid provider: " + settings.error().message));
+  }
+  return std::make_unique<HttpInvoker>(client_, std::move(settings).value());
+}
+
+}  // namespace eg::providers

@@ -1,0 +1,81 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "net/http_client.h"
+#include "providers/provider.h"
+
+namespace eg::providers {
+
+// Provider type "http": the function is an HTTP endpoint that receives the CloudEvent
+// as a POST.
+//
+// | field            | default  | meaning                                                  |
+// |------------------|----------|----------------------------------------------------------|
+// | `url`            | required | absolute http or https URL the event is POSTed to        |
+// | `headers`        | none     | object of strings sent with every call (secret: redacted)|
+// | `connectTimeout` | 5000     | ms to connect (and TLS handshake)                        |
+// | `timeout`        | 30000    | ms from request sent to response read                    |
+//
+// `headers` is how functions behind other platforms are called:
+//   Azure Functions:        {"x-functions-key": "<function key>"}
+//   Google Cloud Functions: {"Authorization": "Bearer <identity token>"}
+//   OpenWhisk web actions:  {"Authorization": "Basic <base64 of key>"}
+// Header names must be HTTP tokens and values must not hold CR, LF or NUL. The headers
+// that frame the message (Host, Content-Length, Transfer-Encoding, Connection, ...) are
+// the client's and are refused; `Content-Type` may replace the default
+// `application/cloudevents+json`.
+//
+// Provider objects are stored as given: fields this type does not know are kept and
+// ignored, so a client reads back exactly what it registered.
+struct HttpProviderSettings {
+  net::Url url;
+  std::vector<std::pair<std::string, std::string>> headers;  // in the order given
+  std::chrono::milliseconds connectTimeout{5'000};
+  std::chrono::milliseconds timeout{30'000};
+};
+
+inline constexpr const char* kCloudEventsContentType = "application/cloudevents+json";
+
+// kInvalid naming the field when `provider` is not a valid http provider.
+Result<HttpProviderSettings> parseHttpProvider(const boost::json::object& provider);
+
+// "scheme://host:port/path": the URL without its query, which may hold a key (Azure's
+// `?code=`), so that it is safe in error messages and logs.
+std::string loggableUrl(const net::Url& url);
+
+// Calls one http function. A response with status below 500 is the result (a 404 is
+// the function's answer, not a failed call); a transport error, a timeout or a 5xx is a
+// failed call: kTimeout for a deadline, kUnavailable otherwise. Messages name the URL
+// without its query and never a header value. Immutable; `client` must outlive it.
+class HttpInvoker final : public Invoker {
+ public:
+  HttpInvoker(net::HttpClient& client, HttpProviderSettings settings);
+  boost::asio::awaitable<Result<CallResult>> call(std::string_view payload) const override;
+
+ private:
+  net::HttpClient& client_;
+  HttpProviderSettings settings_;
+  std::vector<std::pair<std::string, std::string>> requestHeaders_;  // with Content-Type
+  std::string loggableUrl_;
+};
+
+class HttpProviderFactory final : public ProviderFactory {
+ public:
+  explicit HttpProviderFactory(net::HttpClient& client) : client_(client) {}
+  Status validate(const boost::json::object& provider) const override;
+  bool isSecretField(std::string_view field) const override { return field == "headers"; }
+  // An invalid provider (stored before a rule tightened) yields an Invoker whose calls
+  // fail with the validation message.
+  std::unique_ptr<Invoker> create(const model::Function& function) const override;
+
+ private:
+  net::HttpClient& client_;
+};
+
+}  // namespace eg::providers
