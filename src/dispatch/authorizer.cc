@@ -1,0 +1,69 @@
+#include "dispatch/authorizer.h"
+
+#include <utility>
+
+namespace eg::dispatch {
+
+namespace json = boost::json;
+
+namespace {
+
+Error unparsable() { return Error::invalid("authorizer result malformed"); }
+
+}  // namespace
+
+std::string authorizerPayload(std::string_view eventJson, std::string_view requestJson) {
+  std::string out;
+  out.reserve(eventJson.size() + requestJson.size() + 24);
+  out += "{\"event\":";
+  out += eventJson;
+  out += ",\"request\":";
+  out += requestJson;
+  out += '}';
+  return out;
+}
+
+Result<json::object> parseAuthorizerResult(std::string_view result) {
+  boost::system::error_code ec;
+  json::value value = json::parse(result, ec);
+  if (ec || !value.is_object()) return unparsable();
+  auto& object = value.get_object();
+
+  if (const auto* error = object.if_contains("error"); error && !error->is_null()) {
+    std::string message = "authorization failed";
+    if (error->is_object()) {
+      if (const auto* m = error->get_object().if_contains("message"); m && m->is_string()) {
+        if (!m->get_string().empty()) message = std::string(m->get_string());
+      }
+    }
+    return Error::invalid(std::move(message));
+  }
+
+  auto* authorization = object.if_contains("authorization");
+  if (!authorization || !authorization->is_object()) {
+    return Error::invalid("authorizer returned no authorization");
+  }
+  auto& in = authorization->get_object();
+
+  json::object out;
+  const auto* principal = in.if_contains("principalId");
+  if (principal && !principal->is_null() && !principal->is_string()) return unparsable();
+  out["principalId"] = principal && principal->is_string() ? principal->get_string()
+                                                           : json::string();
+  if (auto* context = in.if_contains("context"); context && !context->is_null()) {
+    if (!context->is_object()) return unparsable();
+    for (const auto& [k, v] : context->get_object()) {
+      if (!v.is_string()) return unparsable();
+    }
+    out["context"] = std::move(*context);
+  }
+  return out;
+}
+
+void attachAuthorization(events::CloudEvent& event, json::object authorization) {
+  auto& slot = event.extensions["eventgateway"];
+  if (!slot.is_object()) slot = json::object();
+  slot.get_object()["authorization"] = std::move(authorization);
+}
+
+}  // namespace eg::dispatch

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <boost/json.hpp>
+
+#include "common/result.h"
+#include "events/cloud_event.h"
+
+namespace eg::dispatch {
+
+// Authorizer functions (spec §3.4). Pure functions, safe on any thread.
+
+// What an authorizer function is called with: {"event": <event>, "request": <request>},
+// both already serialized (the event text is the one the subscriber would receive).
+std::string authorizerPayload(std::string_view eventJson, std::string_view requestJson);
+
+// Reads an authorizer's result. Success is `{"authorization": {"principalId": "…",
+// "context": {<string>: <string>}}}` and yields the object to attach (principalId
+// always present, context when given). Everything else is unauthorised (kInvalid):
+// `{"error": {"message": "…"}}` (the message is the error's), a result that does not
+// parse or has the wrong shape, and a result with neither key.
+Result<boost::json::object> parseAuthorizerResult(std::string_view result);
+
+// Sets extensions.eventgateway.authorization, keeping the other eventgateway keys.
+void attachAuthorization(events::CloudEvent& event, boost::json::object authorization);
+
+}  // namespace eg::dispatch

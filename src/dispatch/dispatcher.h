@@ -1,0 +1,132 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "dispatch/async_queue.h"
+#include "dispatch/events_api.h"
+#include "dispatch/system_events.h"
+#include "events/cloud_event.h"
+#include "metrics/metrics.h"
+#include "net/http_server.h"
+#include "providers/provider.h"
+#include "routing/snapshot.h"
+
+namespace eg::dispatch {
+
+// Where the current configuration comes from (ConfigCache::snapshot in the gateway).
+using SnapshotSource = std::function<std::shared_ptr<const routing::Snapshot>()>;
+
+// The Events API's request handler behind EventsApi, with its collaborators passed in
+// so that it can be driven by a fake configuration and fake functions.
+//
+// Per request: one snapshot load; the event is serialized once and the text shared by
+// the sync call and every async delivery. Behaviour beyond spec §3:
+// - Routing and CORS use the percent-decoded request path.
+// - CORS rules are looked up only for preflights and requests with an Origin. Without
+//   rules, Gen 1 custom events (an `Event` header, or a preflight whose
+//   Access-Control-Request-Headers name `event`) get allow-all rules.
+// - Async deliveries are admitted all or nothing before the sync subscriber is called:
+//   an event that does not fit is refused whole (503, Retry-After: 1) and the sync
+//   subscriber is not called either.
+// - Async authorizers run inside each delivery with the subscriber's space; the 202
+//   does not wait for them. System events are never authorized.
+// - System events go to async subscribers of POST "/" under both names.
+//   event.received reaches every space (the Events API's paths are shared);
+//   function.* events reach only the space of the function they are about (spaces
+//   isolate). They are built only when someone subscribed. Deliveries of system
+//   events, and authorizer calls, emit none. When the queue is full a system event is
+//   dropped (counted in dropped_total, logged): no client is waiting for it.
+// - An authorizer answer with neither `authorization` nor `error` is unauthorised.
+//
+// Metrics (labels `space`, `type`):
+//   eventgateway_events_received_total   once per event and per space that has a
+//       matching subscription (space "" when nothing matched); Gen 1 invoke counts
+//       (space, "invoke"); a system event once per space it is delivered in.
+//   eventgateway_events_processed_total  once per sync call and per async delivery
+//       taken off the queue, whatever its outcome (called, failed, unauthorised).
+//   eventgateway_events_dropped_total    once per delivery refused for lack of room.
+//   eventgateway_events_unauthorized_total  once per delivery or sync call an
+//       authorizer refused.
+//   eventgateway_events_backlog          deliveries queued plus in flight.
+//   eventgateway_events_custom_processing_seconds  per delivery, from queueing to
+//       the end of its call.
+class Dispatcher {
+ public:
+  // `executors` run the async deliveries (round-robin); at least one.
+  Dispatcher(SnapshotSource source, std::vector<boost::asio::any_io_executor> executors,
+             metrics::Registry& metrics, DispatchSettings settings);
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  boost::asio::awaitable<net::Response> handle(net::Request& request);
+
+  void startDraining();
+  bool draining() const { return draining_.load(); }
+  bool waitDrained(std::chrono::milliseconds timeout);
+
+  const AsyncQueue& queue() const { return queue_; }
+
+ private:
+  struct Delivery;
+  struct Counters;
+
+  boost::asio::awaitable<net::Response> dispatch(net::Request& request,
+                                                 std::shared_ptr<const routing::Snapshot> snapshot,
+                                                 const std::string& path);
+  boost::asio::awaitable<net::Response> invoke(net::Request& request,
+                                               std::shared_ptr<const routing::Snapshot> snapshot,
+                                               const std::string& path,
+                                               events::CloudEvent event);
+
+  // Calls a function, with the function.* system events around the call unless `quiet`.
+  boost::asio::awaitable<Result<providers::CallResult>> callFunction(
+      const std::shared_ptr<const routing::Snapshot>& snapshot, std::string_view space,
+      std::string_view functionId, const routing::FunctionEntry* function,
+      std::string_view payload, bool quiet);
+
+  // Calls the authorizer function `authorizerId` of `space`: the authorization to
+  // attach, or an Error when unauthorised (refused, malformed answer, failed call).
+  boost::asio::awaitable<Result<boost::json::object>> authorize(
+      const routing::Snapshot& snapshot, std::string_view space, std::string_view authorizerId,
+      std::string_view eventJson, std::string_view requestJson);
+
+  boost::asio::awaitable<void> deliver(std::shared_ptr<Delivery> delivery);
+
+  // Queues one delivery per subscriber of a system event whose data is `data`.
+  // `space` empty: subscribers of every space; otherwise only those of that space.
+  // Callers check hasSystemSubscribers first, so that nothing is built for nobody.
+  void emitSystemEvent(const std::shared_ptr<const routing::Snapshot>& snapshot,
+                       SystemEvent kind, std::string_view space, const std::string& data);
+  static bool hasSystemSubscribers(const std::shared_ptr<const routing::Snapshot>& snapshot,
+                                   SystemEvent kind);
+
+  void countReceived(std::span<const routing::Route> routes, const routing::Route* sync,
+                     std::string_view type);
+  metrics::Counter& counter(metrics::CounterFamily& family, std::string_view space,
+                            std::string_view type);
+
+  SnapshotSource source_;
+  metrics::CounterFamily& received_;
+  metrics::CounterFamily& processed_;
+  metrics::CounterFamily& dropped_;
+  metrics::CounterFamily& unauthorized_;
+  metrics::Gauge& backlog_;
+  metrics::Histogram& processingSeconds_;
+  AsyncQueue queue_;
+  std::atomic<bool> draining_{false};
+  const uint64_t instance_;  // tells this dispatcher's cached counters from another's
+};
+
+}  // namespace eg::dispatch

@@ -1,0 +1,156 @@
+#include "dispatch/sync_response.h"
+
+#include <cctype>
+#include <string_view>
+
+#include <boost/json.hpp>
+
+namespace eg::dispatch {
+
+namespace json = boost::json;
+namespace http = boost::beast::http;
+
+namespace {
+
+Error malformed() { return Error::invalid(std::string(kMalformedResponse)); }
+
+bool isTokenChar(unsigned char c) {
+  if (std::isalnum(c)) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool validHeaderName(std::string_view name) {
+  if (name.empty()) return false;
+  for (unsigned char c : name) {
+    if (!isTokenChar(c)) return false;
+  }
+  return true;
+}
+
+bool validHeaderValue(std::string_view value) {
+  for (char c : value) {
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  }
+  return true;
+}
+
+// Framing and connection headers are the server's business, not the function's.
+bool isHopByHop(std::string_view name) {
+  switch (http::string_to_field(name)) {
+    case http::field::connection:
+    case http::field::content_length:
+    case http::field::transfer_encoding:
+    case http::field::keep_alive:
+    case http::field::upgrade:
+    case http::field::te:
+    case http::field::trailer:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool startsWithNoCase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<FunctionResponse> parseFunctionResponse(std::string_view result) {
+  boost::system::error_code ec;
+  json::value value = json::parse(result, ec);
+  if (ec) return malformed();
+
+  FunctionResponse out;
+  if (value.is_null()) return out;
+  if (!value.is_object()) return malformed();
+  const auto& object = value.get_object();
+
+  if (const auto* status = object.if_contains("statusCode"); status && !status->is_null()) {
+    int64_t code = 0;
+    if (status->is_int64()) {
+      code = status->get_int64();
+    } else if (status->is_uint64()) {
+      code = status->get_uint64() > 1000 ? 1000 : static_cast<int64_t>(status->get_uint64());
+    } else {
+      return malformed();
+    }
+    // An informational status cannot be a final answer.
+    if (code < 200 || code > 999) return malformed();
+    out.statusCode = static_cast<unsigned>(code);
+  }
+
+  if (const auto* headers = object.if_contains("headers"); headers && !headers->is_null()) {
+    if (!headers->is_object()) return malformed();
+    for (const auto& [name, v] : headers->get_object()) {
+      if (v.is_null()) continue;
+      if (!v.is_string()) return malformed();
+      const auto& s = v.get_string();
+      if (!validHeaderName(name) || !validHeaderValue(s)) return malformed();
+      out.headers.emplace_back(std::string(name), std::string(s));
+    }
+  }
+
+  if (const auto* body = object.if_contains("body"); body && !body->is_null()) {
+    if (!body->is_string()) return malformed();
+    out.body = std::string(body->get_string());
+  }
+  return out;
+}
+
+std::string_view sniffContentType(std::string_view body) {
+  std::string_view s = body.substr(0, 512);
+  std::size_t i = 0;
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r' ||
+                          s[i] == '\f')) {
+    ++i;
+  }
+  const auto rest = s.substr(i);
+  for (std::string_view tag : {"<!doctype html", "<html", "<head", "<body", "<script",
+                               "<title", "<div", "<p", "<table", "<br", "<iframe", "<h1",
+                               "<a", "<style", "<b", "<font", "<!--"}) {
+    if (startsWithNoCase(rest, tag) && rest.size() > tag.size() &&
+        (rest[tag.size()] == ' ' || rest[tag.size()] == '>')) {
+      return "text/html; charset=utf-8";
+    }
+  }
+  if (startsWithNoCase(rest, "<?xml")) return "text/xml; charset=utf-8";
+  for (unsigned char c : s) {
+    // Bytes Go's sniffer reads as binary data.
+    if (c <= 0x08 || c == 0x0B || (c >= 0x0E && c <= 0x1A) || (c >= 0x1C && c <= 0x1F)) {
+      return "application/octet-stream";
+    }
+  }
+  return "text/plain; charset=utf-8";
+}
+
+void writeFunctionResponse(FunctionResponse parsed, net::Response& response) {
+  response.result(parsed.statusCode);
+  bool hasContentType = false;
+  for (auto& [name, value] : parsed.headers) {
+    if (isHopByHop(name)) continue;
+    if (http::string_to_field(name) == http::field::content_type) hasContentType = true;
+    response.set(name, value);
+  }
+  if (parsed.statusCode == 204 || parsed.statusCode == 304) {
+    // These statuses carry no body.
+    parsed.body.clear();
+  }
+  if (!hasContentType && !parsed.body.empty()) {
+    response.set(http::field::content_type, sniffContentType(parsed.body));
+  }
+  response.body() = std::move(parsed.body);
+  response.prepare_payload();
+}
+
+}  // namespace eg::dispatch

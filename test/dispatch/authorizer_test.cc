@@ -1,0 +1,71 @@
+#include "dispatch/authorizer.h"
+
+#include <gtest/gtest.h>
+
+namespace eg::dispatch {
+namespace {
+
+namespace json = boost::json;
+
+TEST(AuthorizerPayload, EmbedsEventAndRequest) {
+  const auto text = authorizerPayload(R"({"eventType":"a"})", R"({"path":"/"})");
+  const auto v = json::parse(text);
+  EXPECT_EQ(v.at("event").at("eventType"), "a");
+  EXPECT_EQ(v.at("request").at("path"), "/");
+}
+
+TEST(ParseAuthorizerResult, Authorization) {
+  auto r = parseAuthorizerResult(
+      R"({"authorization":{"principalId":"user1","context":{"role":"admin"}}})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->at("principalId"), "user1");
+  EXPECT_EQ(r->at("context").at("role"), "admin");
+
+  r = parseAuthorizerResult(R"({"authorization":{"principalId":"u"}})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->contains("context"));
+
+  r = parseAuthorizerResult(R"({"authorization":{}})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->at("principalId"), "");
+}
+
+TEST(ParseAuthorizerResult, ErrorCarriesItsMessage) {
+  auto r = parseAuthorizerResult(R"({"error":{"message":"token expired"}})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::kInvalid);
+  EXPECT_EQ(r.error().message, "token expired");
+
+  // An error wins over an authorization.
+  r = parseAuthorizerResult(
+      R"({"authorization":{"principalId":"u"},"error":{"message":"no"}})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "no");
+}
+
+TEST(ParseAuthorizerResult, AnythingElseIsUnauthorised) {
+  for (const char* bad : {"", "garbage", "[]", "null", "{}", R"({"authorization":null})",
+                          R"({"authorization":"yes"})",
+                          R"({"authorization":{"principalId":5}})",
+                          R"({"authorization":{"principalId":"u","context":{"n":1}}})",
+                          R"({"authorization":{"principalId":"u","context":[]}})"}) {
+    EXPECT_FALSE(parseAuthorizerResult(bad).ok()) << bad;
+  }
+}
+
+TEST(AttachAuthorization, KeepsOtherEventgatewayKeys) {
+  events::CloudEvent event;
+  event.extensions["eventgateway"] = json::object{{"transformed", "true"}};
+  event.extensions["other"] = 1;
+  attachAuthorization(event, json::object{{"principalId", "p"}});
+  EXPECT_EQ(event.extensions.at("eventgateway").at("transformed"), "true");
+  EXPECT_EQ(event.extensions.at("eventgateway").at("authorization").at("principalId"), "p");
+  EXPECT_EQ(event.extensions.at("other"), 1);
+
+  events::CloudEvent bare;
+  attachAuthorization(bare, json::object{{"principalId", "q"}});
+  EXPECT_EQ(bare.extensions.at("eventgateway").at("authorization").at("principalId"), "q");
+}
+
+}  // namespace
+}  // namespace eg::dispatch
