@@ -1,0 +1,334 @@
+#include "config/api_router.h"
+
+#include <chrono>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include <boost/url/parse.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/json.h"
+#include "model/codec.h"
+#include "model/validation.h"
+
+namespace eg::config {
+namespace {
+
+namespace http = boost::beast::http;
+using net::Request;
+using net::Response;
+
+enum class Collection { kFunctions, kEventTypes, kSubscriptions, kCors };
+
+struct CollectionInfo {
+  Collection collection;
+  const char* resource;  // metrics label, as the original gateway
+  const char* listKey;   // key of the list response
+  std::string_view invalidPrefix;
+};
+
+std::optional<CollectionInfo> collectionOf(std::string_view name) {
+  if (name == "functions") {
+    return CollectionInfo{Collection::kFunctions, "function", "functions", model::kFunctionInvalid};
+  }
+  if (name == "eventtypes") {
+    return CollectionInfo{Collection::kEventTypes, "eventtype", "eventTypes", model::kEventTypeInvalid};
+  }
+  if (name == "subscriptions") {
+    return CollectionInfo{Collection::kSubscriptions, "subscription", "subscriptions",
+                          model::kSubscriptionInvalid};
+  }
+  if (name == "cors") return CollectionInfo{Collection::kCors, "cors", "cors", model::kCorsInvalid};
+  return std::nullopt;
+}
+
+Response baseResponse(const Request& request, http::status status) {
+  Response res{status, request.version()};
+  res.keep_alive(request.keep_alive());
+  return res;
+}
+
+Response jsonResponse(const Request& request, http::status status, std::string body) {
+  auto res = baseResponse(request, status);
+  res.set(http::field::content_type, "application/json");
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+Response errorResponse(const Request& request, unsigned status, std::string_view message) {
+  return jsonResponse(request, static_cast<http::status>(status), errorBody(message));
+}
+
+Response errorResponse(const Request& request, const Error& e) {
+  return errorResponse(request, httpStatus(e.kind), e.message);
+}
+
+Response methodNotAllowed(const Request& request, std::string_view allow) {
+  auto res = errorResponse(request, 405, "Method " + std::string(request.method_string()) +
+                                             " is not allowed here; allowed: " + std::string(allow) + ".");
+  res.set(http::field::allow, allow);
+  return res;
+}
+
+template <class T>
+Response objectResponse(const Request& request, http::status status, const T& resource) {
+  return jsonResponse(request, status, boost::json::serialize(model::toJson(resource)));
+}
+
+template <class T>
+Response resultResponse(const Request& request, http::status status, const Result<T>& r) {
+  if (!r) return errorResponse(request, r.error());
+  return objectResponse(request, status, *r);
+}
+
+template <class T>
+Response listResponse(const Request& request, const char* key, const Result<std::vector<T>>& r) {
+  if (!r) return errorResponse(request, r.error());
+  boost::json::array items;
+  items.reserve(r->size());
+  for (const auto& item : *r) items.emplace_back(model::toJson(item));
+  boost::json::object body;
+  body[key] = std::move(items);
+  return jsonResponse(request, http::status::ok, boost::json::serialize(body));
+}
+
+Response deleteResponse(const Request& request, const Status& s) {
+  if (!s) return errorResponse(request, s.error());
+  auto res = baseResponse(request, http::status::no_content);
+  res.prepare_payload();
+  return res;
+}
+
+MetadataFilters filtersOf(const boost::urls::url_view& url) {
+  constexpr std::string_view kPrefix = "metadata.";
+  MetadataFilters filters;
+  std::set<std::string, std::less<>> seen;
+  for (const auto& param : url.params()) {
+    std::string_view k = param.key;
+    if (!k.starts_with(kPrefix) || k.size() == kPrefix.size()) continue;
+    std::string name(k.substr(kPrefix.size()));
+    if (!seen.insert(name).second) continue;  // the first value of a repeated key counts
+    filters.emplace_back(std::move(name), param.has_value ? std::string(param.value) : std::string());
+  }
+  return filters;
+}
+
+}  // namespace
+
+unsigned httpStatus(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kInvalid: return 400;
+    case ErrorKind::kNotFound: return 404;
+    case ErrorKind::kAlreadyExists:
+    case ErrorKind::kConflict: return 409;
+    case ErrorKind::kTooLarge: return 413;
+    case ErrorKind::kUnavailable:
+    case ErrorKind::kTimeout: return 503;
+    default: return 500;
+  }
+}
+
+std::string corsIdFromSegment(std::string_view rawSegment) {
+  auto pct = boost::urls::make_pct_string_view(rawSegment);
+  if (!pct) return std::string(rawSegment);
+  std::string decoded = pct->decode();
+  if (decoded.find('/') != std::string::npos) return std::string(rawSegment);
+  return decoded;
+}
+
+void renderResourceCounts(std::string& out,
+                          const std::map<std::string, routing::SpaceCounts, std::less<>>& counts) {
+  struct Family {
+    const char* name;
+    const char* help;
+    std::size_t routing::SpaceCounts::*field;
+  };
+  static constexpr Family kFamilies[] = {
+      {"eventgateway_functions_total", "Functions registered, per space.",
+       &routing::SpaceCounts::functions},
+      {"eventgateway_eventtypes_total", "Event types registered, per space.",
+       &routing::SpaceCounts::eventTypes},
+      {"eventgateway_subscriptions_total", "Subscriptions, per space.",
+       &routing::SpaceCounts::subscriptions},
+  };
+  for (const auto& family : kFamilies) {
+    out.append("# HELP ").append(family.name).append(" ").append(family.help).append("\n");
+    out.append("# TYPE ").append(family.name).append(" gauge\n");
+    for (const auto& [space, c] : counts) {
+      out.append(family.name)
+          .append("{space=\"")
+          .append(metrics::escapeLabelValue(space))
+          .append("\"} ")
+          .append(std::to_string(c.*family.field))
+          .append("\n");
+    }
+  }
+}
+
+ApiRouter::ApiRouter(ConfigService& service, const store::Store& store, metrics::Registry& metrics)
+    : service_(service),
+      store_(store),
+      metrics_(metrics),
+      requests_(metrics.counterFamily("eventgateway_config_requests_total",
+                                      "Config API requests, per space, resource and operation.",
+                                      {"space", "resource", "operation"})),
+      duration_(metrics.histogram("eventgateway_config_request_duration_seconds",
+                                  "Duration of Config API requests.",
+                                  metrics::defaultLatencyBuckets())) {}
+
+boost::asio::awaitable<Response> ApiRouter::handle(Request& request) {
+  const auto started = std::chrono::steady_clock::now();
+  const auto method = request.method();
+  auto parsed = boost::urls::parse_origin_form(request.target());
+  if (!parsed) co_return errorResponse(request, 400, "Invalid request target.");
+  const boost::urls::url_view url = *parsed;
+
+  std::vector<std::string_view> raw;
+  for (auto segment : url.encoded_segments()) raw.emplace_back(segment.data(), segment.size());
+  if (!raw.empty() && raw.back().empty()) raw.pop_back();  // a trailing slash
+  const auto decoded = [&](std::size_t i) {
+    auto pct = boost::urls::make_pct_string_view(raw[i]);
+    return pct ? pct->decode() : std::string(raw[i]);
+  };
+
+  const bool isMetrics = (raw.size() == 2 && raw[0] == "v1" && raw[1] == "metrics") ||
+                         (raw.size() == 1 && raw[0] == "metrics");
+  if (isMetrics) {
+    if (method != http::verb::get) co_return methodNotAllowed(request, "GET");
+    auto res = baseResponse(request, http::status::ok);
+    res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.body() = metrics_.render();
+    res.prepare_payload();
+    co_return res;
+  }
+  if (raw.size() == 2 && raw[0] == "v1" && raw[1] == "status") {
+    if (method != http::verb::get) co_return methodNotAllowed(request, "GET");
+    const bool healthy = store_.healthy();
+    boost::json::object storeInfo{{"backend", store_.name()}, {"healthy", healthy}};
+    boost::json::object body{{"status", healthy ? "ok" : "unavailable"}, {"store", std::move(storeInfo)}};
+    co_return jsonResponse(request, healthy ? http::status::ok : http::status::service_unavailable,
+                           boost::json::serialize(body));
+  }
+
+  const bool spaceRoute = (raw.size() == 4 || raw.size() == 5) && raw[0] == "v1" && raw[1] == "spaces";
+  const auto info = spaceRoute ? collectionOf(raw[3]) : std::nullopt;
+  if (!info) co_return errorResponse(request, 404, "Not found: " + std::string(url.path()) + ".");
+
+  const std::string space = decoded(2);
+  const bool item = raw.size() == 5;
+  const char* op = nullptr;
+  if (!item) {
+    if (method == http::verb::get) op = "list";
+    else if (method == http::verb::post) op = "create";
+    else co_return methodNotAllowed(request, "GET, POST");
+  } else {
+    if (method == http::verb::get) op = "get";
+    else if (method == http::verb::put) op = "update";
+    else if (method == http::verb::delete_) op = "delete";
+    else co_return methodNotAllowed(request, "GET, PUT, DELETE");
+  }
+  if (!model::isValidName(space)) {
+    co_return errorResponse(request, 400, "Space \"" + space +
+                                              "\" is invalid: only letters, digits, \".\", \"-\" "
+                                              "and \"_\" are allowed.");
+  }
+  const std::string id = !item ? std::string()
+                         : info->collection == Collection::kCors ? corsIdFromSegment(raw[4])
+                                                                 : decoded(4);
+
+  boost::json::value body;
+  const bool hasBody = method == http::verb::post || method == http::verb::put;
+  if (hasBody) {
+    auto json = parseJson(request.body());
+    if (!json) {
+      requests_.with({space, info->resource, op}).inc();
+      co_return errorResponse(request, 400, std::string(info->invalidPrefix) + json.error().message);
+    }
+    body = std::move(*json);
+  }
+
+  Response res;
+  const std::string_view operation(op);
+  switch (info->collection) {
+    case Collection::kFunctions:
+      if (operation == "list") {
+        auto r = co_await service_.listFunctions(space, filtersOf(url));
+        res = listResponse(request, info->listKey, r);
+      } else if (operation == "create") {
+        auto r = co_await service_.createFunction(space, std::move(body));
+        res = resultResponse(request, http::status::created, r);
+      } else if (operation == "get") {
+        auto r = co_await service_.getFunction(space, id);
+        res = resultResponse(request, http::status::ok, r);
+      } else if (operation == "update") {
+        auto r = co_await service_.updateFunction(space, id, std::move(body));
+        res = resultResponse(request, http::status::ok, r);
+      } else {
+        auto r = co_await service_.deleteFunction(space, id);
+        res = deleteResponse(request, r);
+      }
+      break;
+    case Collection::kEventTypes:
+      if (operation == "list") {
+        auto r = co_await service_.listEventTypes(space, filtersOf(url));
+        res = listResponse(request, info->listKey, r);
+      } else if (operation == "create") {
+        auto r = co_await service_.createEventType(space, std::move(body));
+        res = resultResponse(request, http::status::created, r);
+      } else if (operation == "get") {
+        auto r = co_await service_.getEventType(space, id);
+        res = resultResponse(request, http::status::ok, r);
+      } else if (operation == "update") {
+        auto r = co_await service_.updateEventType(space, id, std::move(body));
+        res = resultResponse(request, http::status::ok, r);
+      } else {
+        auto r = co_await service_.deleteEventType(space, id);
+        res = deleteResponse(request, r);
+      }
+      break;
+    case Collection::kSubscriptions:
+      if (operation == "list") {
+        auto r = co_await service_.listSubscriptions(space, filtersOf(url));
+        res = listResponse(request, info->listKey, r);
+      } else if (operation == "create") {
+        auto r = co_await service_.createSubscription(space, std::move(body));
+        res = resultResponse(request, http::status::created, r);
+      } else if (operation == "get") {
+        auto r = co_await service_.getSubscription(space, id);
+        res = resultResponse(request, http::status::ok, r);
+      } else if (operation == "update") {
+        auto r = co_await service_.updateSubscription(space, id, std::move(body));
+        res = resultResponse(request, http::status::ok, r);
+      } else {
+        auto r = co_await service_.deleteSubscription(space, id);
+        res = deleteResponse(request, r);
+      }
+      break;
+    case Collection::kCors:
+      if (operation == "list") {
+        auto r = co_await service_.listCors(space, filtersOf(url));
+        res = listResponse(request, info->listKey, r);
+      } else if (operation == "create") {
+        auto r = co_await service_.createCors(space, std::move(body));
+        res = resultResponse(request, http::status::created, r);
+      } else if (operation == "get") {
+        auto r = co_await service_.getCors(space, id);
+        res = resultResponse(request, http::status::ok, r);
+      } else if (operation == "update") {
+        auto r = co_await service_.updateCors(space, id, std::move(body));
+        res = resultResponse(request, http::status::ok, r);
+      } else {
+        auto r = co_await service_.deleteCors(space, id);
+        res = deleteResponse(request, r);
+      }
+      break;
+  }
+
+  requests_.with({space, info->resource, op}).inc();
+  duration_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  co_return res;
+}
+
+}  // namespace eg::config

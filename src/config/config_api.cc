@@ -1,0 +1,56 @@
+#include "config/config_api.h"
+
+#include "config/api_router.h"
+#include "config/service.h"
+
+namespace eg::config {
+namespace {
+
+// The route index of the configuration cache, as the service sees it.
+class CacheRouteIndex final : public SyncRouteIndex {
+ public:
+  explicit CacheRouteIndex(routing::ConfigCache& cache) : cache_(cache) {}
+
+  routing::ConfigCache::SyncCheck checkSyncRoute(const model::Subscription& candidate) const override {
+    return cache_.checkSyncRoute(candidate);
+  }
+  asio::awaitable<bool> waitForRevision(int64_t revision,
+                                        std::chrono::milliseconds timeout) override {
+    co_return co_await cache_.waitForRevision(revision, timeout);
+  }
+
+ private:
+  routing::ConfigCache& cache_;
+};
+
+}  // namespace
+
+struct ConfigApi::Impl {
+  Impl(store::Store& store, routing::ConfigCache& cache,
+       const providers::ProviderRegistry& providers, metrics::Registry& metrics)
+      : index(cache), service(store, index, providers), router(service, store, metrics) {
+    // Counts come from the routing snapshot at scrape time. The registry keeps the
+    // collector, so the cache must outlive every render of the registry.
+    metrics.addCollector([&cache](std::string& out) {
+      static const std::map<std::string, routing::SpaceCounts, std::less<>> kNone;
+      const auto snapshot = cache.snapshot();
+      renderResourceCounts(out, snapshot ? snapshot->counts() : kNone);
+    });
+  }
+
+  CacheRouteIndex index;
+  ConfigService service;
+  ApiRouter router;
+};
+
+ConfigApi::ConfigApi(store::Store& store, routing::ConfigCache& cache,
+                     const providers::ProviderRegistry& providers, metrics::Registry& metrics)
+    : impl_(std::make_unique<Impl>(store, cache, providers, metrics)) {}
+
+ConfigApi::~ConfigApi() = default;
+
+boost::asio::awaitable<net::Response> ConfigApi::handle(net::Request& request) {
+  co_return co_await impl_->router.handle(request);
+}
+
+}  // namespace eg::config

@@ -1,0 +1,585 @@
+#include "config/service.h"
+
+#include <spdlog/spdlog.h>
+
+#include "model/codec.h"
+#include "model/keys.h"
+#include "model/validation.h"
+
+namespace eg::config {
+namespace {
+
+using model::ResourceKind;
+
+std::string q(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+Error functionNotFound(std::string_view id) { return Error::notFound("Function " + q(id) + " not found."); }
+Error eventTypeNotFound(std::string_view name) {
+  return Error::notFound("Event Type " + q(name) + " not found.");
+}
+Error subscriptionNotFound(std::string_view id) {
+  return Error::notFound("Subscription " + q(id) + " not found.");
+}
+Error corsNotFound(std::string_view id) {
+  return Error::notFound("CORS configuration " + q(id) + " not found.");
+}
+Error subscriptionExists(std::string_view id) {
+  return Error::alreadyExists("Subscription " + q(id) + " already exists.");
+}
+// A reference from the request to a resource that is missing is the client's mistake.
+Error asInvalid(Error e) { return Error::invalid(std::move(e.message)); }
+
+Error raceLost(std::string_view what) {
+  return Error::unavailable(std::string(what) +
+                            " could not be saved: the configuration kept changing concurrently. "
+                            "Please try again.");
+}
+
+Status checkSpace(std::string_view space) {
+  if (model::isValidName(space)) return {};
+  return Error::invalid("Space " + q(space) +
+                        " is invalid: only letters, digits, \".\", \"-\" and \"_\" are allowed.");
+}
+
+std::string key(ResourceKind kind, std::string_view space, std::string_view id) {
+  return model::resourceKey(kind, space, id);
+}
+
+// Whether a subscription needs its event type registered (and so keeps it in use).
+bool usesEventType(const model::Subscription& s) {
+  return s.generation == model::Generation::k2 || s.type == model::SubscriptionType::kAsync;
+}
+
+// Decodes every value of one collection; values that do not decode are logged and skipped
+// (they cannot have been written by this API).
+template <class T, class Decode>
+std::vector<T> decodeAll(const store::RangeResult& range, ResourceKind kind, std::string_view space,
+                         Decode decode) {
+  std::vector<T> out;
+  out.reserve(range.kvs.size());
+  for (const auto& kv : range.kvs) {
+    const auto parsed = model::parseKey(kv.key);
+    if (!parsed || parsed->kind != kind || parsed->space != space) continue;
+    auto value = decode(kv.value);
+    if (!value) {
+      spdlog::warn("config: skipping undecodable value at {}: {}", kv.key, value.error().message);
+      continue;
+    }
+    out.push_back(std::move(*value));
+  }
+  return out;
+}
+
+template <class T>
+std::vector<T> filtered(std::vector<T> items, const MetadataFilters& filters) {
+  if (filters.empty()) return items;
+  std::vector<T> out;
+  for (auto& item : items) {
+    if (matchesFilters(item.metadata, filters)) out.push_back(std::move(item));
+  }
+  return out;
+}
+
+template <class T>
+Result<T> decodedOrInternal(Result<T> r, std::string_view key) {
+  if (!r) {
+    spdlog::error("config: stored value at {} does not decode: {}", key, r.error().message);
+    return Error::internal("Stored configuration at " + std::string(key) + " is corrupt.");
+  }
+  return r;
+}
+
+store::Op putOp(std::string k, std::string v) {
+  return store::Op{store::Op::Type::kPut, std::move(k), std::move(v)};
+}
+store::Op deleteOp(std::string k) { return store::Op{store::Op::Type::kDelete, std::move(k), {}}; }
+
+const char* typeName(model::SubscriptionType t) {
+  switch (t) {
+    case model::SubscriptionType::kSync: return "sync";
+    case model::SubscriptionType::kAsync: return "async";
+    case model::SubscriptionType::kInvoke: return "invoke";
+  }
+  return "?";
+}
+
+}  // namespace
+
+bool matchesFilters(const std::optional<model::Metadata>& metadata, const MetadataFilters& filters) {
+  if (filters.empty()) return true;
+  if (!metadata) return false;
+  for (const auto& [k, v] : filters) {
+    const auto it = metadata->find(k);
+    if (it == metadata->end() || it->second != v) return false;
+  }
+  return true;
+}
+
+Error storeError(const Error& e) {
+  if (e.kind == ErrorKind::kUnavailable || e.kind == ErrorKind::kTimeout) {
+    spdlog::warn("config: store unavailable: {}", e.message);
+    return Error::unavailable("Configuration store unavailable: " + e.message);
+  }
+  spdlog::error("config: store error ({}): {}", errorKindName(e.kind), e.message);
+  return Error::internal("Configuration store error: " + e.message);
+}
+
+ConfigService::ConfigService(store::Store& store, SyncRouteIndex& routes,
+                             const providers::ProviderRegistry& providers)
+    : store_(store), routes_(routes), providers_(providers) {}
+
+asio::awaitable<Result<std::optional<store::KeyValue>>> ConfigService::read(std::string k) {
+  auto r = co_await store_.get(std::move(k));
+  if (!r) co_return storeError(r.error());
+  co_return std::move(r);
+}
+
+asio::awaitable<Result<store::RangeResult>> ConfigService::readAll(std::string prefix) {
+  auto r = co_await store_.list(std::move(prefix));
+  if (!r) co_return storeError(r.error());
+  co_return std::move(r);
+}
+
+Status ConfigService::validateProvider(const model::Function& fn) const {
+  const auto* factory = providers_.find(fn.type);
+  if (!factory) {
+    return Error::invalid(std::string(model::kFunctionInvalid) + "Field \"type\" has an unknown function type " +
+                          q(fn.type) + ".");
+  }
+  auto status = factory->validate(fn.provider);
+  if (!status) {
+    const auto& message = status.error().message;
+    if (message.starts_with("Function doesn't validate")) return Error::invalid(message);
+    return Error::invalid(std::string(model::kFunctionInvalid) + message);
+  }
+  return {};
+}
+
+// ---- functions ----
+
+asio::awaitable<Result<model::Function>> ConfigService::createFunction(std::string space,
+                                                                       boost::json::value body) {
+  if (auto s = checkSpace(space); !s) co_return std::move(s).error();
+  auto fn = model::functionFromRequest(space, body);
+  if (!fn) co_return std::move(fn).error();
+  if (auto s = validateProvider(*fn); !s) co_return std::move(s).error();
+  auto r = co_await store_.create(key(ResourceKind::kFunction, space, fn->functionId),
+                                  model::encodeStored(*fn));
+  if (!r) {
+    if (r.error().kind == ErrorKind::kAlreadyExists) {
+      co_return Error::alreadyExists("Function " + q(fn->functionId) + " already registered.");
+    }
+    co_return storeError(r.error());
+  }
+  // Provider fields are never logged: they may hold credentials.
+  spdlog::info("config: function created (space={}, functionId={}, type={})", space, fn->functionId,
+               fn->type);
+  co_return fn;
+}
+
+asio::awaitable<Result<model::Function>> ConfigService::updateFunction(std::string space,
+                                                                       std::string id,
+                                                                       boost::json::value body) {
+  auto fn = model::functionUpdateFromRequest(space, id, body);
+  if (!fn) co_return std::move(fn).error();
+  const auto k = key(ResourceKind::kFunction, space, id);
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    auto current = co_await read(k);
+    if (!current) co_return std::move(current).error();
+    if (!*current) co_return functionNotFound(id);
+    // Checked after existence, so that a missing function is a 404 whatever the body.
+    if (auto s = validateProvider(*fn); !s) co_return std::move(s).error();
+    auto r = co_await store_.compareAndSwap(k, model::encodeStored(*fn), (*current)->modRevision);
+    if (r) {
+      spdlog::info("config: function updated (space={}, functionId={}, type={})", space, id, fn->type);
+      co_return fn;
+    }
+    if (r.error().kind != ErrorKind::kConflict) co_return storeError(r.error());
+  }
+  co_return raceLost("Function " + q(id));
+}
+
+asio::awaitable<Status> ConfigService::deleteFunction(std::string space, std::string id) {
+  const auto k = key(ResourceKind::kFunction, space, id);
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    auto current = co_await read(k);
+    if (!current) co_return std::move(current).error();
+    if (!*current) co_return functionNotFound(id);
+
+    auto subs = co_await readAll(model::collectionPrefix(ResourceKind::kSubscription, space));
+    if (!subs) co_return std::move(subs).error();
+    for (const auto& s : decodeAll<model::Subscription>(*subs, ResourceKind::kSubscription, space,
+                                                        model::decodeStoredSubscription)) {
+      if (s.functionId == id) {
+        co_return Error::invalid("Function " + q(id) + " cannot be deleted because subscription " +
+                                 q(s.subscriptionId) + " uses it.");
+      }
+    }
+    auto types = co_await readAll(model::collectionPrefix(ResourceKind::kEventType, space));
+    if (!types) co_return std::move(types).error();
+    for (const auto& e : decodeAll<model::EventType>(*types, ResourceKind::kEventType, space,
+                                                     model::decodeStoredEventType)) {
+      if (e.authorizerId && *e.authorizerId == id) {
+        co_return Error::invalid("Function " + q(id) +
+                                 " cannot be deleted because it is the authorizer of event type " +
+                                 q(e.name) + ".");
+      }
+    }
+    // A reference created since the checks above rewrote the function key: the compare
+    // fails and the next attempt sees the new user.
+    std::vector<store::Compare> compares{{k, (*current)->modRevision}};
+    std::vector<store::Op> ops{deleteOp(k)};
+    auto r = co_await store_.txn(std::move(compares), std::move(ops));
+    if (!r) co_return storeError(r.error());
+    if (r->succeeded) {
+      spdlog::info("config: function deleted (space={}, functionId={})", space, id);
+      co_return Status{};
+    }
+  }
+  co_return raceLost("Function " + q(id));
+}
+
+asio::awaitable<Result<model::Function>> ConfigService::getFunction(std::string space,
+                                                                    std::string id) {
+  const auto k = key(ResourceKind::kFunction, space, id);
+  auto current = co_await read(k);
+  if (!current) co_return std::move(current).error();
+  if (!*current) co_return functionNotFound(id);
+  co_return decodedOrInternal(model::decodeStoredFunction((*current)->value), k);
+}
+
+asio::awaitable<Result<std::vector<model::Function>>> ConfigService::listFunctions(
+    std::string space, MetadataFilters filters) {
+  auto range = co_await readAll(model::collectionPrefix(ResourceKind::kFunction, space));
+  if (!range) co_return std::move(range).error();
+  co_return filtered(decodeAll<model::Function>(*range, ResourceKind::kFunction, space,
+                                                model::decodeStoredFunction),
+                     filters);
+}
+
+// ---- event types ----
+
+asio::awaitable<Result<model::EventType>> ConfigService::createEventType(std::string space,
+                                                                         boost::json::value body) {
+  if (auto s = checkSpace(space); !s) co_return std::move(s).error();
+  auto et = model::eventTypeFromRequest(space, body);
+  if (!et) co_return std::move(et).error();
+  const auto k = key(ResourceKind::kEventType, space, et->name);
+  const auto exists = [&] {
+    return Error::alreadyExists("Event Type " + q(et->name) + " already exists.");
+  };
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    std::vector<store::Compare> compares{{k, 0}};
+    std::vector<store::Op> ops{putOp(k, model::encodeStored(*et))};
+    if (et->authorizerId) {
+      const auto fk = key(ResourceKind::kFunction, space, *et->authorizerId);
+      auto fn = co_await read(fk);
+      if (!fn) co_return std::move(fn).error();
+      if (!*fn) co_return Error::invalid("Authorizer function " + q(*et->authorizerId) + " not found.");
+      compares.push_back({fk, (*fn)->modRevision});
+      ops.push_back(putOp(fk, (*fn)->value));
+    }
+    auto r = co_await store_.txn(std::move(compares), std::move(ops));
+    if (!r) co_return storeError(r.error());
+    if (r->succeeded) {
+      spdlog::info("config: event type created (space={}, name={})", space, et->name);
+      co_return et;
+    }
+    auto current = co_await read(k);
+    if (!current) co_return std::move(current).error();
+    if (*current) co_return exists();
+  }
+  co_return raceLost("Event Type " + q(et->name));
+}
+
+asio::awaitable<Result<model::EventType>> ConfigService::updateEventType(std::string space,
+                                                                         std::string name,
+                                                                         boost::json::value body) {
+  auto et = model::eventTypeUpdateFromRequest(space, name, body);
+  if (!et) co_return std::move(et).error();
+  const auto k = key(ResourceKind::kEventType, space, name);
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    auto current = co_await read(k);
+    if (!current) co_return std::move(current).error();
+    if (!*current) co_return eventTypeNotFound(name);
+    std::vector<store::Compare> compares{{k, (*current)->modRevision}};
+    std::vector<store::Op> ops{putOp(k, model::encodeStored(*et))};
+    if (et->authorizerId) {
+      const auto fk = key(ResourceKind::kFunction, space, *et->authorizerId);
+      auto fn = co_await read(fk);
+      if (!fn) co_return std::move(fn).error();
+      if (!*fn) co_return Error::invalid("Authorizer function " + q(*et->authorizerId) + " not found.");
+      compares.push_back({fk, (*fn)->modRevision});
+      ops.push_back(putOp(fk, (*fn)->value));
+    }
+    auto r = co_await store_.txn(std::move(compares), std::move(ops));
+    if (!r) co_return storeError(r.error());
+    if (r->succeeded) {
+      spdlog::info("config: event type updated (space={}, name={})", space, name);
+      co_return et;
+    }
+  }
+  co_return raceLost("Event Type " + q(name));
+}
+
+asio::awaitable<Status> ConfigService::deleteEventType(std::string space, std::string name) {
+  const auto k = key(ResourceKind::kEventType, space, name);
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    auto current = co_await read(k);
+    if (!current) co_return std::move(current).error();
+    if (!*current) co_return eventTypeNotFound(name);
+    auto subs = co_await readAll(model::collectionPrefix(ResourceKind::kSubscription, space));
+    if (!subs) co_return std::move(subs).error();
+    for (const auto& s : decodeAll<model::Subscription>(*subs, ResourceKind::kSubscription, space,
+                                                        model::decodeStoredSubscription)) {
+      if (s.eventType == name && usesEventType(s)) {
+        co_return Error::invalid("Event Type " + q(name) +
+                                 " cannot be deleted because subscription " + q(s.subscriptionId) +
+                                 " uses it.");
+      }
+    }
+    std::vector<store::Compare> compares{{k, (*current)->modRevision}};
+    std::vector<store::Op> ops{deleteOp(k)};
+    auto r = co_await store_.txn(std::move(compares), std::move(ops));
+    if (!r) co_return storeError(r.error());
+    if (r->succeeded) {
+      spdlog::info("config: event type deleted (space={}, name={})", space, name);
+      co_return Status{};
+    }
+  }
+  co_return raceLost("Event Type " + q(name));
+}
+
+asio::awaitable<Result<model::EventType>> ConfigService::getEventType(std::string space,
+                                                                      std::string name) {
+  const auto k = key(ResourceKind::kEventType, space, name);
+  auto current = co_await read(k);
+  if (!current) co_return std::move(current).error();
+  if (!*current) co_return eventTypeNotFound(name);
+  co_return decodedOrInternal(model::decodeStoredEventType((*current)->value), k);
+}
+
+asio::awaitable<Result<std::vector<model::EventType>>> ConfigService::listEventTypes(
+    std::string space, MetadataFilters filters) {
+  auto range = co_await readAll(model::collectionPrefix(ResourceKind::kEventType, space));
+  if (!range) co_return std::move(range).error();
+  co_return filtered(decodeAll<model::EventType>(*range, ResourceKind::kEventType, space,
+                                                 model::decodeStoredEventType),
+                     filters);
+}
+
+// ---- subscriptions ----
+
+asio::awaitable<Result<model::Subscription>> ConfigService::createSubscription(
+    std::string space, boost::json::value body) {
+  if (auto s = checkSpace(space); !s) co_return std::move(s).error();
+  auto parsed = model::subscriptionFromRequest(space, body);
+  if (!parsed) co_return std::move(parsed).error();
+  const auto& sub = *parsed;
+  const auto k = key(ResourceKind::kSubscription, space, sub.subscriptionId);
+  const bool sync = sub.type == model::SubscriptionType::kSync;
+  const std::string sentinel(model::kRoutesSentinelKey);
+
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    auto existing = co_await read(k);
+    if (!existing) co_return std::move(existing).error();
+    if (*existing) co_return subscriptionExists(sub.subscriptionId);
+
+    std::vector<store::Compare> compares{{k, 0}};
+    std::vector<store::Op> ops{putOp(k, model::encodeStored(sub))};
+
+    // The referenced function (and event type) are rewritten unchanged so that their
+    // modRevision moves: a delete that checked for users before this commit fails its
+    // compare and looks again.
+    const auto fk = key(ResourceKind::kFunction, space, sub.functionId);
+    auto fn = co_await read(fk);
+    if (!fn) co_return std::move(fn).error();
+    if (!*fn) co_return asInvalid(functionNotFound(sub.functionId));
+    compares.push_back({fk, (*fn)->modRevision});
+    ops.push_back(putOp(fk, (*fn)->value));
+
+    if (usesEventType(sub)) {
+      const auto ek = key(ResourceKind::kEventType, space, sub.eventType);
+      auto et = co_await read(ek);
+      if (!et) co_return std::move(et).error();
+      if (*et) {
+        compares.push_back({ek, (*et)->modRevision});
+        ops.push_back(putOp(ek, (*et)->value));
+      } else if (sub.generation == model::Generation::k2) {
+        co_return asInvalid(eventTypeNotFound(sub.eventType));
+      } else {
+        // Gen 1 custom events register their event type implicitly.
+        model::EventType implicit;
+        implicit.space = space;
+        implicit.name = sub.eventType;
+        compares.push_back({ek, 0});
+        ops.push_back(putOp(ek, model::encodeStored(implicit)));
+      }
+    }
+
+    int64_t routesRevision = 0;
+    if (sync) {
+      auto check = routes_.checkSyncRoute(sub);
+      if (!check.status) {
+        if (check.status.error().kind == ErrorKind::kAlreadyExists) {
+          co_return subscriptionExists(sub.subscriptionId);
+        }
+        const auto& message = check.status.error().message;
+        if (message.starts_with("Subscription")) co_return Error::invalid(message);
+        co_return Error::invalid("Subscription path conflict: " + message);
+      }
+      routesRevision = check.routesModRevision;
+      compares.push_back({sentinel, routesRevision});
+      ops.push_back(putOp(sentinel, sub.subscriptionId));
+    }
+
+    auto r = co_await store_.txn(std::move(compares), std::move(ops));
+    if (!r) co_return storeError(r.error());
+    if (r->succeeded) {
+      spdlog::info(
+          "config: subscription created (space={}, subscriptionId={}, type={}, eventType={}, "
+          "functionId={}, method={}, path={})",
+          space, sub.subscriptionId, typeName(sub.type), sub.eventType, sub.functionId, sub.method,
+          sub.path);
+      co_return sub;
+    }
+    if (sync) {
+      // Another sync route was committed since the index answered: let the index catch
+      // up with it, then check again.
+      auto current = co_await read(sentinel);
+      if (!current) co_return std::move(current).error();
+      const int64_t latest = *current ? (*current)->modRevision : 0;
+      if (latest != routesRevision) co_await routes_.waitForRevision(latest, kIndexWait);
+    }
+  }
+  co_return raceLost("Subscription " + q(sub.subscriptionId));
+}
+
+asio::awaitable<Result<model::Subscription>> ConfigService::updateSubscription(
+    std::string space, std::string id, boost::json::value body) {
+  const auto k = key(ResourceKind::kSubscription, space, id);
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    auto current = co_await read(k);
+    if (!current) co_return std::move(current).error();
+    if (!*current) co_return subscriptionNotFound(id);
+    auto existing = decodedOrInternal(model::decodeStoredSubscription((*current)->value), k);
+    if (!existing) co_return std::move(existing).error();
+    auto updated = model::subscriptionUpdateFromRequest(*existing, body);
+    if (!updated) co_return std::move(updated).error();
+    auto r = co_await store_.compareAndSwap(k, model::encodeStored(*updated), (*current)->modRevision);
+    if (r) {
+      spdlog::info("config: subscription updated (space={}, subscriptionId={})", space, id);
+      co_return updated;
+    }
+    if (r.error().kind != ErrorKind::kConflict) co_return storeError(r.error());
+  }
+  co_return raceLost("Subscription " + q(id));
+}
+
+asio::awaitable<Status> ConfigService::deleteSubscription(std::string space, std::string id) {
+  const auto k = key(ResourceKind::kSubscription, space, id);
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    auto current = co_await read(k);
+    if (!current) co_return std::move(current).error();
+    if (!*current) co_return subscriptionNotFound(id);
+    auto existing = model::decodeStoredSubscription((*current)->value);
+    std::vector<store::Op> ops{deleteOp(k)};
+    // Removing a sync route is a route change too (keys.h: the sentinel moves with each).
+    if (!existing || existing->type == model::SubscriptionType::kSync) {
+      ops.push_back(putOp(std::string(model::kRoutesSentinelKey), id));
+    }
+    std::vector<store::Compare> compares{{k, (*current)->modRevision}};
+    auto r = co_await store_.txn(std::move(compares), std::move(ops));
+    if (!r) co_return storeError(r.error());
+    if (r->succeeded) {
+      spdlog::info("config: subscription deleted (space={}, subscriptionId={})", space, id);
+      co_return Status{};
+    }
+  }
+  co_return raceLost("Subscription " + q(id));
+}
+
+asio::awaitable<Result<model::Subscription>> ConfigService::getSubscription(std::string space,
+                                                                            std::string id) {
+  const auto k = key(ResourceKind::kSubscription, space, id);
+  auto current = co_await read(k);
+  if (!current) co_return std::move(current).error();
+  if (!*current) co_return subscriptionNotFound(id);
+  co_return decodedOrInternal(model::decodeStoredSubscription((*current)->value), k);
+}
+
+asio::awaitable<Result<std::vector<model::Subscription>>> ConfigService::listSubscriptions(
+    std::string space, MetadataFilters filters) {
+  auto range = co_await readAll(model::collectionPrefix(ResourceKind::kSubscription, space));
+  if (!range) co_return std::move(range).error();
+  co_return filtered(decodeAll<model::Subscription>(*range, ResourceKind::kSubscription, space,
+                                                    model::decodeStoredSubscription),
+                     filters);
+}
+
+// ---- CORS ----
+
+asio::awaitable<Result<model::Cors>> ConfigService::createCors(std::string space,
+                                                               boost::json::value body) {
+  if (auto s = checkSpace(space); !s) co_return std::move(s).error();
+  auto c = model::corsFromRequest(space, body);
+  if (!c) co_return std::move(c).error();
+  auto r = co_await store_.create(key(ResourceKind::kCors, space, c->corsId), model::encodeStored(*c));
+  if (!r) {
+    if (r.error().kind == ErrorKind::kAlreadyExists) {
+      co_return Error::alreadyExists("CORS configuration " + q(c->corsId) + " already exists.");
+    }
+    co_return storeError(r.error());
+  }
+  spdlog::info("config: CORS configuration created (space={}, corsId={})", space, c->corsId);
+  co_return c;
+}
+
+asio::awaitable<Result<model::Cors>> ConfigService::updateCors(std::string space, std::string id,
+                                                               boost::json::value body) {
+  const auto k = key(ResourceKind::kCors, space, id);
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    auto current = co_await read(k);
+    if (!current) co_return std::move(current).error();
+    if (!*current) co_return corsNotFound(id);
+    auto existing = decodedOrInternal(model::decodeStoredCors((*current)->value), k);
+    if (!existing) co_return std::move(existing).error();
+    auto updated = model::corsUpdateFromRequest(*existing, body);
+    if (!updated) co_return std::move(updated).error();
+    auto r = co_await store_.compareAndSwap(k, model::encodeStored(*updated), (*current)->modRevision);
+    if (r) {
+      spdlog::info("config: CORS configuration updated (space={}, corsId={})", space, id);
+      co_return updated;
+    }
+    if (r.error().kind != ErrorKind::kConflict) co_return storeError(r.error());
+  }
+  co_return raceLost("CORS configuration " + q(id));
+}
+
+asio::awaitable<Status> ConfigService::deleteCors(std::string space, std::string id) {
+  auto r = co_await store_.remove(key(ResourceKind::kCors, space, id));
+  if (!r) {
+    if (r.error().kind == ErrorKind::kNotFound) co_return corsNotFound(id);
+    co_return storeError(r.error());
+  }
+  spdlog::info("config: CORS configuration deleted (space={}, corsId={})", space, id);
+  co_return Status{};
+}
+
+asio::awaitable<Result<model::Cors>> ConfigService::getCors(std::string space, std::string id) {
+  const auto k = key(ResourceKind::kCors, space, id);
+  auto current = co_await read(k);
+  if (!current) co_return std::move(current).error();
+  if (!*current) co_return corsNotFound(id);
+  co_return decodedOrInternal(model::decodeStoredCors((*current)->value), k);
+}
+
+asio::awaitable<Result<std::vector<model::Cors>>> ConfigService::listCors(std::string space,
+                                                                          MetadataFilters filters) {
+  auto range = co_await readAll(model::collectionPrefix(ResourceKind::kCors, space));
+  if (!range) co_return std::move(range).error();
+  co_return filtered(
+      decodeAll<model::Cors>(*range, ResourceKind::kCors, space, model::decodeStoredCors), filters);
+}
+
+}  // namespace eg::config

@@ -1,0 +1,73 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <boost/json.hpp>
+
+#include "common/result.h"
+#include "model/resources.h"
+
+namespace eg::model {
+
+// Config API request bodies -> resources (spec §2). Every error is kInvalid with a
+// message that names the field, prefixed as the SDK shows it to users, e.g.
+//   Function doesn't validate. Validation error: Missing required field "functionId".
+// The `space` of a body is ignored: the URL's space wins (as in the original gateway).
+// Unknown fields are ignored. A field whose value is null counts as absent.
+
+// ^[a-zA-Z0-9.\-_]+$: spaces, function IDs, event type names.
+bool isValidName(std::string_view name);
+
+// Adds a leading "/" (an empty path becomes "/") and checks the segments against the
+// path tree's rules: ":name" parameters, "*name" only as the last segment, no parameter
+// name twice, no '?', '#' or control characters. Empty segments ("/a/") are kept: a
+// trailing slash is significant, as in the original gateway. The error message names `field`.
+Result<std::string> normalizePath(std::string_view path, std::string_view field = "path");
+
+// Upper-cases and checks against GET POST PUT PATCH DELETE HEAD OPTIONS.
+Result<std::string> normalizeMethod(std::string_view method, std::string_view field = "method");
+
+// POST /functions. The provider object is only checked to be an object here; the
+// provider factory of `type` validates its fields (config::ConfigService does that).
+// A body without `type` but with `provider.type` (the oldest API) uses the latter.
+Result<Function> functionFromRequest(std::string_view space, const boost::json::value& body);
+// PUT /functions/<id>: the ID comes from the URL; a `functionId` in the body is ignored.
+Result<Function> functionUpdateFromRequest(std::string_view space, std::string_view functionId,
+                                           const boost::json::value& body);
+
+// POST /eventtypes.
+Result<EventType> eventTypeFromRequest(std::string_view space, const boost::json::value& body);
+// PUT /eventtypes/<name>: the name comes from the URL; a `name` in the body is ignored.
+Result<EventType> eventTypeUpdateFromRequest(std::string_view space, std::string_view name,
+                                             const boost::json::value& body);
+
+// POST /subscriptions, Gen 1 (has `event`) or Gen 2 (has `type`/`eventType`). The result
+// carries its deterministic subscriptionId.
+Result<Subscription> subscriptionFromRequest(std::string_view space, const boost::json::value& body);
+// PUT /subscriptions/<id>: only `metadata` may change. Identity fields present in the body
+// must equal the existing subscription's (after the same normalisation as on create);
+// absent ones keep their value. `metadata` is replaced (absent: removed).
+Result<Subscription> subscriptionUpdateFromRequest(const Subscription& existing,
+                                                   const boost::json::value& body);
+
+// POST /cors: `method` and `path` required; the rules default as in spec §2.4.
+Result<Cors> corsFromRequest(std::string_view space, const boost::json::value& body);
+// PUT /cors/<id>: `method`/`path`, when present, must equal the existing ones; the rules
+// and metadata are replaced (absent rules take their defaults).
+Result<Cors> corsUpdateFromRequest(const Cors& existing, const boost::json::value& body);
+
+// Message prefixes, also used for bodies that are not JSON at all.
+inline constexpr std::string_view kFunctionInvalid = "Function doesn't validate. Validation error: ";
+inline constexpr std::string_view kEventTypeInvalid = "Event Type doesn't validate. Validation error: ";
+inline constexpr std::string_view kSubscriptionInvalid =
+    "Subscription doesn't validate. Validation error: ";
+inline constexpr std::string_view kCorsInvalid =
+    "CORS configuration doesn't validate. Validation error: ";
+
+// The fixed message of a Gen 2 subscription without `type` (the SDK's tests check it).
+inline constexpr std::string_view kSubscriptionTypeRequired =
+    "Subscription doesn't validate. Validation error: Key: 'Subscription.Type' "
+    "Error:Field validation for 'Type' failed on the 'required' tag";
+
+}  // namespace eg::model

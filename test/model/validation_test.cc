@@ -1,0 +1,321 @@
+#include "model/validation.h"
+
+#include <gtest/gtest.h>
+
+#include "model/codec.h"
+#include "model/ids.h"
+
+namespace eg::model {
+namespace {
+
+namespace json = boost::json;
+
+json::value parse(std::string_view s) { return json::parse(s); }
+
+template <class T>
+std::string errorOf(const Result<T>& r) {
+  if (r) return "<ok>";
+  EXPECT_EQ(r.error().kind, ErrorKind::kInvalid);
+  return r.error().message;
+}
+
+const std::string kF(kFunctionInvalid);
+const std::string kE(kEventTypeInvalid);
+const std::string kS(kSubscriptionInvalid);
+const std::string kC(kCorsInvalid);
+
+// ---- names, paths, methods ----
+
+TEST(IsValidName, LettersDigitsDotDashUnderscore) {
+  EXPECT_TRUE(isValidName("a-Z_0.9"));
+  EXPECT_FALSE(isValidName(""));
+  EXPECT_FALSE(isValidName("a b"));
+  EXPECT_FALSE(isValidName("a/b"));
+  EXPECT_FALSE(isValidName("a%2F"));
+  EXPECT_FALSE(isValidName("é"));
+}
+
+TEST(NormalizePath, AddsTheLeadingSlash) {
+  EXPECT_EQ(*normalizePath(""), "/");
+  EXPECT_EQ(*normalizePath("/"), "/");
+  EXPECT_EQ(*normalizePath("myteam"), "/myteam");
+  EXPECT_EQ(*normalizePath("/a/:id/*rest"), "/a/:id/*rest");
+  EXPECT_EQ(*normalizePath("/a/"), "/a/");  // a trailing slash is significant
+}
+
+TEST(NormalizePath, ChecksSegments) {
+  EXPECT_EQ(errorOf(normalizePath("/a/:")),
+            R"(Field "path" has an invalid parameter ":": a parameter name is letters, digits, ".", "-" and "_".)");
+  EXPECT_EQ(errorOf(normalizePath("/a/*")),
+            R"(Field "path" has an invalid parameter "*": a parameter name is letters, digits, ".", "-" and "_".)");
+  EXPECT_EQ(errorOf(normalizePath("/*all/b")),
+            R"(Field "path" may hold a "*" wildcard only as its last segment.)");
+  EXPECT_EQ(errorOf(normalizePath("/:id/x/:id")), R"(Field "path" uses the parameter name "id" twice.)");
+  EXPECT_EQ(errorOf(normalizePath("/a?b=1")),
+            R"(Field "path" must not contain '?', '#' or control characters.)");
+  EXPECT_EQ(errorOf(normalizePath("/a#b")),
+            R"(Field "path" must not contain '?', '#' or control characters.)");
+  EXPECT_EQ(errorOf(normalizePath("/a\nb", "cors.path")),
+            R"(Field "cors.path" must not contain '?', '#' or control characters.)");
+}
+
+TEST(NormalizeMethod, UpperCasesAndChecks) {
+  EXPECT_EQ(*normalizeMethod("get"), "GET");
+  for (auto m : {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}) {
+    EXPECT_EQ(*normalizeMethod(m), m);
+  }
+  EXPECT_EQ(errorOf(normalizeMethod("CONNECT")),
+            R"(Field "method" must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS.)");
+}
+
+// ---- functions ----
+
+TEST(FunctionFromRequest, DecodesAndIgnoresTheBodySpace) {
+  auto f = functionFromRequest("s1", parse(R"({"space":"other","functionId":"f","type":"http",
+      "provider":{"url":"http://x"},"metadata":{"a":"b"},"extra":1})"));
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_EQ(f->space, "s1");
+  EXPECT_EQ(f->functionId, "f");
+  EXPECT_EQ(f->type, "http");
+  EXPECT_EQ(json::serialize(f->provider), R"({"url":"http://x"})");
+  EXPECT_EQ(f->metadata->at("a"), "b");
+}
+
+TEST(FunctionFromRequest, Errors) {
+  EXPECT_EQ(errorOf(functionFromRequest("s", parse("[]"))), kF + "request body must be a JSON object.");
+  EXPECT_EQ(errorOf(functionFromRequest("s", parse(R"({"type":"http","provider":{}})"))),
+            kF + R"(Missing required field "functionId".)");
+  EXPECT_EQ(errorOf(functionFromRequest("s", parse(R"({"functionId":null,"type":"http","provider":{}})"))),
+            kF + R"(Missing required field "functionId".)");
+  EXPECT_EQ(errorOf(functionFromRequest("s", parse(R"({"functionId":7,"type":"http","provider":{}})"))),
+            kF + R"(Field "functionId" must be a string.)");
+  EXPECT_EQ(errorOf(functionFromRequest("s", parse(R"({"functionId":"a b","type":"http","provider":{}})"))),
+            kF + R"(Field "functionId" may only contain letters, digits, ".", "-" and "_".)");
+  EXPECT_EQ(errorOf(functionFromRequest("s", parse(R"({"functionId":"f","provider":{}})"))),
+            kF + R"(Missing required field "type".)");
+  EXPECT_EQ(errorOf(functionFromRequest("s", parse(R"({"functionId":"f","type":true,"provider":{}})"))),
+            kF + R"(Field "type" must be a string.)");
+  EXPECT_EQ(errorOf(functionFromRequest("s", parse(R"({"functionId":"f","type":"http"})"))),
+            kF + R"(Missing required field "provider".)");
+  EXPECT_EQ(errorOf(functionFromRequest("s", parse(R"({"functionId":"f","type":"http","provider":"x"})"))),
+            kF + R"(Field "provider" must be an object.)");
+  EXPECT_EQ(errorOf(functionFromRequest("s", parse(R"({"functionId":"f","type":"http","provider":{},"metadata":{"a":1}})"))),
+            kF + R"(Field "metadata" must be an object of strings.)");
+  EXPECT_EQ(errorOf(functionFromRequest("s", parse(R"({"functionId":"f","type":"http","provider":{},"metadata":[]})"))),
+            kF + R"(Field "metadata" must be an object of strings.)");
+}
+
+TEST(FunctionFromRequest, TypeInsideTheProviderIsAccepted) {
+  auto f = functionFromRequest("s", parse(R"({"functionId":"f","provider":{"type":"awslambda","arn":"a","region":"r"}})"));
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_EQ(f->type, "awslambda");
+}
+
+TEST(FunctionUpdateFromRequest, TheIdComesFromTheUrl) {
+  auto f = functionUpdateFromRequest("s", "url-id", parse(R"({"functionId":"body-id","type":"http","provider":{}})"));
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->functionId, "url-id");
+  auto noId = functionUpdateFromRequest("s", "url-id", parse(R"({"type":"http","provider":{}})"));
+  EXPECT_TRUE(noId);
+}
+
+// ---- event types ----
+
+TEST(EventTypeFromRequest, DecodesAndChecks) {
+  auto e = eventTypeFromRequest("s", parse(R"({"name":"user.created","authorizerId":"auth","metadata":{"x":"y"}})"));
+  ASSERT_TRUE(e);
+  EXPECT_EQ(json::serialize(toJson(*e)),
+            R"({"space":"s","name":"user.created","authorizerId":"auth","metadata":{"x":"y"}})");
+  auto plain = eventTypeFromRequest("s", parse(R"({"name":"n","authorizerId":null})"));
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->authorizerId);
+  EXPECT_EQ(errorOf(eventTypeFromRequest("s", parse("{}"))), kE + R"(Missing required field "name".)");
+  EXPECT_EQ(errorOf(eventTypeFromRequest("s", parse(R"({"name":"a/b"})"))),
+            kE + R"(Field "name" may only contain letters, digits, ".", "-" and "_".)");
+  EXPECT_EQ(errorOf(eventTypeFromRequest("s", parse(R"({"name":"n","authorizerId":5})"))),
+            kE + R"(Field "authorizerId" must be a string.)");
+  EXPECT_EQ(errorOf(eventTypeFromRequest("s", parse(R"({"name":"n","authorizerId":"a b"})"))),
+            kE + R"(Field "authorizerId" may only contain letters, digits, ".", "-" and "_".)");
+  auto update = eventTypeUpdateFromRequest("s", "url", parse(R"({"name":"other"})"));
+  ASSERT_TRUE(update);
+  EXPECT_EQ(update->name, "url");
+}
+
+// ---- subscriptions, Gen 2 ----
+
+TEST(SubscriptionFromRequest, Gen2Defaults) {
+  auto s = subscriptionFromRequest("testspace", parse(R"({"type":"async","eventType":"test.event","functionId":"test"})"));
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->generation, Generation::k2);
+  EXPECT_EQ(s->method, "POST");
+  EXPECT_EQ(s->path, "/");
+  EXPECT_EQ(s->subscriptionId, "YXN5bmMsdGVzdC5ldmVudCx0ZXN0LCUyRixQT1NU");
+}
+
+TEST(SubscriptionFromRequest, Gen2NormalisesMethodAndPath) {
+  auto s = subscriptionFromRequest("s", parse(R"({"type":"sync","eventType":"http.request","functionId":"f","method":"get","path":"users/:id"})"));
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->type, SubscriptionType::kSync);
+  EXPECT_EQ(s->method, "GET");
+  EXPECT_EQ(s->path, "/users/:id");
+  EXPECT_EQ(s->subscriptionId, base64UrlNoPad("sync,http.request,%2Fusers%2F:id,GET"));
+}
+
+TEST(SubscriptionFromRequest, Gen2Errors) {
+  EXPECT_EQ(errorOf(subscriptionFromRequest("s", parse(R"({"functionId":"f","eventType":"e"})"))),
+            std::string(kSubscriptionTypeRequired));
+  EXPECT_EQ(errorOf(subscriptionFromRequest("s", parse(R"({"type":"x","functionId":"f","eventType":"e"})"))),
+            kS + R"(Field "type" must be "sync" or "async".)");
+  EXPECT_EQ(errorOf(subscriptionFromRequest("s", parse(R"({"type":1,"functionId":"f","eventType":"e"})"))),
+            kS + R"(Field "type" must be "sync" or "async".)");
+  EXPECT_EQ(errorOf(subscriptionFromRequest("s", parse(R"({"type":"async","functionId":"f"})"))),
+            kS + R"(Missing required field "eventType".)");
+  EXPECT_EQ(errorOf(subscriptionFromRequest("s", parse(R"({"type":"async","eventType":"e"})"))),
+            kS + R"(Missing required field "functionId".)");
+  EXPECT_EQ(errorOf(subscriptionFromRequest("s", parse(R"({"type":"async","eventType":"e","functionId":"f","method":"TRACE"})"))),
+            kS + R"(Field "method" must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS.)");
+  EXPECT_EQ(errorOf(subscriptionFromRequest("s", parse(R"({"type":"async","eventType":"e","functionId":"f","path":5})"))),
+            kS + R"(Field "path" must be a string.)");
+  EXPECT_EQ(errorOf(subscriptionFromRequest("s", parse(R"({"type":"async","eventType":"e","functionId":"f","path":"/*a/b"})"))),
+            kS + R"(Field "path" may hold a "*" wildcard only as its last segment.)");
+  EXPECT_EQ(errorOf(subscriptionFromRequest("s", parse(R"({"event":"e","type":"async","functionId":"f"})"))),
+            kS + R"(field "event" cannot be combined with "type" or "eventType".)");
+  EXPECT_EQ(errorOf(subscriptionFromRequest("s", parse("null"))), kS + "request body must be a JSON object.");
+}
+
+// ---- subscriptions, Gen 1 ----
+
+TEST(SubscriptionFromRequest, Gen1CustomEvent) {
+  auto s = subscriptionFromRequest("default", parse(R"({"functionId":"sendEmail","event":"user.created","path":"/myteam","method":"put"})"));
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->generation, Generation::k1);
+  EXPECT_EQ(s->type, SubscriptionType::kAsync);
+  EXPECT_EQ(s->eventType, "user.created");
+  EXPECT_EQ(s->method, "POST");  // custom events are POSTs
+  EXPECT_EQ(json::serialize(toJson(*s)),
+            R"({"space":"default","subscriptionId":")" + s->subscriptionId +
+                R"(","event":"user.created","functionId":"sendEmail","path":"/myteam"})");
+}
+
+TEST(SubscriptionFromRequest, Gen1Http) {
+  auto s = subscriptionFromRequest("s", parse(R"({"event":"http","functionId":"f","method":"get","path":"/a",
+      "cors":{"origins":["http://*.example.com"],"allowCredentials":true}})"));
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->type, SubscriptionType::kSync);
+  EXPECT_EQ(s->eventType, kHttpRequestEventType);
+  EXPECT_EQ(s->method, "GET");
+  ASSERT_TRUE(s->cors);
+  EXPECT_EQ(s->cors->origins, std::vector<std::string>{"http://*.example.com"});
+  EXPECT_EQ(s->cors->methods, (std::vector<std::string>{"HEAD", "GET", "POST"}));
+  EXPECT_EQ(s->cors->headers, (std::vector<std::string>{"Origin", "Accept", "Content-Type"}));
+  EXPECT_TRUE(s->cors->allowCredentials);
+
+  auto noCors = subscriptionFromRequest("s", parse(R"({"event":"http","functionId":"f","method":"GET"})"));
+  ASSERT_TRUE(noCors);
+  EXPECT_FALSE(noCors->cors);
+  EXPECT_EQ(noCors->path, "/");
+}
+
+TEST(SubscriptionFromRequest, Gen1Invoke) {
+  auto s = subscriptionFromRequest("s", parse(R"({"event":"invoke","functionId":"f"})"));
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->type, SubscriptionType::kInvoke);
+  EXPECT_EQ(s->subscriptionId, base64UrlNoPad("invoke,f,%2F"));
+}
+
+TEST(SubscriptionFromRequest, Gen1Errors) {
+  EXPECT_EQ(errorOf(subscriptionFromRequest("s", parse(R"({"event":"http","functionId":"f"})"))),
+            kS + R"(Missing required field "method".)");
+  EXPECT_EQ(errorOf(subscriptionFromRequest("s", parse(R"({"event":"e"})"))),
+            kS + R"(Missing required field "functionId".)");
+  EXPECT_EQ(errorOf(subscriptionFromRequest("s", parse(R"({"event":"a b","functionId":"f"})"))),
+            kS + R"(Field "event" may only contain letters, digits, ".", "-" and "_".)");
+  EXPECT_EQ(errorOf(subscriptionFromRequest("s", parse(R"({"event":"e","functionId":"f","cors":{}})"))),
+            kS + R"(field "cors" is only allowed with event "http".)");
+  EXPECT_EQ(errorOf(subscriptionFromRequest("s", parse(R"({"event":"http","functionId":"f","method":"GET","cors":[]})"))),
+            kS + R"(Field "cors" must be an object.)");
+  EXPECT_EQ(errorOf(subscriptionFromRequest("s", parse(R"({"event":"http","functionId":"f","method":"GET","cors":{"origins":[]}})"))),
+            kS + R"(Field "cors.origins" must not be empty.)");
+  EXPECT_EQ(errorOf(subscriptionFromRequest("s", parse(R"({"event":"http","functionId":"f","method":"GET","cors":{"methods":[1]}})"))),
+            kS + R"(Field "cors.methods" must be an array of strings.)");
+  EXPECT_EQ(errorOf(subscriptionFromRequest("s", parse(R"({"event":"http","functionId":"f","method":"GET","cors":{"allowCredentials":"yes"}})"))),
+            kS + R"(Field "cors.allowCredentials" must be a boolean.)");
+}
+
+// ---- subscription updates ----
+
+TEST(SubscriptionUpdateFromRequest, OnlyMetadataChanges) {
+  auto s = subscriptionFromRequest("s", parse(R"({"type":"sync","eventType":"e","functionId":"f","method":"GET","path":"/a","metadata":{"x":"1"}})"));
+  ASSERT_TRUE(s);
+  auto same = subscriptionUpdateFromRequest(*s, parse(R"({"type":"sync","eventType":"e","functionId":"f","method":"get","path":"a","subscriptionId":"whatever","metadata":{"x":"2"}})"));
+  ASSERT_TRUE(same) << same.error().message;
+  EXPECT_EQ(same->metadata->at("x"), "2");
+  EXPECT_EQ(same->subscriptionId, s->subscriptionId);
+  auto dropped = subscriptionUpdateFromRequest(*s, parse("{}"));
+  ASSERT_TRUE(dropped);
+  EXPECT_FALSE(dropped->metadata);
+
+  const auto changed = [&](std::string_view body) { return errorOf(subscriptionUpdateFromRequest(*s, parse(body))); };
+  EXPECT_EQ(changed(R"({"type":"async"})"), kS + R"(field "type" cannot be changed.)");
+  EXPECT_EQ(changed(R"({"eventType":"x"})"), kS + R"(field "eventType" cannot be changed.)");
+  EXPECT_EQ(changed(R"({"functionId":"g"})"), kS + R"(field "functionId" cannot be changed.)");
+  EXPECT_EQ(changed(R"({"method":"POST"})"), kS + R"(field "method" cannot be changed.)");
+  EXPECT_EQ(changed(R"({"path":"/b"})"), kS + R"(field "path" cannot be changed.)");
+  EXPECT_EQ(changed(R"({"event":"http"})"), kS + R"(field "event" cannot be changed.)");
+  EXPECT_EQ(changed(R"({"method":"BREW"})"),
+            kS + R"(Field "method" must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS.)");
+  EXPECT_EQ(changed(R"({"metadata":"x"})"), kS + R"(Field "metadata" must be an object of strings.)");
+}
+
+TEST(SubscriptionUpdateFromRequest, Gen1Fields) {
+  auto s = subscriptionFromRequest("s", parse(R"({"event":"http","functionId":"f","method":"GET","cors":{}})"));
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(subscriptionUpdateFromRequest(*s, parse(R"({"event":"http","functionId":"f","method":"GET","path":"/","cors":{}})")));
+  EXPECT_EQ(errorOf(subscriptionUpdateFromRequest(*s, parse(R"({"cors":{"allowCredentials":true}})"))),
+            kS + R"(field "cors" cannot be changed.)");
+  EXPECT_EQ(errorOf(subscriptionUpdateFromRequest(*s, parse(R"({"type":"sync"})"))),
+            kS + R"(field "type" cannot be changed.)");
+  auto custom = subscriptionFromRequest("s", parse(R"({"event":"e","functionId":"f"})"));
+  ASSERT_TRUE(custom);
+  EXPECT_TRUE(subscriptionUpdateFromRequest(*custom, parse(R"({"event":"e","method":"PUT"})")));
+  EXPECT_EQ(errorOf(subscriptionUpdateFromRequest(*custom, parse(R"({"event":"other"})"))),
+            kS + R"(field "event" cannot be changed.)");
+}
+
+// ---- CORS ----
+
+TEST(CorsFromRequest, DefaultsAndId) {
+  auto c = corsFromRequest("testspace", parse(R"({"method":"get","path":"test","allowedOrigins":["http://example.com"]})"));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->corsId, "GET%2Ftest");
+  EXPECT_EQ(json::serialize(toJson(*c)),
+            R"({"space":"testspace","corsId":"GET%2Ftest","method":"GET","path":"/test","allowedOrigins":["http://example.com"],"allowedMethods":["HEAD","GET","POST"],"allowedHeaders":["Origin","Accept","Content-Type"],"allowCredentials":false})");
+}
+
+TEST(CorsFromRequest, Errors) {
+  EXPECT_EQ(errorOf(corsFromRequest("s", parse(R"({"path":"/"})"))), kC + R"(Missing required field "method".)");
+  EXPECT_EQ(errorOf(corsFromRequest("s", parse(R"({"method":"GET"})"))), kC + R"(Missing required field "path".)");
+  EXPECT_EQ(errorOf(corsFromRequest("s", parse(R"({"method":"GET","path":"/","allowedOrigins":"*"})"))),
+            kC + R"(Field "allowedOrigins" must be an array of strings.)");
+  EXPECT_EQ(errorOf(corsFromRequest("s", parse(R"({"method":"GET","path":"/","allowedHeaders":[]})"))),
+            kC + R"(Field "allowedHeaders" must not be empty.)");
+  EXPECT_EQ(errorOf(corsFromRequest("s", parse(R"({"method":"GET","path":"/","allowCredentials":1})"))),
+            kC + R"(Field "allowCredentials" must be a boolean.)");
+}
+
+TEST(CorsUpdateFromRequest, MethodAndPathAreFixed) {
+  auto c = corsFromRequest("s", parse(R"({"method":"GET","path":"/t","allowedOrigins":["a"]})"));
+  ASSERT_TRUE(c);
+  auto u = corsUpdateFromRequest(*c, parse(R"({"corsId":"x","method":"get","path":"/t","allowedMethods":["GET"]})"));
+  ASSERT_TRUE(u) << u.error().message;
+  EXPECT_EQ(u->corsId, "GET%2Ft");
+  EXPECT_EQ(u->rules.methods, std::vector<std::string>{"GET"});
+  EXPECT_EQ(u->rules.origins, std::vector<std::string>{"*"});  // absent: the default again
+  EXPECT_EQ(errorOf(corsUpdateFromRequest(*c, parse(R"({"method":"POST"})"))),
+            kC + R"(field "method" cannot be changed.)");
+  EXPECT_EQ(errorOf(corsUpdateFromRequest(*c, parse(R"({"path":"/u"})"))),
+            kC + R"(field "path" cannot be changed.)");
+}
+
+}  // namespace
+}  // namespace eg::model
