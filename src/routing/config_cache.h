@@ -33,7 +33,8 @@ class ConfigCache {
   // Stops watching; the last snapshot stays readable.
   void stop();
 
-  // The current snapshot; never null after start(). Lock-free for readers.
+  // The current snapshot; never null after start(). Cheap for readers: one shared_ptr
+  // copy in a critical section that writers hold only to swap the pointer.
   std::shared_ptr<const Snapshot> snapshot() const;
 
   // The store revision the route index reflects (every change up to it applied).
@@ -49,7 +50,10 @@ class ConfigCache {
   // at the same place or the reverse, or the same place's parameter under another name.
   SyncCheck checkSyncRoute(const model::Subscription& candidate) const;
 
-  // Resolves true once appliedRevision() >= revision, false after `timeout`.
+  // Resolves true once appliedRevision() >= revision and a snapshot reflecting it is
+  // published (so routing sees the change too), false after `timeout`. Wakes as soon as
+  // that snapshot is published. The calling coroutine's executor must be single-threaded
+  // or a strand; the cache must outlive the wait.
   boost::asio::awaitable<bool> waitForRevision(int64_t revision,
                                                std::chrono::milliseconds timeout);
 

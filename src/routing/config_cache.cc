@@ -1,0 +1,514 @@
+#include "routing/config_cache.h"
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include "model/codec.h"
+#include "model/keys.h"
+#include "routing/path_tree.h"
+#include "routing/snapshot_impl.h"
+
+namespace eg::routing {
+
+namespace asio = boost::asio;
+
+namespace {
+
+template <class T>
+struct Stored {
+  T value;
+  int64_t modRevision = 0;
+};
+
+// Who holds a sync route in the conflict index.
+struct RouteOwner {
+  std::string space;
+  std::string subscriptionId;
+};
+
+using SyncIndex =
+    std::map<std::string, std::map<std::string, PathTree<RouteOwner>, std::less<>>, std::less<>>;
+
+struct CachedInvoker {
+  int64_t modRevision = 0;
+  std::shared_ptr<const providers::Invoker> invoker;
+};
+
+struct Waiter {
+  Waiter(asio::any_io_executor executor, int64_t rev) : revision(rev), timer(std::move(executor)) {}
+  int64_t revision;
+  asio::steady_timer timer;
+};
+
+// Resource identity check: a value stored under a key must describe that key.
+bool sameIdentity(const model::ParsedKey& key, std::string_view space, std::string_view id) {
+  return key.space == space && key.id == id;
+}
+
+}  // namespace
+
+struct ConfigCache::Impl {
+  Impl(store::Store& s, const providers::ProviderRegistry& r)
+      : store(s), registry(r), work(asio::make_work_guard(ioc)) {}
+
+  store::Store& store;
+  const providers::ProviderRegistry& registry;
+
+  // The configuration as applied from the store, by store key; guarded by mu.
+  mutable std::mutex mu;
+  std::map<std::string, Stored<model::Function>, std::less<>> functions;
+  std::map<std::string, Stored<model::EventType>, std::less<>> eventTypes;
+  std::map<std::string, Stored<model::Subscription>, std::less<>> subscriptions;
+  std::map<std::string, Stored<model::Cors>, std::less<>> cors;
+  SyncIndex syncIndex;
+  int64_t sentinelRevision = 0;
+  std::atomic<int64_t> applied{0};
+
+  // The published snapshot. Not std::atomic<shared_ptr>: libstdc++ 12's load() releases
+  // its internal lock with relaxed ordering, a race under the memory model. The critical
+  // section is one shared_ptr copy.
+  mutable std::mutex currentMu;
+  std::shared_ptr<const Snapshot> current;
+
+  std::shared_ptr<const Snapshot> loadCurrent() const {
+    std::lock_guard lock(currentMu);
+    return current;
+  }
+
+  // Invokers of the last build, by store key. Touched only by builds, which run one at a
+  // time (in start(), then on the cache's thread).
+  std::map<std::string, CachedInvoker, std::less<>> invokers;
+
+  std::mutex rebuildMu;
+  bool rebuildRunning = false;
+  bool rebuildDirty = false;
+
+  std::mutex listenersMu;
+  std::vector<std::function<void(const Snapshot&)>> listeners;
+
+  std::mutex waitersMu;
+  std::vector<std::shared_ptr<Waiter>> waiters;
+
+  std::mutex watchMu;
+  std::unique_ptr<store::Watch> watch;
+  std::atomic<bool> stopping{false};
+
+  // The cache's own thread: snapshot builds and re-listing after compaction. Declared
+  // last so that pending work is destroyed before the state it refers to.
+  asio::io_context ioc;
+  asio::executor_work_guard<asio::io_context::executor_type> work;
+  std::thread thread;
+
+  int64_t publishedRevision() const {
+    std::lock_guard lock(currentMu);
+    return current ? current->revision() : -1;
+  }
+
+  // --- applying store changes (mu held) ---------------------------------------------
+
+  void indexAdd(const model::Subscription& s) {
+    if (s.type != model::SubscriptionType::kSync) return;
+    auto& tree = syncIndex[s.method].try_emplace(s.eventType, ConflictPolicy::kStrict).first->second;
+    if (auto st = tree.insert(s.path, RouteOwner{s.space, s.subscriptionId}); !st) {
+      spdlog::warn("sync subscription {}/{} left out of the conflict index: {}", s.space,
+                   s.subscriptionId, st.error().message);
+    }
+  }
+
+  void indexRemove(const model::Subscription& s) {
+    if (s.type != model::SubscriptionType::kSync) return;
+    auto m = syncIndex.find(s.method);
+    if (m == syncIndex.end()) return;
+    auto t = m->second.find(s.eventType);
+    if (t == m->second.end()) return;
+    const RouteOwner* owner = t->second.find(s.path);
+    if (owner == nullptr || owner->space != s.space || owner->subscriptionId != s.subscriptionId) {
+      return;
+    }
+    (void)t->second.remove(s.path);
+    if (t->second.empty()) m->second.erase(t);
+    if (m->second.empty()) syncIndex.erase(m);
+  }
+
+  void eraseKey(const model::ParsedKey& parsed, std::string_view key) {
+    switch (parsed.kind) {
+      case model::ResourceKind::kFunction:
+        if (auto it = functions.find(key); it != functions.end()) functions.erase(it);
+        break;
+      case model::ResourceKind::kEventType:
+        if (auto it = eventTypes.find(key); it != eventTypes.end()) eventTypes.erase(it);
+        break;
+      case model::ResourceKind::kSubscription:
+        if (auto it = subscriptions.find(key); it != subscriptions.end()) {
+          indexRemove(it->second.value);
+          subscriptions.erase(it);
+        }
+        break;
+      case model::ResourceKind::kCors:
+        if (auto it = cors.find(key); it != cors.end()) cors.erase(it);
+        break;
+    }
+  }
+
+  template <class T>
+  bool decoded(const Result<T>& r, const model::ParsedKey& parsed, std::string_view key,
+               std::string_view space, std::string_view id) {
+    if (!r) {
+      spdlog::warn("skipping stored value of {} that does not decode: {}", key,
+                   r.error().message);
+      return false;
+    }
+    if (!sameIdentity(parsed, space, id)) {
+      spdlog::warn("skipping stored value of {}: it describes {}/{}", key, space, id);
+      return false;
+    }
+    return true;
+  }
+
+  void applyPut(const store::KeyValue& kv) {
+    auto parsed = model::parseKey(kv.key);
+    if (!parsed) {
+      if (kv.key == model::kRoutesSentinelKey) sentinelRevision = kv.modRevision;
+      return;
+    }
+    // The previous value goes first: a new value that does not decode leaves nothing.
+    eraseKey(*parsed, kv.key);
+    switch (parsed->kind) {
+      case model::ResourceKind::kFunction: {
+        auto r = model::decodeStoredFunction(kv.value);
+        if (!decoded(r, *parsed, kv.key, r ? r->space : "", r ? r->functionId : "")) return;
+        functions.insert_or_assign(kv.key, Stored<model::Function>{std::move(*r), kv.modRevision});
+        break;
+      }
+      case model::ResourceKind::kEventType: {
+        auto r = model::decodeStoredEventType(kv.value);
+        if (!decoded(r, *parsed, kv.key, r ? r->space : "", r ? r->name : "")) return;
+        eventTypes.insert_or_assign(kv.key,
+                                    Stored<model::EventType>{std::move(*r), kv.modRevision});
+        break;
+      }
+      case model::ResourceKind::kSubscription: {
+        auto r = model::decodeStoredSubscription(kv.value);
+        if (!decoded(r, *parsed, kv.key, r ? r->space : "", r ? r->subscriptionId : "")) return;
+        indexAdd(*r);
+        subscriptions.insert_or_assign(
+            kv.key, Stored<model::Subscription>{std::move(*r), kv.modRevision});
+        break;
+      }
+      case model::ResourceKind::kCors: {
+        auto r = model::decodeStoredCors(kv.value);
+        if (!decoded(r, *parsed, kv.key, r ? r->space : "", r ? r->corsId : "")) return;
+        cors.insert_or_assign(kv.key, Stored<model::Cors>{std::move(*r), kv.modRevision});
+        break;
+      }
+    }
+  }
+
+  void applyDelete(std::string_view key) {
+    auto parsed = model::parseKey(key);
+    if (!parsed) {
+      if (key == model::kRoutesSentinelKey) sentinelRevision = 0;
+      return;
+    }
+    eraseKey(*parsed, key);
+  }
+
+  void loadAll(const store::RangeResult& range) {
+    std::lock_guard lock(mu);
+    functions.clear();
+    eventTypes.clear();
+    subscriptions.clear();
+    cors.clear();
+    syncIndex.clear();
+    sentinelRevision = 0;
+    for (const auto& kv : range.kvs) applyPut(kv);
+    applied.store(range.revision, std::memory_order_release);
+  }
+
+  // --- watching ----------------------------------------------------------------------
+
+  void startWatch(int64_t fromRevision) {
+    std::lock_guard lock(watchMu);
+    if (stopping.load()) return;
+    watch = store.watch("", fromRevision,
+                        [this](Result<store::WatchBatch> r) { onWatch(std::move(r)); });
+  }
+
+  void onWatch(Result<store::WatchBatch> result) {
+    if (stopping.load()) return;
+    if (!result) {
+      if (result.error().kind == ErrorKind::kCompacted) {
+        spdlog::warn("configuration watch fell behind compaction ({}); reading everything again",
+                     result.error().message);
+        asio::co_spawn(ioc, relist(), [](std::exception_ptr e) {
+          if (!e) return;
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            spdlog::error("re-listing the configuration failed: {}", ex.what());
+          }
+        });
+      } else {
+        spdlog::warn("configuration watch interrupted ({}); routing on the last snapshot",
+                     result.error().message);
+      }
+      return;
+    }
+    const auto& batch = *result;
+    {
+      std::lock_guard lock(mu);
+      const int64_t already = applied.load(std::memory_order_relaxed);
+      for (const auto& ev : batch.events) {
+        if (ev.kv.modRevision != 0 && ev.kv.modRevision <= already) continue;  // seen in a list
+        if (ev.type == store::WatchEvent::Type::kPut) {
+          applyPut(ev.kv);
+        } else {
+          applyDelete(ev.kv.key);
+        }
+      }
+      if (batch.revision > already) applied.store(batch.revision, std::memory_order_release);
+    }
+    scheduleRebuild();
+  }
+
+  asio::awaitable<void> relist() {
+    {
+      std::lock_guard lock(watchMu);
+      watch.reset();
+    }
+    std::chrono::milliseconds backoff{50};
+    asio::steady_timer timer(ioc);
+    while (!stopping.load()) {
+      auto r = co_await store.list("");
+      if (r) {
+        loadAll(*r);
+        scheduleRebuild();
+        startWatch(r->revision + 1);
+        co_return;
+      }
+      spdlog::warn("cannot read the configuration ({}); retrying in {} ms", r.error().message,
+                   backoff.count());
+      timer.expires_after(backoff);
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+    }
+  }
+
+  // --- snapshots -----------------------------------------------------------------------
+
+  // Coalesces: while a build runs, changes only mark it dirty, and one more build follows.
+  void scheduleRebuild() {
+    {
+      std::lock_guard lock(rebuildMu);
+      if (rebuildRunning) {
+        rebuildDirty = true;
+        return;
+      }
+      rebuildRunning = true;
+    }
+    asio::post(ioc, [this] { runRebuilds(); });
+  }
+
+  void runRebuilds() {
+    for (;;) {
+      rebuildOnce();
+      std::lock_guard lock(rebuildMu);
+      if (!rebuildDirty || stopping.load()) {
+        rebuildRunning = false;
+        return;
+      }
+      rebuildDirty = false;
+    }
+  }
+
+  void rebuildOnce() {
+    SnapshotContents contents;
+    std::vector<std::pair<std::string, int64_t>> functionKeys;
+    {
+      std::lock_guard lock(mu);
+      contents.revision = applied.load(std::memory_order_relaxed);
+      contents.functions.reserve(functions.size());
+      functionKeys.reserve(functions.size());
+      for (const auto& [key, stored] : functions) {
+        contents.functions.push_back(FunctionEntry{stored.value, nullptr});
+        functionKeys.emplace_back(key, stored.modRevision);
+      }
+      contents.eventTypes.reserve(eventTypes.size());
+      for (const auto& [key, stored] : eventTypes) contents.eventTypes.push_back(stored.value);
+      contents.subscriptions.reserve(subscriptions.size());
+      for (const auto& [key, stored] : subscriptions) {
+        contents.subscriptions.push_back(stored.value);
+      }
+      contents.cors.reserve(cors.size());
+      for (const auto& [key, stored] : cors) contents.cors.push_back(stored.value);
+    }
+
+    // Functions whose stored value did not change keep their invoker (and its pooled
+    // connections); the others get a new one.
+    std::map<std::string, CachedInvoker, std::less<>> nextInvokers;
+    for (std::size_t i = 0; i < functionKeys.size(); ++i) {
+      auto& [key, modRevision] = functionKeys[i];
+      auto& entry = contents.functions[i];
+      auto old = invokers.find(key);
+      if (old != invokers.end() && old->second.modRevision == modRevision) {
+        entry.invoker = old->second.invoker;
+      } else {
+        entry.invoker = makeInvoker(entry.function, registry);
+      }
+      nextInvokers.emplace(std::move(key), CachedInvoker{modRevision, entry.invoker});
+    }
+    invokers = std::move(nextInvokers);
+
+    publish(buildSnapshot(std::move(contents)));
+  }
+
+  void publish(std::shared_ptr<const Snapshot> snap) {
+    std::shared_ptr<const Snapshot> previous;  // freed outside the critical section
+    {
+      std::lock_guard lock(currentMu);
+      previous = std::exchange(current, snap);
+    }
+    const int64_t revision = snap->revision();
+    {
+      std::lock_guard lock(waitersMu);
+      auto ready = std::partition(waiters.begin(), waiters.end(),
+                                  [&](const auto& w) { return w->revision > revision; });
+      for (auto it = ready; it != waiters.end(); ++it) {
+        // The timer is only touched on its own executor; an expiry in the past also
+        // wakes a wait that has not started yet.
+        asio::post((*it)->timer.get_executor(), [w = *it] {
+          w->timer.expires_at(asio::steady_timer::time_point::min());
+        });
+      }
+      waiters.erase(ready, waiters.end());
+    }
+    std::vector<std::function<void(const Snapshot&)>> toCall;
+    {
+      std::lock_guard lock(listenersMu);
+      toCall = listeners;
+    }
+    for (const auto& listener : toCall) {
+      try {
+        listener(*snap);
+      } catch (const std::exception& e) {
+        spdlog::error("snapshot listener failed: {}", e.what());
+      }
+    }
+  }
+
+  void stop() {
+    stopping.store(true);
+    {
+      std::lock_guard lock(watchMu);
+      watch.reset();
+    }
+    work.reset();
+    ioc.stop();
+    if (thread.joinable() && thread.get_id() != std::this_thread::get_id()) thread.join();
+  }
+};
+
+ConfigCache::ConfigCache(store::Store& store, const providers::ProviderRegistry& registry)
+    : impl_(std::make_unique<Impl>(store, registry)) {}
+
+ConfigCache::~ConfigCache() { stop(); }
+
+asio::awaitable<Status> ConfigCache::start() {
+  auto range = co_await impl_->store.list("");
+  if (!range) {
+    co_return Error::unavailable("cannot read the configuration from the store: " +
+                                 range.error().message);
+  }
+  impl_->loadAll(*range);
+  impl_->rebuildOnce();
+  if (!impl_->thread.joinable()) {
+    impl_->thread = std::thread([impl = impl_.get()] { impl->ioc.run(); });
+  }
+  impl_->startWatch(range->revision + 1);
+  spdlog::debug("configuration loaded at revision {}", range->revision);
+  co_return Status{};
+}
+
+void ConfigCache::stop() { impl_->stop(); }
+
+std::shared_ptr<const Snapshot> ConfigCache::snapshot() const {
+  return impl_->loadCurrent();
+}
+
+int64_t ConfigCache::appliedRevision() const {
+  return impl_->applied.load(std::memory_order_acquire);
+}
+
+ConfigCache::SyncCheck ConfigCache::checkSyncRoute(const model::Subscription& candidate) const {
+  std::lock_guard lock(impl_->mu);
+  SyncCheck result{Status{}, impl_->sentinelRevision};
+  if (candidate.type != model::SubscriptionType::kSync) return result;
+  auto m = impl_->syncIndex.find(candidate.method);
+  if (m == impl_->syncIndex.end()) {
+    result.status = validateRoutePath(candidate.path);
+    return result;
+  }
+  auto t = m->second.find(candidate.eventType);
+  if (t == m->second.end()) {
+    result.status = validateRoutePath(candidate.path);
+    return result;
+  }
+  Status st = t->second.check(candidate.path);
+  if (!st && st.error().kind == ErrorKind::kAlreadyExists) {
+    const RouteOwner* owner = t->second.find(candidate.path);
+    if (owner != nullptr && owner->space == candidate.space &&
+        owner->subscriptionId == candidate.subscriptionId) {
+      st = Error::alreadyExists("Subscription \"" + candidate.subscriptionId +
+                                "\" already exists.");
+    } else {
+      st = Error::invalid("path \"" + candidate.path + "\" already has a sync subscription for " +
+                          candidate.method + " " + candidate.eventType +
+                          (owner != nullptr ? " (space \"" + owner->space + "\")" : ""));
+    }
+  }
+  result.status = std::move(st);
+  return result;
+}
+
+asio::awaitable<bool> ConfigCache::waitForRevision(int64_t revision,
+                                                   std::chrono::milliseconds timeout) {
+  Impl& impl = *impl_;
+  if (impl.publishedRevision() >= revision) co_return true;
+  auto waiter = std::make_shared<Waiter>(co_await asio::this_coro::executor, revision);
+  waiter->timer.expires_after(timeout);
+  {
+    std::lock_guard lock(impl.waitersMu);
+    if (impl.publishedRevision() >= revision) co_return true;
+    impl.waiters.push_back(waiter);
+  }
+  co_await waiter->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  {
+    std::lock_guard lock(impl.waitersMu);
+    std::erase(impl.waiters, waiter);
+  }
+  co_return impl.publishedRevision() >= revision;
+}
+
+void ConfigCache::onSnapshot(std::function<void(const Snapshot&)> listener) {
+  std::lock_guard lock(impl_->listenersMu);
+  impl_->listeners.push_back(std::move(listener));
+}
+
+}  // namespace eg::routing
