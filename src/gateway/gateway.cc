@@ -1,0 +1,149 @@
+#include "gateway/gateway.h"
+
+#include <csignal>
+#include <future>
+#include <stdexcept>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_future.hpp>
+#include <spdlog/spdlog.h>
+
+#include "config/config_api.h"
+#include "dispatch/events_api.h"
+#include "metrics/metrics.h"
+#include "net/http_client.h"
+#include "net/http_server.h"
+#include "net/io_pool.h"
+#include "providers/builtin.h"
+#include "providers/provider.h"
+#include "routing/config_cache.h"
+#include "store/embedded_store.h"
+
+namespace eg::gateway {
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::chrono::seconds kDrainTimeout{10};
+constexpr std::chrono::seconds kCacheStartTimeout{30};
+
+std::optional<net::TlsFiles> tlsFiles(const std::string& cert, const std::string& key) {
+  if (cert.empty()) return std::nullopt;
+  return net::TlsFiles{cert, key};
+}
+
+std::unique_ptr<store::Store> openStore(const Settings& settings) {
+  if (!settings.dev) {
+    throw std::runtime_error(
+        "the etcd store is not available in this build yet; run with -dev to use the embedded store");
+  }
+  auto opened = store::EmbeddedStore::open(settings.embedDataDir);
+  if (!opened) {
+    throw std::runtime_error("cannot open the embedded store in \"" + settings.embedDataDir +
+                             "\": " + opened.error().message);
+  }
+  spdlog::info("Embedded store opened in \"{}\".", settings.embedDataDir);
+  return std::move(opened).value();
+}
+
+}  // namespace
+
+struct Gateway::Impl {
+  explicit Impl(Settings s) : settings(std::move(s)), pool(settings.ioThreads) {}
+
+  Settings settings;
+  net::IoPool pool;
+  std::unique_ptr<store::Store> store;
+  net::HttpClient client;
+  providers::ProviderRegistry providers;
+  metrics::Registry metrics;
+  std::unique_ptr<routing::ConfigCache> cache;
+  std::unique_ptr<config::ConfigApi> configApi;
+  std::unique_ptr<dispatch::EventsApi> eventsApi;
+  std::unique_ptr<net::HttpServer> configServer;
+  std::unique_ptr<net::HttpServer> eventsServer;
+  bool stopped = false;
+};
+
+Gateway::Gateway(Settings settings) : impl_(std::make_unique<Impl>(std::move(settings))) {}
+
+Gateway::~Gateway() { shutdown(); }
+
+void Gateway::start() {
+  auto& s = impl_->settings;
+  impl_->store = openStore(s);
+  providers::registerBuiltinProviders(impl_->providers, impl_->client);
+  impl_->pool.start();
+
+  impl_->cache = std::make_unique<routing::ConfigCache>(*impl_->store, impl_->providers);
+  auto started = asio::co_spawn(impl_->pool.next(), impl_->cache->start(), asio::use_future);
+  if (started.wait_for(kCacheStartTimeout) != std::future_status::ready) {
+    throw std::runtime_error("timed out reading the configuration from the store");
+  }
+  if (auto status = started.get(); !status) {
+    throw std::runtime_error("cannot read the configuration from the store: " + status.error().message);
+  }
+
+  impl_->configApi = std::make_unique<config::ConfigApi>(*impl_->store, *impl_->cache,
+                                                         impl_->providers, impl_->metrics);
+  impl_->eventsApi = std::make_unique<dispatch::EventsApi>(
+      *impl_->cache, impl_->pool, impl_->metrics,
+      dispatch::DispatchSettings{static_cast<std::size_t>(s.workers),
+                                 static_cast<std::size_t>(s.workersBacklog)});
+
+  net::ServerSettings configSettings;
+  configSettings.port = s.configPort;
+  configSettings.tls = tlsFiles(s.configTlsCert, s.configTlsKey);
+  impl_->configServer = std::make_unique<net::HttpServer>(
+      impl_->pool, configSettings,
+      [api = impl_->configApi.get()](net::Request& r) { return api->handle(r); });
+
+  net::ServerSettings eventsSettings;
+  eventsSettings.port = s.eventsPort;
+  eventsSettings.bodyLimit = s.maxBodySize;
+  eventsSettings.tls = tlsFiles(s.eventsTlsCert, s.eventsTlsKey);
+  impl_->eventsServer = std::make_unique<net::HttpServer>(
+      impl_->pool, eventsSettings,
+      [api = impl_->eventsApi.get()](net::Request& r) { return api->handle(r); });
+
+  impl_->configServer->start();
+  impl_->eventsServer->start();
+  spdlog::info("Config API listening on port {}{}.", impl_->configServer->port(),
+               configSettings.tls ? " (TLS)" : "");
+  spdlog::info("Events API listening on port {}{}.", impl_->eventsServer->port(),
+               eventsSettings.tls ? " (TLS)" : "");
+  spdlog::info("Event Gateway {} started with {} I/O thread(s), {} workers, backlog {}.",
+               EG_VERSION, s.ioThreads, s.workers, s.workersBacklog);
+}
+
+int Gateway::runUntilSignalled() {
+  asio::io_context signals;
+  asio::signal_set set(signals, SIGINT, SIGTERM);
+  int received = 0;
+  set.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (!ec) received = signal;
+  });
+  signals.run();
+  spdlog::info("Received {}, shutting down.", received == SIGINT ? "SIGINT" : "SIGTERM");
+  shutdown();
+  return 0;
+}
+
+void Gateway::shutdown() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  if (impl_->eventsApi) impl_->eventsApi->startDraining();
+  if (impl_->eventsServer) impl_->eventsServer->stop();
+  if (impl_->configServer) impl_->configServer->stop();
+  if (impl_->eventsApi && !impl_->eventsApi->waitDrained(kDrainTimeout)) {
+    spdlog::warn("Shutdown: queued deliveries did not finish within {} s; they are lost.",
+                 kDrainTimeout.count());
+  }
+  if (impl_->cache) impl_->cache->stop();
+  impl_->pool.stop();
+  spdlog::info("Event Gateway stopped.");
+}
+
+}  // namespace eg::gateway
