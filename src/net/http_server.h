@@ -66,6 +66,10 @@ class HttpServer {
   void stop();
   uint16_t port() const;
 
+  // Connections open now, and accepted since start() (capped ones not counted). Any thread.
+  std::size_t liveConnections() const;
+  std::uint64_t acceptedConnections() const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

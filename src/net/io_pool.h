@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <thread>
@@ -29,12 +30,15 @@ class IoPool {
   asio::io_context& context(std::size_t i) { return *contexts_[i]; }
   // Round-robin.
   asio::io_context& next();
+  // True between start() and stop(): the contexts are being run by the pool's threads.
+  bool running() const { return running_.load(std::memory_order_acquire); }
 
  private:
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::vector<std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>>> guards_;
   std::vector<std::thread> threads_;
-  std::size_t next_ = 0;
+  std::atomic<std::size_t> next_{0};
+  std::atomic<bool> running_{false};
 };
 
 }  // namespace eg::net

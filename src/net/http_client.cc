@@ -1,0 +1,576 @@
+#include "net/http_client.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <charconv>
+#include <functional>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+
+#include <openssl/ssl.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+
+namespace eg::net {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace ssl = asio::ssl;
+namespace urls = boost::urls;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::uint32_t kResponseHeaderLimit = 64 * 1024;
+// Interim (1xx) responses skipped before the final one; more is a misbehaving origin.
+constexpr int kMaxInterimResponses = 8;
+constexpr std::string_view kUserAgent = "event-gateway";
+// Over TLS, bodies up to one record travel in the head's buffer: one record, one syscall.
+constexpr std::size_t kCoalesceLimit = 16 * 1024;
+
+bool isDefaultPort(bool tls, uint16_t port) { return port == (tls ? 443 : 80); }
+
+void appendHost(std::string& out, const std::string& host) {
+  // An IPv6 literal is bracketed in Host and in URLs.
+  if (host.find(':') != std::string::npos) {
+    out += '[';
+    out += host;
+    out += ']';
+  } else {
+    out += host;
+  }
+}
+
+void appendNumber(std::string& out, std::uint64_t n) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), n);
+  out.append(digits, end);
+}
+
+// Stateless client errors are thread-safe to build; keeping them here keeps send() short.
+Error timeoutError(const Url& url, std::string_view what, std::chrono::milliseconds after) {
+  return Error::timeout(std::string(what) + " " + url.origin() + " timed out after " +
+                        std::to_string(after.count()) + " ms");
+}
+
+Error unavailableError(const Url& url, std::string_view what, const error_code& ec) {
+  return Error::unavailable(std::string(what) + " " + url.origin() + ": " + ec.message());
+}
+
+// Everything a pool needs from its client; shared so that pooled TLS streams never
+// outlive the ssl::context they were created from.
+struct Shared {
+  HttpClient::Settings settings;
+  ssl::context tls{ssl::context::tls_client};
+  std::uint64_t id = 0;
+  std::atomic<bool> closed{false};
+};
+
+std::atomic<std::uint64_t> nextClientId{1};
+
+struct Connection {
+  std::optional<beast::tcp_stream> plain;
+  // Not beast::ssl_stream: its flat_stream layer reports a write of nothing as complete
+  // when a buffer sequence starts with an empty buffer and the next one is large, which
+  // a head-then-body write produces. Small bodies are coalesced into the head instead.
+  std::optional<ssl::stream<beast::tcp_stream>> tls;
+  beast::flat_buffer buffer;  // response bytes, reused for every response on this connection
+  std::string head;           // serialized request head, reused likewise
+  Clock::time_point idleSince;
+
+  beast::tcp_stream& tcp() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+};
+
+struct OriginView {
+  bool tls;
+  std::string_view host;
+  uint16_t port;
+};
+
+struct OriginKey {
+  bool tls;
+  std::string host;
+  uint16_t port;
+  operator OriginView() const { return {tls, host, port}; }  // NOLINT: lookup by view
+};
+
+struct OriginHash {
+  using is_transparent = void;
+  std::size_t operator()(const OriginView& o) const {
+    return std::hash<std::string_view>{}(o.host) ^ (std::size_t{o.port} << 1) ^ (o.tls ? 1 : 0);
+  }
+  std::size_t operator()(const OriginKey& o) const { return (*this)(OriginView(o)); }
+};
+
+struct OriginEqual {
+  using is_transparent = void;
+  static bool eq(const OriginView& a, const OriginView& b) {
+    return a.tls == b.tls && a.port == b.port && a.host == b.host;
+  }
+  bool operator()(const OriginKey& a, const OriginKey& b) const { return eq(a, b); }
+  bool operator()(const OriginKey& a, const OriginView& b) const { return eq(a, b); }
+  bool operator()(const OriginView& a, const OriginKey& b) const { return eq(a, b); }
+};
+
+// Idle connections of one origin, oldest first (push_back on release, take from back).
+using Bucket = std::vector<std::unique_ptr<Connection>>;
+
+struct Pool {
+  std::shared_ptr<const Shared> shared;
+  std::unordered_map<OriginKey, Bucket, OriginHash, OriginEqual> buckets;
+
+  Bucket& bucket(const Url& url) {
+    auto it = buckets.find(OriginView{url.tls, url.host, url.port});
+    if (it == buckets.end()) {
+      it = buckets.emplace(OriginKey{url.tls, url.host, url.port}, Bucket{}).first;
+    }
+    return it->second;
+  }
+};
+
+// The pools of one io_context. Living in the context as a service ties the lifetime of
+// the pooled sockets to the context that owns them, and keeps every pool on one thread.
+class PoolService : public asio::execution_context::service {
+ public:
+  static asio::execution_context::id id;
+
+  explicit PoolService(asio::execution_context& ctx) : asio::execution_context::service(ctx) {}
+
+  Pool& pool(const std::shared_ptr<const Shared>& shared) {
+    if (last_ != nullptr && last_->shared.get() == shared.get()) return *last_;
+    auto it = pools_.find(shared->id);
+    if (it == pools_.end()) {
+      // A new client: drop the pools of clients that have been destroyed meanwhile.
+      std::erase_if(pools_, [](const auto& p) { return p.second->shared->closed.load(); });
+      it = pools_.emplace(shared->id, std::make_unique<Pool>(Pool{shared, {}})).first;
+    }
+    last_ = it->second.get();
+    return *last_;
+  }
+
+ private:
+  void shutdown() override {
+    last_ = nullptr;
+    pools_.clear();
+  }
+
+  std::unordered_map<std::uint64_t, std::unique_ptr<Pool>> pools_;
+  Pool* last_ = nullptr;
+};
+
+asio::execution_context::id PoolService::id;
+
+std::unique_ptr<Connection> takeIdle(Bucket& bucket, Clock::time_point now,
+                                     std::chrono::milliseconds idleTimeout) {
+  if (bucket.empty()) return nullptr;
+  std::unique_ptr<Connection> conn = std::move(bucket.back());
+  bucket.pop_back();
+  if (now - conn->idleSince <= idleTimeout) return conn;
+  // The rest is older still.
+  bucket.clear();
+  return nullptr;
+}
+
+void release(Bucket& bucket, std::unique_ptr<Connection> conn, std::size_t maxIdle) {
+  if (maxIdle == 0) return;
+  if (bucket.size() >= maxIdle) bucket.erase(bucket.begin());
+  conn->idleSince = Clock::now();
+  bucket.push_back(std::move(conn));
+}
+
+bool isToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s) {
+    if (c <= 32 || c >= 127 || std::string_view("\"(),/:;<=>?@[\\]{}").find(static_cast<char>(c)) !=
+                                   std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool isFieldValue(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+// Framing and hop-by-hop headers are the client's business, not the caller's.
+bool isReserved(std::string_view name) {
+  static constexpr std::array<std::string_view, 8> kReserved = {
+      "host",    "content-length", "transfer-encoding", "connection",
+      "upgrade", "keep-alive",     "proxy-connection",  "te"};
+  return std::any_of(kReserved.begin(), kReserved.end(),
+                     [&](std::string_view r) { return beast::iequals(r, name); });
+}
+
+// Header injection would let a caller smuggle a second request onto a pooled connection.
+Status validateHeaders(const ClientRequest& req) {
+  for (const auto& [name, value] : req.headers) {
+    if (!isToken(name)) return Error::invalid("invalid header name '" + name + "'");
+    if (!isFieldValue(value)) return Error::invalid("invalid value for header '" + name + "'");
+  }
+  return {};
+}
+
+// Serializes the request head into `out` (reused, so no allocation once warm).
+void writeHead(std::string& out, const ClientRequest& req, const Url& url) {
+  out.clear();
+  out += http::to_string(req.method);
+  out += ' ';
+  out += url.target;
+  out += " HTTP/1.1\r\nHost: ";
+  appendHost(out, url.host);
+  if (!isDefaultPort(url.tls, url.port)) {
+    out += ':';
+    appendNumber(out, url.port);
+  }
+  out += "\r\n";
+  bool userAgent = false;
+  for (const auto& [name, value] : req.headers) {
+    if (isReserved(name)) continue;
+    if (beast::iequals(name, "user-agent")) userAgent = true;
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  if (!userAgent) {
+    out += "User-Agent: ";
+    out += kUserAgent;
+    out += "\r\n";
+  }
+  out += "Content-Length: ";
+  appendNumber(out, req.body.size());
+  out += "\r\n\r\n";
+}
+
+asio::awaitable<Result<tcp::resolver::results_type>> resolve(const asio::any_io_executor& ex,
+                                                             const Url& url,
+                                                             Clock::time_point deadline,
+                                                             std::chrono::milliseconds timeout) {
+  // The resolver runs getaddrinfo on a private thread and cannot really be cancelled,
+  // so the deadline is a timer racing it rather than a cancellation of it.
+  struct State {
+    explicit State(const asio::any_io_executor& e) : resolver(e), timer(e) {}
+    tcp::resolver resolver;
+    asio::steady_timer timer;
+    error_code ec;
+    tcp::resolver::results_type results;
+    bool done = false;
+  };
+  auto state = std::make_shared<State>(ex);
+  state->timer.expires_at(deadline);
+  char port[8];
+  auto [end, pec] = std::to_chars(std::begin(port), std::end(port), url.port);
+  state->resolver.async_resolve(
+      url.host, std::string_view(port, end - port),
+      [state](error_code ec, tcp::resolver::results_type results) {
+        state->ec = ec;
+        state->results = std::move(results);
+        state->done = true;
+        state->timer.cancel();
+      });
+  if (!state->done) co_await state->timer.async_wait(kTuple);
+  if (!state->done) {
+    state->resolver.cancel();
+    co_return timeoutError(url, "resolving", timeout);
+  }
+  if (state->ec) co_return unavailableError(url, "cannot resolve", state->ec);
+  co_return std::move(state->results);
+}
+
+asio::awaitable<Result<std::unique_ptr<Connection>>> connect(const asio::any_io_executor& ex,
+                                                             Shared& shared, const Url& url,
+                                                             std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  auto conn = std::make_unique<Connection>();
+  if (url.tls) {
+    conn->tls.emplace(ex, shared.tls);
+  } else {
+    conn->plain.emplace(ex);
+  }
+  beast::tcp_stream& tcp = conn->tcp();
+
+  error_code ec;
+  const auto address = asio::ip::make_address(url.host, ec);
+  const bool isAddress = !ec;
+  if (isAddress) {
+    tcp.expires_at(deadline);
+    std::tie(ec) = co_await tcp.async_connect(tcp::endpoint(address, url.port), kTuple);
+  } else {
+    auto endpoints = co_await resolve(ex, url, deadline, timeout);
+    if (!endpoints) co_return std::move(endpoints).error();
+    tcp.expires_at(deadline);
+    tcp::endpoint ignored;
+    std::tie(ec, ignored) = co_await tcp.async_connect(*endpoints, kTuple);
+  }
+  if (ec == beast::error::timeout) co_return timeoutError(url, "connecting to", timeout);
+  if (ec) co_return unavailableError(url, "cannot connect to", ec);
+  tcp.socket().set_option(tcp::no_delay(true), ec);
+
+  if (url.tls) {
+    auto& stream = *conn->tls;
+    // SNI carries names only, never address literals.
+    if (!isAddress && !SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str())) {
+      co_return Error::unavailable("cannot set TLS server name for " + url.origin());
+    }
+    if (shared.settings.verifyPeer) {
+      stream.set_verify_mode(ssl::verify_peer);
+      stream.set_verify_callback(ssl::host_name_verification(url.host));
+    } else {
+      stream.set_verify_mode(ssl::verify_none);
+    }
+    tcp.expires_after(timeout);
+    auto [hec] = co_await stream.async_handshake(ssl::stream_base::client, kTuple);
+    if (hec == beast::error::timeout) co_return timeoutError(url, "TLS handshake with", timeout);
+    if (hec) co_return unavailableError(url, "TLS handshake failed with", hec);
+  }
+  co_return std::move(conn);
+}
+
+struct Exchange {
+  std::optional<Error> error;
+  // Nothing came back on a connection taken from the pool: the peer closed it while it
+  // was idle, and the request can be sent again on a fresh one.
+  bool retryable = false;
+  bool keepAlive = false;
+  ClientResponse response;
+};
+
+bool isHttpParseError(const error_code& ec) {
+  static const auto& httpCategory = make_error_code(http::error::bad_method).category();
+  return ec.category() == httpCategory && ec != http::error::end_of_stream &&
+         ec != http::error::partial_message;
+}
+
+template <class Stream>
+asio::awaitable<Exchange> exchange(Stream& stream, Connection& conn, const ClientRequest& req,
+                                   std::size_t maxBody) {
+  const Url& url = *req.url;
+  Exchange x;
+  beast::tcp_stream& tcp = beast::get_lowest_layer(stream);
+  tcp.expires_after(req.responseTimeout);
+  // Plain TCP gathers both buffers in one writev; TLS would make two records of them.
+  const bool coalesced = conn.tls && !req.body.empty() && req.body.size() <= kCoalesceLimit;
+  if (coalesced) conn.head += req.body;
+  const std::array<asio::const_buffer, 2> out = {
+      asio::buffer(conn.head), coalesced ? asio::const_buffer() : asio::buffer(req.body)};
+  auto [wec, wn] = co_await asio::async_write(stream, out, kTuple);
+  if (wec) {
+    if (wec == beast::error::timeout) {
+      x.error = timeoutError(url, "request to", req.responseTimeout);
+    } else {
+      x.error = unavailableError(url, "cannot send request to", wec);
+      x.retryable = true;
+    }
+    co_return x;
+  }
+
+  for (int interim = 0;; ++interim) {
+    http::response_parser<http::string_body> parser;
+    parser.header_limit(kResponseHeaderLimit);
+    parser.body_limit(maxBody);
+    if (req.method == http::verb::head) parser.skip(true);
+    auto [ec, n] = co_await http::async_read(stream, conn.buffer, parser, kTuple);
+    if (ec) {
+      if (ec == beast::error::timeout) {
+        x.error = timeoutError(url, "request to", req.responseTimeout);
+      } else if (ec == http::error::body_limit) {
+        x.error = Error::invalid("response from " + url.origin() + " exceeds " +
+                                 std::to_string(maxBody) + " bytes");
+      } else if (isHttpParseError(ec)) {
+        x.error = Error::invalid("malformed response from " + url.origin() + ": " + ec.message());
+      } else {
+        x.error = unavailableError(url, "no response from", ec);
+        x.retryable = interim == 0 && !parser.got_some();
+      }
+      co_return x;
+    }
+    const unsigned status = parser.get().result_int();
+    if (status / 100 == 1 && status != 101) {
+      if (interim >= kMaxInterimResponses) {
+        x.error = Error::invalid("too many interim responses from " + url.origin());
+        co_return x;
+      }
+      continue;
+    }
+    // Leftover bytes after a complete response mean the framing cannot be trusted.
+    x.keepAlive = parser.keep_alive() && conn.buffer.size() == 0 && status != 101;
+    auto msg = parser.release();
+    x.response.status = status;
+    x.response.headers.reserve(std::distance(msg.begin(), msg.end()));
+    for (const auto& field : msg) {
+      x.response.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    x.response.body = std::move(msg.body());
+    co_return x;
+  }
+}
+
+}  // namespace
+
+std::string Url::hostHeader() const {
+  std::string out;
+  appendHost(out, host);
+  if (!isDefaultPort(tls, port)) {
+    out += ':';
+    appendNumber(out, port);
+  }
+  return out;
+}
+
+std::string Url::origin() const {
+  std::string out = tls ? "https://" : "http://";
+  appendHost(out, host);
+  out += ':';
+  appendNumber(out, port);
+  return out;
+}
+
+Result<Url> Url::parse(std::string_view text) {
+  auto parsed = urls::parse_uri(text);
+  if (!parsed) {
+    return Error::invalid("invalid URL '" + std::string(text) + "': " + parsed.error().message());
+  }
+  const urls::url_view& u = *parsed;
+  Url url;
+  if (u.scheme_id() == urls::scheme::http) {
+    url.tls = false;
+  } else if (u.scheme_id() == urls::scheme::https) {
+    url.tls = true;
+  } else {
+    return Error::invalid("URL '" + std::string(text) + "' is not http or https");
+  }
+  if (u.has_userinfo()) {
+    return Error::invalid("URL '" + std::string(text) + "' must not contain credentials");
+  }
+  switch (u.host_type()) {
+    case urls::host_type::name:
+      url.host = u.host_name();
+      std::transform(url.host.begin(), url.host.end(), url.host.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      break;
+    case urls::host_type::ipv4:
+      url.host = u.host_ipv4_address().to_string();
+      break;
+    case urls::host_type::ipv6:
+      url.host = u.host_ipv6_address().to_string();
+      break;
+    default:
+      break;
+  }
+  if (url.host.empty()) return Error::invalid("URL '" + std::string(text) + "' has no host");
+
+  url.port = url.tls ? 443 : 80;
+  if (u.has_port() && !u.port().empty()) {
+    unsigned value = 0;
+    const std::string_view port = u.port();
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) {
+      return Error::invalid("URL '" + std::string(text) + "' has an invalid port");
+    }
+    url.port = static_cast<uint16_t>(value);
+  }
+
+  url.target = u.encoded_path();
+  // With an authority the path is empty or absolute; anything else is a mangled authority
+  // ("host:12ab/" parses as port 12 and path "ab/").
+  if (!url.target.empty() && url.target.front() != '/') {
+    return Error::invalid("URL '" + std::string(text) + "' has an invalid authority");
+  }
+  if (url.target.empty()) url.target = "/";
+  if (u.has_query()) {
+    url.target += '?';
+    url.target += u.encoded_query();
+  }
+  return url;
+}
+
+std::string_view ClientResponse::header(std::string_view name) const {
+  for (const auto& [n, v] : headers) {
+    if (beast::iequals(n, name)) return v;
+  }
+  return {};
+}
+
+struct HttpClient::Impl {
+  std::shared_ptr<Shared> shared;
+};
+
+HttpClient::HttpClient() : HttpClient(Settings{}) {}
+
+HttpClient::HttpClient(Settings settings) : impl_(std::make_unique<Impl>()) {
+  auto shared = std::make_shared<Shared>();
+  shared->settings = settings;
+  shared->id = nextClientId.fetch_add(1, std::memory_order_relaxed);
+  ssl::context& tls = shared->tls;
+  tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                  ssl::context::no_sslv3);
+  SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION);
+  error_code ec;
+  // Without a system CA store every verified handshake fails, which the call reports.
+  tls.set_default_verify_paths(ec);
+  tls.set_verify_mode(settings.verifyPeer ? ssl::verify_peer : ssl::verify_none);
+  impl_->shared = std::move(shared);
+}
+
+HttpClient::~HttpClient() { impl_->shared->closed.store(true); }
+
+asio::awaitable<Result<ClientResponse>> HttpClient::send(ClientRequest request) {
+  if (request.url == nullptr) co_return Error::invalid("request has no URL");
+  const Url& url = *request.url;
+  Shared& shared = *impl_->shared;
+  if (auto valid = validateHeaders(request); !valid) co_return std::move(valid).error();
+  const auto ex = co_await asio::this_coro::executor;
+  Pool& pool = asio::use_service<PoolService>(asio::query(ex, asio::execution::context))
+                   .pool(impl_->shared);
+  // Node-based map: the reference stays valid across the suspensions below.
+  Bucket& bucket = pool.bucket(url);
+
+  std::unique_ptr<Connection> conn = takeIdle(bucket, Clock::now(), shared.settings.idleTimeout);
+  bool reused = conn != nullptr;
+  for (int attempt = 0;; ++attempt) {
+    if (!conn) {
+      auto fresh = co_await connect(ex, shared, url, request.connectTimeout);
+      if (!fresh) co_return std::move(fresh).error();
+      conn = std::move(fresh).value();
+      reused = false;
+    }
+    writeHead(conn->head, request, url);
+    // (Not a conditional expression: GCC 12 mishandles co_await inside one.)
+    Exchange x;
+    if (conn->tls) {
+      x = co_await exchange(*conn->tls, *conn, request, shared.settings.maxResponseBody);
+    } else {
+      x = co_await exchange(*conn->plain, *conn, request, shared.settings.maxResponseBody);
+    }
+    if (!x.error) {
+      if (x.keepAlive) {
+        conn->tcp().expires_never();
+        release(bucket, std::move(conn), shared.settings.maxIdlePerOrigin);
+      }
+      co_return std::move(x.response);
+    }
+    if (reused && x.retryable && attempt == 0) {
+      conn.reset();
+      continue;
+    }
+    co_return std::move(*x.error);
+  }
+}
+
+}  // namespace eg::net

@@ -1,0 +1,536 @@
+#include "net/http_server.h"
+
+#include <sys/socket.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <future>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include <openssl/ssl.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/json.h"
+
+namespace eg::net {
+
+namespace {
+
+namespace beast = boost::beast;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+// A response must be taken by the client within this time; a reader slower than that
+// is holding a connection hostage.
+constexpr std::chrono::seconds kWriteTimeout{30};
+// After an error response the request body may still be arriving; reading it away for a
+// short while (instead of closing with unread data, which sends RST) lets the client
+// see the response.
+constexpr std::chrono::milliseconds kLingerTimeout{500};
+constexpr std::size_t kLingerMaxBytes = 1024 * 1024;
+constexpr std::size_t kFirstReadSize = 4096;
+// A connection that once received a large request gives the memory back while idle.
+constexpr std::size_t kMaxIdleBuffer = 64 * 1024;
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+// A session as seen by stop(): idle sessions (waiting for the first byte of the next
+// request) are cancelled at once, busy ones finish their request and then close.
+struct SessionNode {
+  beast::tcp_stream* tcp = nullptr;
+  bool idle = false;
+  SessionNode* prev = nullptr;
+  SessionNode* next = nullptr;
+};
+
+// Everything one io_context needs to serve: touched only from that context's thread
+// (or under IoPool-not-running in start/stop), so it needs no lock.
+struct Worker {
+  explicit Worker(asio::io_context& c) : ctx(c) {}
+  asio::io_context& ctx;
+  std::optional<tcp::acceptor> acceptor;
+  SessionNode* sessions = nullptr;
+  bool stopping = false;
+
+  void link(SessionNode& n) {
+    n.next = sessions;
+    if (sessions != nullptr) sessions->prev = &n;
+    sessions = &n;
+  }
+  void unlink(SessionNode& n) {
+    if (n.prev != nullptr) n.prev->next = n.next;
+    else sessions = n.next;
+    if (n.next != nullptr) n.next->prev = n.prev;
+  }
+};
+
+class Registration {
+ public:
+  Registration(Worker& w, SessionNode& n) : worker_(w), node_(n) { worker_.link(node_); }
+  ~Registration() { worker_.unlink(node_); }
+  Registration(const Registration&) = delete;
+  Registration& operator=(const Registration&) = delete;
+
+ private:
+  Worker& worker_;
+  SessionNode& node_;
+};
+
+struct State {
+  ServerSettings settings;
+  Handler handler;
+  std::optional<ssl::context> tls;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::atomic<std::size_t> live{0};
+  std::atomic<std::uint64_t> accepted{0};
+  std::atomic<std::int64_t> lastWarnMs{0};
+  uint16_t port = 0;
+};
+
+// One slot of maxConnections, released when the session's frame is destroyed (even if
+// the session never ran because its io_context was torn down). It owns the server state
+// so the counter outlives the release whatever order the frame destroys its parameters.
+class ConnectionSlot {
+ public:
+  explicit ConnectionSlot(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  ConnectionSlot(ConnectionSlot&&) noexcept = default;
+  ConnectionSlot& operator=(ConnectionSlot&&) = delete;
+  ~ConnectionSlot() {
+    if (state_) state_->live.fetch_sub(1, std::memory_order_relaxed);
+  }
+  State& state() const { return *state_; }
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+bool shouldWarn(std::atomic<std::int64_t>& last) {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count();
+  std::int64_t prev = last.load(std::memory_order_relaxed);
+  if (now - prev < 1000) return false;
+  return last.compare_exchange_strong(prev, now, std::memory_order_relaxed);
+}
+
+void logEscaped(const char* what, std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    spdlog::error("http server: {} ended with an exception: {}", what, ex.what());
+  } catch (...) {
+    spdlog::error("http server: {} ended with an unknown exception", what);
+  }
+}
+
+Response errorResponse(http::status status, std::string_view message, unsigned version) {
+  Response res{status, version};
+  res.set(http::field::content_type, "application/json");
+  res.body() = errorBody(message);
+  res.keep_alive(false);
+  res.prepare_payload();
+  return res;
+}
+
+enum class ReadFailure { kClose, kBadRequest, kBodyTooLarge, kHeaderTooLarge };
+
+ReadFailure classify(const error_code& ec) {
+  if (ec == http::error::body_limit) return ReadFailure::kBodyTooLarge;
+  if (ec == http::error::header_limit) return ReadFailure::kHeaderTooLarge;
+  static const auto& httpCategory = make_error_code(http::error::bad_method).category();
+  if (ec.category() == httpCategory && ec != http::error::end_of_stream &&
+      ec != http::error::partial_message) {
+    return ReadFailure::kBadRequest;
+  }
+  // Timeouts, resets, EOF: the peer is gone or too slow; there is nobody to answer.
+  return ReadFailure::kClose;
+}
+
+bool handlerWantsClose(const Response& res) {
+  auto it = res.find(http::field::connection);
+  return it != res.end() && http::token_list{it->value()}.exists("close");
+}
+
+void preparePayload(Response& res) {
+  const unsigned code = res.result_int();
+  if (code / 100 == 1 || code == 204 || code == 304) res.body().clear();
+  res.prepare_payload();
+}
+
+// The usual request arrives whole in one read: parsing it straight from the buffer saves
+// the trips through the event loop that async_read would make to find that out.
+error_code parseBuffered(http::request_parser<http::string_body>& parser,
+                         beast::flat_buffer& buffer) {
+  parser.eager(true);
+  error_code ec;
+  while (buffer.size() > 0 && !parser.is_done()) {
+    const std::size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == http::error::need_more) return {};
+    if (ec) return ec;
+    if (used == 0) break;
+  }
+  return ec;
+}
+
+template <class Stream>
+asio::awaitable<bool> writeResponse(Stream& stream, Response& res, bool headOnly) {
+  beast::get_lowest_layer(stream).expires_after(kWriteTimeout);
+  if (headOnly) {
+    http::response_serializer<http::string_body> sr{res};
+    auto [ec, n] = co_await http::async_write_header(stream, sr, kTuple);
+    co_return !ec;
+  }
+  auto [ec, n] = co_await http::async_write(stream, res, kTuple);
+  co_return !ec;
+}
+
+asio::awaitable<void> lingeringClose(beast::tcp_stream& tcp) {
+  error_code ignored;
+  tcp.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  tcp.expires_after(kLingerTimeout);
+  std::array<char, 4096> scratch;
+  std::size_t total = 0;
+  while (total < kLingerMaxBytes) {
+    auto [ec, n] = co_await tcp.async_read_some(asio::buffer(scratch), kTuple);
+    if (ec) break;
+    total += n;
+  }
+}
+
+template <class Stream>
+asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream) {
+  const ServerSettings& cfg = st.settings;
+  beast::tcp_stream& tcp = beast::get_lowest_layer(stream);
+  SessionNode node;
+  node.tcp = &tcp;
+  Registration registration(worker, node);
+  // Per connection, reused by every request on it.
+  beast::flat_buffer buffer;
+  std::optional<http::request_parser<http::string_body>> parser;
+  const auto headerLimit = static_cast<std::uint32_t>(
+      std::min<std::size_t>(cfg.headerLimit, std::numeric_limits<std::uint32_t>::max()));
+
+  for (;;) {
+    if (worker.stopping) co_return;
+    if (buffer.size() == 0) {
+      // Between requests: idleTimeout applies until the first byte of the next one.
+      if (buffer.capacity() > kMaxIdleBuffer) buffer.shrink_to_fit();
+      node.idle = true;
+      tcp.expires_after(cfg.idleTimeout);
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(kFirstReadSize), kTuple);
+      node.idle = false;
+      if (ec) co_return;
+      buffer.commit(n);
+    }
+
+    // From the first byte on, the whole request must arrive within readTimeout: a client
+    // trickling bytes cannot keep the connection forever.
+    tcp.expires_after(cfg.readTimeout);
+    parser.emplace();
+    parser->header_limit(headerLimit);
+    parser->body_limit(cfg.bodyLimit);
+    error_code ec = parseBuffered(*parser, buffer);
+    std::size_t n = 0;
+    if (!ec && !parser->is_header_done()) {
+      std::tie(ec, n) = co_await http::async_read_header(stream, buffer, *parser, kTuple);
+    }
+    if (!ec && !parser->is_done()) {
+      auto expect = parser->get().find(http::field::expect);
+      if (expect != parser->get().end() && beast::iequals(expect->value(), "100-continue")) {
+        tcp.expires_after(kWriteTimeout);
+        auto [wec, wn] = co_await asio::async_write(
+            stream, asio::const_buffer(kContinue.data(), kContinue.size()), kTuple);
+        if (wec) co_return;
+        tcp.expires_after(cfg.readTimeout);
+      }
+      std::tie(ec, n) = co_await http::async_read(stream, buffer, *parser, kTuple);
+    }
+    if (ec) {
+      Response res;
+      switch (classify(ec)) {
+        case ReadFailure::kClose:
+          co_return;
+        case ReadFailure::kBodyTooLarge:
+          res = errorResponse(http::status::payload_too_large,
+                              "request body exceeds " + std::to_string(cfg.bodyLimit) + " bytes",
+                              11);
+          break;
+        case ReadFailure::kHeaderTooLarge:
+          res = errorResponse(http::status::request_header_fields_too_large,
+                              "request header fields exceed " + std::to_string(cfg.headerLimit) +
+                                  " bytes",
+                              11);
+          break;
+        case ReadFailure::kBadRequest:
+          res = errorResponse(http::status::bad_request, "malformed HTTP request: " + ec.message(),
+                              11);
+          break;
+      }
+      if (co_await writeResponse(stream, res, false)) co_await lingeringClose(tcp);
+      co_return;
+    }
+
+    Request& req = parser->get();
+    const unsigned version = req.version();
+    const bool headOnly = req.method() == http::verb::head;
+    const bool clientKeepAlive = req.keep_alive();
+    Response res;
+    bool failed = false;
+    try {
+      res = co_await st.handler(req);
+    } catch (const std::exception& e) {
+      failed = true;
+      spdlog::error("http server: handler failed for {} {}: {}", req.method_string(), req.target(),
+                    e.what());
+      res = errorResponse(http::status::internal_server_error, "internal server error", version);
+    } catch (...) {
+      failed = true;
+      spdlog::error("http server: handler failed for {} {}: unknown exception",
+                    req.method_string(), req.target());
+      res = errorResponse(http::status::internal_server_error, "internal server error", version);
+    }
+    // The request (and its body) is no longer needed while the response is written.
+    parser.reset();
+
+    // The request was read whole, so a failed handler does not spoil the connection.
+    const bool keepAlive =
+        clientKeepAlive && !worker.stopping && (failed || !handlerWantsClose(res));
+    res.version(version);
+    res.keep_alive(keepAlive);
+    try {
+      preparePayload(res);
+    } catch (const std::exception& e) {
+      spdlog::error("http server: invalid response from handler: {}", e.what());
+      res = errorResponse(http::status::internal_server_error, "internal server error", version);
+    }
+    if (!co_await writeResponse(stream, res, headOnly)) co_return;
+    if (!keepAlive) {
+      error_code ignored;
+      tcp.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      co_return;
+    }
+  }
+}
+
+asio::awaitable<void> session(ConnectionSlot slot, Worker& worker, tcp::socket socket) {
+  State* st = &slot.state();
+  beast::tcp_stream tcp(std::move(socket));
+  if (!st->tls) {
+    co_await serve(*st, worker, tcp);
+    co_return;
+  }
+  beast::ssl_stream<beast::tcp_stream> tls(std::move(tcp), *st->tls);
+  beast::get_lowest_layer(tls).expires_after(st->settings.readTimeout);
+  auto [ec] = co_await tls.async_handshake(ssl::stream_base::server, kTuple);
+  if (ec) {
+    spdlog::debug("http server: TLS handshake failed: {}", ec.message());
+    co_return;
+  }
+  // No close_notify on the way out: waiting for the peer's reply would hold the
+  // connection for nothing, and HTTP framing already delimits every message.
+  co_await serve(*st, worker, tls);
+}
+
+asio::awaitable<void> listen(std::shared_ptr<State> st, Worker& worker) {
+  for (;;) {
+    auto [ec, socket] = co_await worker.acceptor->async_accept(kTuple);
+    if (ec) {
+      if (worker.stopping || ec == asio::error::operation_aborted || !worker.acceptor->is_open()) {
+        co_return;
+      }
+      // Typically EMFILE: back off a little instead of spinning on the error.
+      if (shouldWarn(st->lastWarnMs)) spdlog::warn("http server: accept failed: {}", ec.message());
+      asio::steady_timer pause(worker.ctx, std::chrono::milliseconds(10));
+      co_await pause.async_wait(kTuple);
+      continue;
+    }
+    if (st->live.fetch_add(1, std::memory_order_relaxed) >= st->settings.maxConnections) {
+      st->live.fetch_sub(1, std::memory_order_relaxed);
+      if (shouldWarn(st->lastWarnMs)) {
+        spdlog::warn("http server: {} connections open, closing new ones",
+                     st->settings.maxConnections);
+      }
+      error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    ConnectionSlot slot(st);
+    st->accepted.fetch_add(1, std::memory_order_relaxed);
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    asio::co_spawn(worker.ctx, session(std::move(slot), worker, std::move(socket)),
+                   [](std::exception_ptr e) { logEscaped("session", e); });
+  }
+}
+
+void stopWorker(Worker& w) {
+  if (w.stopping) return;
+  w.stopping = true;
+  if (w.acceptor) {
+    error_code ignored;
+    w.acceptor->close(ignored);
+  }
+  // cancel() completes the pending read later, so the list stays intact while we walk it.
+  for (SessionNode* n = w.sessions; n != nullptr; n = n->next) {
+    if (n->idle) n->tcp->cancel();
+  }
+}
+
+ssl::context loadTls(const TlsFiles& files) {
+  ssl::context ctx(ssl::context::tls_server);
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                  ssl::context::no_sslv3 | ssl::context::single_dh_use);
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  error_code ec;
+  ctx.use_certificate_chain_file(files.certFile, ec);
+  if (ec) {
+    throw std::runtime_error("cannot load TLS certificate " + files.certFile + ": " + ec.message());
+  }
+  ctx.use_private_key_file(files.keyFile, ssl::context::pem, ec);
+  if (ec) {
+    throw std::runtime_error("cannot load TLS key " + files.keyFile + ": " + ec.message());
+  }
+  return ctx;
+}
+
+void openAcceptor(tcp::acceptor& acceptor, const tcp::endpoint& endpoint) {
+  error_code ec;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.set_option(ReusePort(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw std::runtime_error("cannot listen on " + endpoint.address().to_string() + ":" +
+                             std::to_string(endpoint.port()) + ": " + ec.message());
+  }
+}
+
+// SO_REUSEPORT would let us silently share a fixed port with another process that also
+// uses it; a plain bind first turns that misconfiguration into "address in use".
+void probeExclusive(const tcp::endpoint& endpoint, asio::io_context& ctx) {
+  tcp::acceptor probe(ctx);
+  error_code ec;
+  probe.open(endpoint.protocol(), ec);
+  if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) probe.bind(endpoint, ec);
+  if (ec) {
+    throw std::runtime_error("cannot listen on " + endpoint.address().to_string() + ":" +
+                             std::to_string(endpoint.port()) + ": " + ec.message());
+  }
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  IoPool& pool;
+  std::shared_ptr<State> state;
+  bool started = false;
+  bool stopped = false;
+
+  // Runs `fn` where it may touch the worker: on its thread while the pool runs, inline
+  // when nothing runs the context (before start, after pool.stop) or we already are on it.
+  template <class Fn>
+  void runOn(asio::io_context& ctx, Fn fn) {
+    if (!pool.running() || ctx.get_executor().running_in_this_thread()) {
+      fn();
+      return;
+    }
+    std::promise<void> done;
+    auto finished = done.get_future();
+    asio::post(ctx, [&fn, &done] {
+      fn();
+      done.set_value();
+    });
+    if (finished.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+      spdlog::error("http server: io thread did not respond to stop");
+    }
+  }
+};
+
+HttpServer::HttpServer(IoPool& pool, ServerSettings settings, Handler handler)
+    : impl_(std::make_unique<Impl>(Impl{pool, std::make_shared<State>()})) {
+  impl_->state->settings = std::move(settings);
+  impl_->state->handler = std::move(handler);
+}
+
+HttpServer::~HttpServer() {
+  if (impl_->started) stop();
+}
+
+// One acceptor per io_context, all bound to the same port with SO_REUSEPORT: the kernel
+// spreads incoming connections over the threads, and each connection then lives on the
+// thread that accepted it. Compared with one acceptor handing sockets round-robin to the
+// other contexts, nothing crosses threads (no post per connection, no shared acceptor)
+// and a busy thread does not accept connections it cannot serve soon.
+void HttpServer::start() {
+  if (impl_->started) return;
+  State& st = *impl_->state;
+  if (st.settings.tls) st.tls.emplace(loadTls(*st.settings.tls));
+
+  error_code ec;
+  const auto address = asio::ip::make_address(st.settings.address, ec);
+  if (ec) throw std::runtime_error("invalid listen address '" + st.settings.address + "'");
+  uint16_t port = st.settings.port;
+  if (port != 0) probeExclusive(tcp::endpoint(address, port), impl_->pool.context(0));
+
+  for (std::size_t i = 0; i < impl_->pool.size(); ++i) {
+    auto worker = std::make_unique<Worker>(impl_->pool.context(i));
+    worker->acceptor.emplace(worker->ctx);
+    // With port 0 the first bind picks the port; the others join it.
+    openAcceptor(*worker->acceptor, tcp::endpoint(address, port));
+    if (i == 0) port = worker->acceptor->local_endpoint().port();
+    st.workers.push_back(std::move(worker));
+  }
+  st.port = port;
+  impl_->started = true;
+  for (auto& worker : st.workers) {
+    asio::co_spawn(worker->ctx, listen(impl_->state, *worker),
+                   [](std::exception_ptr e) { logEscaped("listener", e); });
+  }
+}
+
+void HttpServer::stop() {
+  if (!impl_->started || impl_->stopped) return;
+  impl_->stopped = true;
+  for (auto& worker : impl_->state->workers) {
+    Worker* w = worker.get();
+    impl_->runOn(w->ctx, [w] { stopWorker(*w); });
+  }
+}
+
+uint16_t HttpServer::port() const { return impl_->state->port; }
+
+std::size_t HttpServer::liveConnections() const {
+  return impl_->state->live.load(std::memory_order_relaxed);
+}
+
+std::uint64_t HttpServer::acceptedConnections() const {
+  return impl_->state->accepted.load(std::memory_order_relaxed);
+}
+
+}  // namespace eg::net

@@ -1,0 +1,63 @@
+#include "net/io_pool.h"
+
+#include <algorithm>
+#include <exception>
+
+#include <spdlog/spdlog.h>
+
+namespace eg::net {
+
+IoPool::IoPool(std::size_t threads) {
+  threads = std::max<std::size_t>(threads, 1);
+  contexts_.reserve(threads);
+  for (std::size_t i = 0; i < threads; ++i) {
+    // Each context is run by exactly one thread: the hint lets Asio drop its locking.
+    contexts_.push_back(std::make_unique<asio::io_context>(1));
+  }
+}
+
+IoPool::~IoPool() { stop(); }
+
+void IoPool::start() {
+  if (running_.exchange(true)) return;
+  for (auto& ctx : contexts_) {
+    ctx->restart();
+    guards_.push_back(std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
+        ctx->get_executor()));
+    threads_.emplace_back([c = ctx.get()] {
+      // An exception escaping a handler must not take the whole process down with it;
+      // log it and keep serving the other connections of this thread.
+      for (;;) {
+        try {
+          c->run();
+          return;
+        } catch (const std::exception& e) {
+          spdlog::error("io thread: unhandled exception: {}", e.what());
+        } catch (...) {
+          spdlog::error("io thread: unhandled unknown exception");
+        }
+      }
+    });
+  }
+}
+
+void IoPool::stop() {
+  guards_.clear();
+  for (auto& ctx : contexts_) ctx->stop();
+  for (auto& t : threads_) {
+    // stop() from inside a pool thread cannot join itself; that thread ends on its own.
+    if (t.get_id() == std::this_thread::get_id()) {
+      t.detach();
+    } else if (t.joinable()) {
+      t.join();
+    }
+  }
+  threads_.clear();
+  running_.store(false, std::memory_order_release);
+}
+
+asio::io_context& IoPool::next() {
+  return *contexts_[next_.fetch_add(1, std::memory_order_relaxed) % contexts_.size()];
+}
+
+}  // namespace eg::net

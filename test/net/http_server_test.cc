@@ -1,0 +1,414 @@
+#include "net/http_server.h"
+
+#include <atomic>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <gtest/gtest.h>
+
+#include "common/json.h"
+#include "net/net_test_util.h"
+
+namespace eg::net {
+namespace {
+
+using namespace testing;
+
+std::string errorMessage(const std::string& body) {
+  auto parsed = parseJson(body);
+  if (!parsed) return "<not json>";
+  const auto* errors = parsed->as_object().if_contains("errors");
+  if (errors == nullptr || errors->as_array().empty()) return "<no errors>";
+  return std::string(errors->as_array()[0].as_object().at("message").as_string());
+}
+
+// Echoes the request; /throw throws, /slow answers after 300 ms and flags when it began.
+struct EchoHandler {
+  std::atomic<int>* slowStarted = nullptr;
+
+  asio::awaitable<Response> operator()(Request& req) const {
+    if (req.target() == "/throw") throw std::runtime_error("handler exploded");
+    if (req.target() == "/slow") {
+      if (slowStarted != nullptr) ++*slowStarted;
+      asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::milliseconds(300));
+      co_await timer.async_wait(asio::use_awaitable);
+    }
+    Response res{http::status::ok, 11};
+    res.set(http::field::content_type, "text/plain");
+    res.set("X-Method", std::string(req.method_string()));
+    res.set("X-Target", std::string(req.target()));
+    res.body() = req.target() == "/hello" ? std::string("hello") : req.body();
+    co_return res;
+  }
+};
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void startServer(ServerSettings settings = {}, std::size_t threads = 1) {
+    settings.address = "127.0.0.1";
+    pool_ = std::make_unique<IoPool>(threads);
+    server_ = std::make_unique<HttpServer>(*pool_, std::move(settings), EchoHandler{&slowStarted_});
+    server_->start();
+    pool_->start();
+  }
+  void TearDown() override {
+    if (server_) server_->stop();
+    if (pool_) pool_->stop();
+    server_.reset();
+    pool_.reset();
+  }
+  uint16_t port() const { return server_->port(); }
+
+  std::atomic<int> slowStarted_{0};
+  std::unique_ptr<IoPool> pool_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+std::string post(std::string_view target, std::string_view body, std::string_view extra = "") {
+  return std::string("POST ") + std::string(target) + " HTTP/1.1\r\nHost: t\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n" + std::string(extra) + "\r\n" + std::string(body);
+}
+
+std::string get(std::string_view target, std::string_view extra = "") {
+  return "GET " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n" + std::string(extra) + "\r\n";
+}
+
+TEST_F(HttpServerTest, AnswersWithTheHandlersResponse) {
+  startServer();
+  ASSERT_NE(port(), 0);
+  RawConn c(port());
+  ASSERT_TRUE(c.send(post("/echo?x=1", "payload")));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "payload");
+  EXPECT_EQ(r->header("content-length"), "7");
+  EXPECT_EQ(r->header("content-type"), "text/plain");
+  EXPECT_EQ(r->header("x-method"), "post");  // RawResponse lower-cases the head
+  EXPECT_EQ(r->header("x-target"), "/echo?x=1");
+}
+
+TEST_F(HttpServerTest, KeepAliveServesRequestsOnOneConnection) {
+  startServer();
+  RawConn c(port());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(c.send(post("/", "n" + std::to_string(i))));
+    auto r = c.readResponse();
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->body, "n" + std::to_string(i));
+    EXPECT_EQ(r->header("connection"), "");
+  }
+  EXPECT_EQ(server_->acceptedConnections(), 1u);
+}
+
+TEST_F(HttpServerTest, AnswersPipelinedRequestsInOrder) {
+  startServer();
+  RawConn c(port());
+  ASSERT_TRUE(c.send(post("/", "first") + post("/", "second") + get("/hello")));
+  auto a = c.readResponse();
+  auto b = c.readResponse();
+  auto h = c.readResponse();
+  ASSERT_TRUE(a && b && h);
+  EXPECT_EQ(a->body, "first");
+  EXPECT_EQ(b->body, "second");
+  EXPECT_EQ(h->body, "hello");
+}
+
+TEST_F(HttpServerTest, ClosesWhenTheClientAsksTo) {
+  startServer();
+  RawConn c(port());
+  ASSERT_TRUE(c.send(get("/hello", "Connection: close\r\n")));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->header("connection"), "close");
+  EXPECT_TRUE(c.waitClosed(2s));
+}
+
+TEST_F(HttpServerTest, Http10ClosesByDefault) {
+  startServer();
+  RawConn c(port());
+  ASSERT_TRUE(c.send("GET /hello HTTP/1.0\r\n\r\n"));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->head.substr(0, 8), "http/1.0");
+  EXPECT_EQ(r->body, "hello");
+  EXPECT_TRUE(c.waitClosed(2s));
+}
+
+TEST_F(HttpServerTest, HeadWritesNoBody) {
+  startServer();
+  RawConn c(port());
+  ASSERT_TRUE(c.send("HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto h = c.readResponse(5s, /*headOnly=*/true);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+  EXPECT_EQ(h->header("content-length"), "5");
+  // Were a body written, it would be read as the start of the next response.
+  ASSERT_TRUE(c.send(post("/", "next")));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "next");
+}
+
+TEST_F(HttpServerTest, ExpectContinueGetsInterimResponse) {
+  startServer();
+  RawConn c(port());
+  ASSERT_TRUE(c.send(
+      "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"));
+  auto interim = c.readResponse(5s, true);
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(interim->status, 100);
+  ASSERT_TRUE(c.send("body"));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "body");
+}
+
+TEST_F(HttpServerTest, BodyOverLimitIs413AndCloses) {
+  ServerSettings s;
+  s.bodyLimit = 1000;
+  startServer(s);
+  RawConn c(port());
+  ASSERT_TRUE(c.send(post("/", std::string(2000, 'x'))));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_EQ(r->header("content-type"), "application/json");
+  EXPECT_NE(errorMessage(r->body).find("1000"), std::string::npos) << r->body;
+  EXPECT_TRUE(c.waitClosed(3s));
+}
+
+TEST_F(HttpServerTest, ChunkedBodyOverLimitIs413) {
+  ServerSettings s;
+  s.bodyLimit = 1000;
+  startServer(s);
+  RawConn c(port());
+  std::string req = "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 3; ++i) req += "200\r\n" + std::string(512, 'y') + "\r\n";
+  req += "0\r\n\r\n";
+  ASSERT_TRUE(c.send(req));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+}
+
+TEST_F(HttpServerTest, BodyAtTheLimitIsAccepted) {
+  ServerSettings s;
+  s.bodyLimit = 1000;
+  startServer(s);
+  RawConn c(port());
+  ASSERT_TRUE(c.send(post("/", std::string(1000, 'x'))));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body.size(), 1000u);
+}
+
+TEST_F(HttpServerTest, HugeHeadersAre431) {
+  ServerSettings s;
+  s.headerLimit = 4096;
+  startServer(s);
+  RawConn c(port());
+  ASSERT_TRUE(c.send(get("/", "X-Big: " + std::string(20'000, 'h') + "\r\n")));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 431);
+  EXPECT_EQ(r->header("content-type"), "application/json");
+  EXPECT_NE(errorMessage(r->body), "<not json>");
+  EXPECT_TRUE(c.waitClosed(3s));
+}
+
+TEST_F(HttpServerTest, GarbageIs400) {
+  startServer();
+  RawConn c(port());
+  ASSERT_TRUE(c.send("THIS IS NOT HTTP\r\n\r\n"));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(r->header("content-type"), "application/json");
+  EXPECT_NE(errorMessage(r->body).find("malformed"), std::string::npos) << r->body;
+  EXPECT_TRUE(c.waitClosed(3s));
+}
+
+TEST_F(HttpServerTest, HandlerExceptionIs500AndServingGoesOn) {
+  startServer();
+  RawConn c(port());
+  ASSERT_TRUE(c.send(get("/throw")));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500);
+  EXPECT_EQ(r->header("content-type"), "application/json");
+  EXPECT_EQ(errorMessage(r->body), "internal server error");
+  ASSERT_TRUE(c.send(get("/hello")));
+  auto ok = c.readResponse();
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  RawConn other(port());
+  ASSERT_TRUE(other.send(get("/hello")));
+  ASSERT_TRUE(other.readResponse());
+}
+
+TEST_F(HttpServerTest, SlowLorisIsCutOffWhileOthersAreServed) {
+  ServerSettings s;
+  s.readTimeout = 300ms;
+  s.idleTimeout = 10s;
+  startServer(s);
+  RawConn slow(port());
+  const std::string request = get("/", "X-Padding: " + std::string(60, 'p') + "\r\n");
+  std::atomic<bool> closed{false};
+  std::atomic<std::size_t> sent{0};
+  std::atomic<long> elapsedMs{0};
+  std::thread loris([&] {
+    const auto start = Clock::now();
+    for (char ch : request) {
+      if (!slow.send(std::string_view(&ch, 1))) {
+        closed = true;
+        break;
+      }
+      ++sent;
+      // Paces the bytes 100 ms apart and notices the close at once.
+      if (slow.waitClosed(100ms)) {
+        closed = true;
+        break;
+      }
+    }
+    elapsedMs = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+  });
+  // Served while the slow client is still trickling.
+  RawConn fast(port());
+  ASSERT_TRUE(fast.send(get("/hello")));
+  auto r = fast.readResponse(2s);
+  loris.join();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "hello");
+  EXPECT_TRUE(closed);
+  EXPECT_LT(sent.load(), request.size());
+  EXPECT_GE(elapsedMs.load(), 250);
+  EXPECT_LT(elapsedMs.load(), 1500);
+}
+
+TEST_F(HttpServerTest, IdleKeepAliveConnectionIsClosed) {
+  ServerSettings s;
+  s.idleTimeout = 200ms;
+  startServer(s);
+  RawConn c(port());
+  ASSERT_TRUE(c.send(get("/hello")));
+  ASSERT_TRUE(c.readResponse());
+  const auto start = Clock::now();
+  EXPECT_TRUE(c.waitClosed(3s));
+  EXPECT_GE(Clock::now() - start, 150ms);
+}
+
+TEST_F(HttpServerTest, MaxConnectionsIsEnforced) {
+  ServerSettings s;
+  s.maxConnections = 2;
+  startServer(s);
+  auto a = std::make_unique<RawConn>(port());
+  RawConn b(port());
+  ASSERT_TRUE(a->send(get("/hello")) && b.send(get("/hello")));
+  ASSERT_TRUE(a->readResponse());
+  ASSERT_TRUE(b.readResponse());
+  EXPECT_EQ(server_->liveConnections(), 2u);
+
+  RawConn over(port());
+  over.send(get("/hello"));
+  EXPECT_TRUE(over.waitClosed(3s));
+  EXPECT_EQ(over.pending(), "");
+  EXPECT_EQ(server_->liveConnections(), 2u);
+  EXPECT_EQ(server_->acceptedConnections(), 2u);
+
+  a.reset();
+  ASSERT_TRUE(eventually([&] { return server_->liveConnections() == 1; }));
+  RawConn again(port());
+  ASSERT_TRUE(again.send(get("/hello")));
+  auto r = again.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(HttpServerTest, StopClosesIdleConnectionsAndFinishesInFlightOnes) {
+  startServer();
+  RawConn idle(port());
+  ASSERT_TRUE(idle.send(get("/hello")));
+  ASSERT_TRUE(idle.readResponse());
+  RawConn busy(port());
+  ASSERT_TRUE(busy.send(get("/slow")));
+  ASSERT_TRUE(eventually([&] { return slowStarted_.load() == 1; }));
+
+  server_->stop();
+  EXPECT_TRUE(idle.waitClosed(2s));
+  auto r = busy.readResponse(3s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->header("connection"), "close");
+  EXPECT_TRUE(busy.waitClosed(2s));
+  EXPECT_LT(connectTo(port()), 0);
+}
+
+TEST_F(HttpServerTest, EveryThreadAcceptsOnTheSamePort) {
+  startServer({}, 3);
+  std::vector<std::unique_ptr<RawConn>> conns;
+  for (int i = 0; i < 12; ++i) {
+    conns.push_back(std::make_unique<RawConn>(port()));
+    ASSERT_TRUE(conns.back()->send(post("/", std::to_string(i))));
+  }
+  for (int i = 0; i < 12; ++i) {
+    auto r = conns[i]->readResponse();
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->body, std::to_string(i));
+  }
+  EXPECT_EQ(server_->acceptedConnections(), 12u);
+}
+
+TEST(HttpServerStartTest, ThrowsWhenThePortIsTaken) {
+  IoPool pool(1);
+  ServerSettings s;
+  s.address = "127.0.0.1";
+  HttpServer first(pool, s, EchoHandler{});
+  first.start();
+  s.port = first.port();
+  HttpServer second(pool, s, EchoHandler{});
+  EXPECT_THROW(second.start(), std::runtime_error);
+}
+
+TEST(HttpServerStartTest, ThrowsOnAnInvalidAddress) {
+  IoPool pool(1);
+  ServerSettings s;
+  s.address = "not-an-address";
+  HttpServer server(pool, s, EchoHandler{});
+  EXPECT_THROW(server.start(), std::runtime_error);
+}
+
+TEST(HttpServerStartTest, ThrowsWhenTlsFilesCannotBeLoaded) {
+  IoPool pool(1);
+  ServerSettings s;
+  s.address = "127.0.0.1";
+  s.tls = TlsFiles{"/nonexistent/cert.pem", "/nonexistent/key.pem"};
+  HttpServer server(pool, s, EchoHandler{});
+  EXPECT_THROW(server.start(), std::runtime_error);
+}
+
+TEST(HttpServerStartTest, ThrowsWhenKeyDoesNotMatchCertificate) {
+  TempDir dir;
+  const std::string cert = (dir.path() / "cert.pem").string();
+  const std::string key = (dir.path() / "key.pem").string();
+  const std::string otherCert = (dir.path() / "other.pem").string();
+  const std::string otherKey = (dir.path() / "other.key").string();
+  writeSelfSigned(cert, key);
+  writeSelfSigned(otherCert, otherKey);
+  IoPool pool(1);
+  ServerSettings s;
+  s.address = "127.0.0.1";
+  s.tls = TlsFiles{cert, otherKey};
+  HttpServer server(pool, s, EchoHandler{});
+  EXPECT_THROW(server.start(), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace eg::net
