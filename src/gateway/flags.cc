@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <functional>
 #include <limits>
 #include <optional>
@@ -80,6 +81,52 @@ std::optional<bool> parseBool(std::string_view text) {
     if (text == f) return false;
   }
   return std::nullopt;
+}
+
+// Go's time.ParseDuration for the units a timeout needs: "30s", "500ms", "1m30s", "2h".
+std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  double totalMs = 0;
+  while (!text.empty()) {
+    std::size_t digits = 0;
+    while (digits < text.size() && ((text[digits] >= '0' && text[digits] <= '9') || text[digits] == '.')) {
+      ++digits;
+    }
+    if (digits == 0) return std::nullopt;
+    double value = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + digits, value);
+    if (ec != std::errc() || ptr != text.data() + digits) return std::nullopt;
+    text.remove_prefix(digits);
+    double unitMs = 0;
+    if (text.starts_with("ms")) {
+      unitMs = 1, text.remove_prefix(2);
+    } else if (text.starts_with("s")) {
+      unitMs = 1000, text.remove_prefix(1);
+    } else if (text.starts_with("m")) {
+      unitMs = 60'000, text.remove_prefix(1);
+    } else if (text.starts_with("h")) {
+      unitMs = 3'600'000, text.remove_prefix(1);
+    } else {
+      return std::nullopt;
+    }
+    totalMs += value * unitMs;
+  }
+  return std::chrono::milliseconds(static_cast<int64_t>(totalMs));
+}
+
+Setter durationSetter(std::chrono::milliseconds Settings::*field) {
+  return [field](Settings& s, std::string_view text) -> std::optional<std::string> {
+    const auto value = parseDuration(text);
+    if (!value) return std::string("not a duration such as 30s or 500ms");
+    if (value->count() < 1) return std::string("must be at least 1ms");
+    s.*field = *value;
+    return std::nullopt;
+  };
+}
+
+std::string durationText(std::chrono::milliseconds d) {
+  return d.count() % 1000 == 0 ? std::to_string(d.count() / 1000) + "s"
+                               : std::to_string(d.count()) + "ms";
 }
 
 std::string quoted(std::string_view s) {
@@ -177,6 +224,12 @@ std::vector<FlagDef> flagTable(Extra& extra) {
          if (!parseLogLevel(text, s.logLevel)) return std::string("unknown level");
          return std::nullopt;
        }},
+      {"idle-timeout", "duration", "keep-alive connections idle this long are closed",
+       durationText(d.idleTimeout), durationSetter(&Settings::idleTimeout)},
+      {"max-connections", "n", "client connections served at once per API; more are refused",
+       std::to_string(d.maxConnections), integerSetter(&Settings::maxConnections, 1, kMaxInt)},
+      {"read-timeout", "duration", "time a client has to send a whole request; slower ones "
+       "are disconnected", durationText(d.readTimeout), durationSetter(&Settings::readTimeout)},
       {"max-body-size", "bytes", "largest event body accepted, in bytes; larger ones answer 413",
        std::to_string(d.maxBodySize),
        integerSetter(&Settings::maxBodySize, 1, std::numeric_limits<int64_t>::max())},
@@ -192,6 +245,8 @@ std::vector<FlagDef> flagTable(Extra& extra) {
       {"workers-backlog", "n", "async deliveries queued while all workers are busy",
        std::to_string(d.workersBacklog), integerSetter(&Settings::workersBacklog, 1, kMaxInt)},
   };
+  std::sort(flags.begin(), flags.end(),
+            [](const FlagDef& a, const FlagDef& b) { return a.name < b.name; });
   return flags;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -31,6 +32,9 @@ struct Settings {
   int workersBacklog = 200;  // -workers-backlog: queued async deliveries
   int ioThreads = 1;         // -io-threads: defaults to the number of cores (see parseFlags)
   size_t maxBodySize = 6 * 1024 * 1024;  // -max-body-size: largest event body, bytes
+  std::chrono::milliseconds readTimeout{30'000};  // -read-timeout: a whole request, both APIs
+  std::chrono::milliseconds idleTimeout{60'000};  // -idle-timeout: idle keep-alive connections
+  size_t maxConnections = 10'000;                 // -max-connections: per API
 
   spdlog::level::level_enum logLevel = spdlog::level::info;  // -log-level
   LogFormat logFormat = LogFormat::kJson;  // -log-format: text under -dev unless given

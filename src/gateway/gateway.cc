@@ -3,6 +3,7 @@
 #include <csignal>
 #include <future>
 #include <stdexcept>
+#include <thread>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -95,12 +96,15 @@ void Gateway::start() {
 
   net::ServerSettings configSettings;
   configSettings.port = s.configPort;
+  configSettings.readTimeout = s.readTimeout;
+  configSettings.idleTimeout = s.idleTimeout;
+  configSettings.maxConnections = s.maxConnections;
   configSettings.tls = tlsFiles(s.configTlsCert, s.configTlsKey);
   impl_->configServer = std::make_unique<net::HttpServer>(
       impl_->pool, configSettings,
       [api = impl_->configApi.get()](net::Request& r) { return api->handle(r); });
 
-  net::ServerSettings eventsSettings;
+  net::ServerSettings eventsSettings = configSettings;
   eventsSettings.port = s.eventsPort;
   eventsSettings.bodyLimit = s.maxBodySize;
   eventsSettings.tls = tlsFiles(s.eventsTlsCert, s.eventsTlsKey);
@@ -140,6 +144,15 @@ void Gateway::shutdown() {
   if (impl_->eventsApi && !impl_->eventsApi->waitDrained(kDrainTimeout)) {
     spdlog::warn("Shutdown: queued deliveries did not finish within {} s; they are lost.",
                  kDrainTimeout.count());
+  }
+  // Requests in flight (sync calls included) finish before the I/O threads stop.
+  const auto deadline = std::chrono::steady_clock::now() + kDrainTimeout;
+  auto live = [this] {
+    return (impl_->eventsServer ? impl_->eventsServer->liveConnections() : 0) +
+           (impl_->configServer ? impl_->configServer->liveConnections() : 0);
+  };
+  while (live() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   if (impl_->cache) impl_->cache->stop();
   impl_->pool.stop();

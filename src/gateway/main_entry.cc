@@ -16,10 +16,10 @@ int runMain(int argc, char** argv) {
   auto outcome = parseFlags(argc, argv);
   switch (outcome.kind) {
     case ParseOutcome::kError:
-      std::fprintf(stderr, "%s\nUsage of event-gateway:\n%s", outcome.message.c_str(), usage().c_str());
+      std::fprintf(stderr, "%s\n%s", outcome.message.c_str(), usage().c_str());
       return 2;
     case ParseOutcome::kHelp:
-      std::fprintf(stdout, "Usage of event-gateway:\n%s", usage().c_str());
+      std::fprintf(stdout, "%s", usage().c_str());
       return 0;
     case ParseOutcome::kVersion:
       std::fprintf(stdout, "%s\n", outcome.message.c_str());

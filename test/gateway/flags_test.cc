@@ -235,8 +235,9 @@ TEST(FlagsTest, UsageListsEveryFlagSortedWithDefaults) {
   const std::vector<std::string> names = {
       "config-port", "config-tls-cert", "config-tls-key", "db-hosts",       "db-prefix",
       "db-tls-ca",   "db-tls-cert",     "db-tls-key",     "dev",            "embed-data-dir",
-      "events-port", "events-tls-cert", "events-tls-key", "io-threads",     "log-format",
-      "log-level",   "max-body-size",   "version",        "workers",        "workers-backlog",
+      "events-port", "events-tls-cert", "events-tls-key", "idle-timeout",   "io-threads",
+      "log-format",  "log-level",       "max-body-size",  "max-connections", "read-timeout",
+      "version",     "workers",         "workers-backlog",
       "help"};
   size_t last = 0;
   for (const auto& name : names) {
@@ -256,6 +257,29 @@ TEST(FlagsTest, UsageListsEveryFlagSortedWithDefaults) {
   EXPECT_NE(text.find("(default 200)"), std::string::npos);
   EXPECT_NE(text.find("(default 6291456)"), std::string::npos);
   EXPECT_NE(text.find("(default \"info\")"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace eg::gateway
+
+namespace eg::gateway {
+namespace {
+
+TEST(FlagsTest, TimeoutsTakeGoDurations) {
+  const auto out = parse({"-read-timeout=1m30s", "--idle-timeout", "250ms", "-max-connections=7"});
+  ASSERT_EQ(out.kind, ParseOutcome::kRun) << out.message;
+  EXPECT_EQ(out.settings.readTimeout, std::chrono::milliseconds(90'000));
+  EXPECT_EQ(out.settings.idleTimeout, std::chrono::milliseconds(250));
+  EXPECT_EQ(out.settings.maxConnections, 7u);
+  EXPECT_EQ(parse({"-read-timeout=2s"}).settings.readTimeout, std::chrono::milliseconds(2000));
+  for (const char* bad : {"-read-timeout=10", "-read-timeout=fast", "-read-timeout=0s",
+                          "-idle-timeout=", "-read-timeout=5x", "-max-connections=0"}) {
+    const auto r = parse({bad});
+    EXPECT_EQ(r.kind, ParseOutcome::kError) << bad;
+    EXPECT_NE(r.message.find("invalid value"), std::string::npos) << r.message;
+  }
+  EXPECT_NE(usage().find("  -read-timeout duration\n"), std::string::npos) << usage();
+  EXPECT_NE(usage().find("(default 30s)"), std::string::npos);
 }
 
 }  // namespace
