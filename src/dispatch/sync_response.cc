@@ -5,6 +5,8 @@
 
 #include <boost/json.hpp>
 
+#include "common/http_syntax.h"
+
 namespace eg::dispatch {
 
 namespace json = boost::json;
@@ -13,48 +15,6 @@ namespace http = boost::beast::http;
 namespace {
 
 Error malformed() { return Error::invalid(std::string(kMalformedResponse)); }
-
-bool isTokenChar(unsigned char c) {
-  if (std::isalnum(c)) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool validHeaderName(std::string_view name) {
-  if (name.empty()) return false;
-  for (unsigned char c : name) {
-    if (!isTokenChar(c)) return false;
-  }
-  return true;
-}
-
-bool validHeaderValue(std::string_view value) {
-  for (char c : value) {
-    if (c == '\r' || c == '\n' || c == '\0') return false;
-  }
-  return true;
-}
-
-// Framing and connection headers are the server's business, not the function's.
-bool isHopByHop(std::string_view name) {
-  switch (http::string_to_field(name)) {
-    case http::field::connection:
-    case http::field::content_length:
-    case http::field::transfer_encoding:
-    case http::field::keep_alive:
-    case http::field::upgrade:
-    case http::field::te:
-    case http::field::trailer:
-      return true;
-    default:
-      return false;
-  }
-}
 
 bool startsWithNoCase(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
@@ -96,7 +56,7 @@ Result<FunctionResponse> parseFunctionResponse(std::string_view result) {
       if (v.is_null()) continue;
       if (!v.is_string()) return malformed();
       const auto& s = v.get_string();
-      if (!validHeaderName(name) || !validHeaderValue(s)) return malformed();
+      if (!isHttpToken(name) || !isHttpFieldValue(s)) return malformed();
       out.headers.emplace_back(std::string(name), std::string(s));
     }
   }
@@ -138,7 +98,7 @@ void writeFunctionResponse(FunctionResponse parsed, net::Response& response) {
   response.result(parsed.statusCode);
   bool hasContentType = false;
   for (auto& [name, value] : parsed.headers) {
-    if (isHopByHop(name)) continue;
+    if (isFramingHeader(name)) continue;
     if (http::string_to_field(name) == http::field::content_type) hasContentType = true;
     response.set(name, value);
   }

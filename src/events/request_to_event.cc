@@ -4,6 +4,7 @@
 
 #include <boost/beast/core/string.hpp>
 
+#include "common/http_syntax.h"
 #include "events/gateway_event.h"
 
 namespace eg::events {
@@ -44,24 +45,13 @@ bool istartsWith(std::string_view s, std::string_view prefix) {
 char toUpper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
 char toLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
-bool isTokenChar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
 // Go's textproto.CanonicalMIMEHeaderKey, so that functions written for the Go gateway
 // find headers under the same names. Names with bytes outside the token set stay as
 // they are, as in Go.
 void canonicalHeaderName(std::string_view name, std::string& out) {
   out.assign(name.data(), name.size());
   for (char c : name) {
-    if (!isTokenChar(c)) return;
+    if (!isHttpTokenChar(static_cast<unsigned char>(c))) return;
   }
   bool upper = true;
   for (char& c : out) {

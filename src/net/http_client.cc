@@ -23,6 +23,8 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
+#include "common/http_syntax.h"
+
 namespace eg::net {
 
 namespace {
@@ -193,35 +195,16 @@ void release(Bucket& bucket, std::unique_ptr<Connection> conn, std::size_t maxId
   bucket.push_back(std::move(conn));
 }
 
-bool isToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s) {
-    if (c <= 32 || c >= 127 || std::string_view("\"(),/:;<=>?@[\\]{}").find(static_cast<char>(c)) !=
-                                   std::string_view::npos) {
-      return false;
-    }
-  }
-  return true;
-}
-
-bool isFieldValue(std::string_view s) {
-  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
-}
-
-// Framing and hop-by-hop headers are the client's business, not the caller's.
+// Host and the framing headers are the client's business, not the caller's.
 bool isReserved(std::string_view name) {
-  static constexpr std::array<std::string_view, 8> kReserved = {
-      "host",    "content-length", "transfer-encoding", "connection",
-      "upgrade", "keep-alive",     "proxy-connection",  "te"};
-  return std::any_of(kReserved.begin(), kReserved.end(),
-                     [&](std::string_view r) { return beast::iequals(r, name); });
+  return isFramingHeader(name) || beast::iequals(name, "host");
 }
 
 // Header injection would let a caller smuggle a second request onto a pooled connection.
 Status validateHeaders(const ClientRequest& req) {
   for (const auto& [name, value] : req.headers) {
-    if (!isToken(name)) return Error::invalid("invalid header name '" + name + "'");
-    if (!isFieldValue(value)) return Error::invalid("invalid value for header '" + name + "'");
+    if (!isHttpToken(name)) return Error::invalid("invalid header name '" + name + "'");
+    if (!isHttpFieldValue(value)) return Error::invalid("invalid value for header '" + name + "'");
   }
   return {};
 }

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "common/http_syntax.h"
+
 namespace eg::providers::fields {
 
 namespace json = boost::json;
@@ -82,19 +84,8 @@ Result<std::chrono::milliseconds> optionalMilliseconds(const json::object& provi
   return std::chrono::milliseconds(*n);
 }
 
-bool isHeaderName(std::string_view name) {
-  if (name.empty()) return false;
-  for (const char c : name) {
-    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) {
-      return false;
-    }
-  }
-  return true;
-}
+bool isHeaderName(std::string_view name) { return isHttpToken(name); }
 
-bool isHeaderValue(std::string_view value) {
-  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
-}
+bool isHeaderValue(std::string_view value) { return isHttpFieldValue(value); }
 
 }  // namespace eg::providers::fields

@@ -4,6 +4,9 @@
 #include <array>
 #include <cctype>
 
+#include <boost/beast/core/string.hpp>
+
+#include "common/http_syntax.h"
 #include "providers/failing_invoker.h"
 #include "providers/fields.h"
 
@@ -13,22 +16,9 @@ namespace json = boost::json;
 
 namespace {
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-// Headers that frame the message or the connection: setting them would break the
-// request or the pooled connection it travels on.
-constexpr std::array<std::string_view, 9> kReservedHeaders = {
-    "Host",    "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive",
-    "Upgrade", "TE",             "Trailer",           "Proxy-Connection"};
-
+// The gateway writes Host and the framing headers itself.
 bool isReserved(std::string_view name) {
-  return std::any_of(kReservedHeaders.begin(), kReservedHeaders.end(),
-                     [&](std::string_view r) { return equalsIgnoreCase(r, name); });
+  return isFramingHeader(name) || boost::beast::iequals(name, "Host");
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> parseHeaders(const json::object& provider) {
@@ -100,7 +90,7 @@ HttpInvoker::HttpInvoker(net::HttpClient& client, HttpProviderSettings settings)
     : client_(client), settings_(std::move(settings)), loggableUrl_(loggableUrl(settings_.url)) {
   const bool hasContentType =
       std::any_of(settings_.headers.begin(), settings_.headers.end(),
-                  [](const auto& h) { return equalsIgnoreCase(h.first, "Content-Type"); });
+                  [](const auto& h) { return boost::beast::iequals(h.first, "Content-Type"); });
   if (!hasContentType) requestHeaders_.emplace_back("Content-Type", kCloudEventsContentType);
   requestHeaders_.insert(requestHeaders_.end(), settings_.headers.begin(),
                          settings_.headers.end());
