@@ -9,7 +9,7 @@ void registerBuiltinProviders(ProviderRegistry& registry, net::HttpClient& clien
   registry.add("http", std::make_unique<HttpProviderFactory>(client));
   for (const AwsService service :
        {AwsService::kLambda, AwsService::kKinesis, AwsService::kFirehose, AwsService::kSqs}) {
-    registry.add(awsTypeName(service), std::make_unique<AwsProviderFactory>(service));
+    registry.add(awsTypeName(service), std::make_unique<AwsProviderFactory>(service, client));
   }
 }
 

@@ -1,5 +1,8 @@
 #include "providers/aws/aws_config.h"
 
+#include <cstdlib>
+
+#include "providers/aws/aws_invokers.h"
 #include "providers/failing_invoker.h"
 #include "providers/fields.h"
 
@@ -81,7 +84,82 @@ Result<AwsProviderConfig> parseAwsProvider(AwsService service, const json::objec
   auto endpoint = fields::optionalUrl(provider, "endpoint");
   if (!endpoint) return std::move(endpoint).error();
   config.endpoint = std::move(endpoint).value();
+
+  auto connectTimeout =
+      fields::optionalMilliseconds(provider, "connectTimeout", config.connectTimeout);
+  if (!connectTimeout) return std::move(connectTimeout).error();
+  config.connectTimeout = *connectTimeout;
+  auto timeout = fields::optionalMilliseconds(provider, "timeout", config.timeout);
+  if (!timeout) return std::move(timeout).error();
+  config.timeout = *timeout;
   return config;
+}
+
+const char* awsSigningName(AwsService service) {
+  switch (service) {
+    case AwsService::kLambda: return "lambda";
+    case AwsService::kKinesis: return "kinesis";
+    case AwsService::kFirehose: return "firehose";
+    case AwsService::kSqs: return "sqs";
+  }
+  return "lambda";
+}
+
+const char* awsEndpointEnvSuffix(AwsService service) {
+  switch (service) {
+    case AwsService::kLambda: return "LAMBDA";
+    case AwsService::kKinesis: return "KINESIS";
+    case AwsService::kFirehose: return "FIREHOSE";
+    case AwsService::kSqs: return "SQS";
+  }
+  return "LAMBDA";
+}
+
+namespace {
+
+const char* systemGetenv(const char* name) { return std::getenv(name); }
+
+// `prefix` (an endpoint's path, maybe "/") followed by `path` (starting with '/').
+std::string joinPath(std::string_view prefix, std::string_view path) {
+  prefix = prefix.substr(0, prefix.find('?'));
+  while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
+  return std::string(prefix) + std::string(path);
+}
+
+}  // namespace
+
+Result<net::Url> resolveAwsEndpoint(const AwsProviderConfig& config, GetEnv getenv) {
+  if (getenv == nullptr) getenv = &systemGetenv;
+  std::optional<net::Url> base = config.endpoint;
+  if (!base) {
+    const std::string specific = std::string("AWS_ENDPOINT_URL_") + awsEndpointEnvSuffix(config.service);
+    for (const std::string& name : {specific, std::string("AWS_ENDPOINT_URL")}) {
+      const char* value = getenv(name.c_str());
+      if (value == nullptr || *value == '\0') continue;
+      auto url = net::Url::parse(value);
+      if (!url) {
+        return Error::invalid("Environment variable " + name + " must be an http or https URL.");
+      }
+      base = std::move(url).value();
+      break;
+    }
+  }
+  if (config.service == AwsService::kSqs) {
+    auto queue = net::Url::parse(config.target);
+    if (!queue) return Error::invalid("Field \"provider.queueUrl\" must be an http or https URL.");
+    if (!base) return std::move(queue).value();
+    net::Url url = *base;
+    url.target = joinPath(base->target, queue->target);
+    return url;
+  }
+  if (base) {
+    base->target = joinPath(base->target, "/");
+    return *std::move(base);
+  }
+  std::string regional = std::string("https://") + awsSigningName(config.service) + "." +
+                         config.region + ".amazonaws.com";
+  if (config.region.rfind("cn-", 0) == 0) regional += ".cn";
+  return net::Url::parse(regional);
 }
 
 Status AwsProviderFactory::validate(const json::object& provider) const {
@@ -95,9 +173,17 @@ bool AwsProviderFactory::isSecretField(std::string_view field) const {
 }
 
 std::unique_ptr<Invoker> AwsProviderFactory::create(const model::Function& function) const {
-  return std::make_unique<FailingInvoker>(Error::unavailable(
-      std::string("provider \"") + awsTypeName(service_) +
-      "\" calls are not available in this build"));
+  auto config = parseAwsProvider(service_, function.provider);
+  if (!config) {
+    return std::make_unique<FailingInvoker>(
+        Error::unavailable("function call failed: invalid provider: " + config.error().message));
+  }
+  auto endpoint = resolveAwsEndpoint(*config);
+  if (!endpoint) {
+    return std::make_unique<FailingInvoker>(
+        Error::unavailable("function call failed: " + endpoint.error().message));
+  }
+  return makeAwsInvoker(client_, std::move(config).value(), std::move(endpoint).value());
 }
 
 }  // namespace eg::providers
