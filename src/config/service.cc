@@ -89,6 +89,36 @@ Result<T> decodedOrInternal(Result<T> r, std::string_view key) {
   return r;
 }
 
+// What get and list need to know of each resource kind.
+template <class T>
+struct Resource;
+template <>
+struct Resource<model::Function> {
+  static constexpr ResourceKind kKind = ResourceKind::kFunction;
+  static Result<model::Function> decode(std::string_view v) { return model::decodeStoredFunction(v); }
+  static Error notFound(std::string_view id) { return functionNotFound(id); }
+};
+template <>
+struct Resource<model::EventType> {
+  static constexpr ResourceKind kKind = ResourceKind::kEventType;
+  static Result<model::EventType> decode(std::string_view v) { return model::decodeStoredEventType(v); }
+  static Error notFound(std::string_view id) { return eventTypeNotFound(id); }
+};
+template <>
+struct Resource<model::Subscription> {
+  static constexpr ResourceKind kKind = ResourceKind::kSubscription;
+  static Result<model::Subscription> decode(std::string_view v) {
+    return model::decodeStoredSubscription(v);
+  }
+  static Error notFound(std::string_view id) { return subscriptionNotFound(id); }
+};
+template <>
+struct Resource<model::Cors> {
+  static constexpr ResourceKind kKind = ResourceKind::kCors;
+  static Result<model::Cors> decode(std::string_view v) { return model::decodeStoredCors(v); }
+  static Error notFound(std::string_view id) { return corsNotFound(id); }
+};
+
 store::Op putOp(std::string k, std::string v) {
   return store::Op{store::Op::Type::kPut, std::move(k), std::move(v)};
 }
@@ -138,6 +168,24 @@ asio::awaitable<Result<store::RangeResult>> ConfigService::readAll(std::string p
   auto r = co_await store_.list(std::move(prefix));
   if (!r) co_return storeError(r.error());
   co_return std::move(r);
+}
+
+template <class T>
+asio::awaitable<Result<T>> ConfigService::getResource(std::string space, std::string id) {
+  const auto k = key(Resource<T>::kKind, space, id);
+  auto current = co_await read(k);
+  if (!current) co_return std::move(current).error();
+  if (!*current) co_return Resource<T>::notFound(id);
+  co_return decodedOrInternal(Resource<T>::decode((*current)->value), k);
+}
+
+template <class T>
+asio::awaitable<Result<std::vector<T>>> ConfigService::listResources(std::string space,
+                                                                     MetadataFilters filters) {
+  auto range = co_await readAll(model::collectionPrefix(Resource<T>::kKind, space));
+  if (!range) co_return std::move(range).error();
+  co_return filtered(decodeAll<T>(*range, Resource<T>::kKind, space, &Resource<T>::decode),
+                     filters);
 }
 
 Status ConfigService::validateProvider(const model::Function& fn) const {
@@ -240,21 +288,13 @@ asio::awaitable<Status> ConfigService::deleteFunction(std::string space, std::st
 }
 
 asio::awaitable<Result<model::Function>> ConfigService::getFunction(std::string space,
-                                                                    std::string id) {
-  const auto k = key(ResourceKind::kFunction, space, id);
-  auto current = co_await read(k);
-  if (!current) co_return std::move(current).error();
-  if (!*current) co_return functionNotFound(id);
-  co_return decodedOrInternal(model::decodeStoredFunction((*current)->value), k);
+    std::string id) {
+  return getResource<model::Function>(std::move(space), std::move(id));
 }
 
 asio::awaitable<Result<std::vector<model::Function>>> ConfigService::listFunctions(
     std::string space, MetadataFilters filters) {
-  auto range = co_await readAll(model::collectionPrefix(ResourceKind::kFunction, space));
-  if (!range) co_return std::move(range).error();
-  co_return filtered(decodeAll<model::Function>(*range, ResourceKind::kFunction, space,
-                                                model::decodeStoredFunction),
-                     filters);
+  return listResources<model::Function>(std::move(space), std::move(filters));
 }
 
 // ---- event types ----
@@ -351,21 +391,13 @@ asio::awaitable<Status> ConfigService::deleteEventType(std::string space, std::s
 }
 
 asio::awaitable<Result<model::EventType>> ConfigService::getEventType(std::string space,
-                                                                      std::string name) {
-  const auto k = key(ResourceKind::kEventType, space, name);
-  auto current = co_await read(k);
-  if (!current) co_return std::move(current).error();
-  if (!*current) co_return eventTypeNotFound(name);
-  co_return decodedOrInternal(model::decodeStoredEventType((*current)->value), k);
+    std::string name) {
+  return getResource<model::EventType>(std::move(space), std::move(name));
 }
 
 asio::awaitable<Result<std::vector<model::EventType>>> ConfigService::listEventTypes(
     std::string space, MetadataFilters filters) {
-  auto range = co_await readAll(model::collectionPrefix(ResourceKind::kEventType, space));
-  if (!range) co_return std::move(range).error();
-  co_return filtered(decodeAll<model::EventType>(*range, ResourceKind::kEventType, space,
-                                                 model::decodeStoredEventType),
-                     filters);
+  return listResources<model::EventType>(std::move(space), std::move(filters));
 }
 
 // ---- subscriptions ----
@@ -500,21 +532,13 @@ asio::awaitable<Status> ConfigService::deleteSubscription(std::string space, std
 }
 
 asio::awaitable<Result<model::Subscription>> ConfigService::getSubscription(std::string space,
-                                                                            std::string id) {
-  const auto k = key(ResourceKind::kSubscription, space, id);
-  auto current = co_await read(k);
-  if (!current) co_return std::move(current).error();
-  if (!*current) co_return subscriptionNotFound(id);
-  co_return decodedOrInternal(model::decodeStoredSubscription((*current)->value), k);
+    std::string id) {
+  return getResource<model::Subscription>(std::move(space), std::move(id));
 }
 
 asio::awaitable<Result<std::vector<model::Subscription>>> ConfigService::listSubscriptions(
     std::string space, MetadataFilters filters) {
-  auto range = co_await readAll(model::collectionPrefix(ResourceKind::kSubscription, space));
-  if (!range) co_return std::move(range).error();
-  co_return filtered(decodeAll<model::Subscription>(*range, ResourceKind::kSubscription, space,
-                                                    model::decodeStoredSubscription),
-                     filters);
+  return listResources<model::Subscription>(std::move(space), std::move(filters));
 }
 
 // ---- CORS ----
@@ -566,20 +590,14 @@ asio::awaitable<Status> ConfigService::deleteCors(std::string space, std::string
   co_return Status{};
 }
 
-asio::awaitable<Result<model::Cors>> ConfigService::getCors(std::string space, std::string id) {
-  const auto k = key(ResourceKind::kCors, space, id);
-  auto current = co_await read(k);
-  if (!current) co_return std::move(current).error();
-  if (!*current) co_return corsNotFound(id);
-  co_return decodedOrInternal(model::decodeStoredCors((*current)->value), k);
+asio::awaitable<Result<model::Cors>> ConfigService::getCors(std::string space,
+    std::string id) {
+  return getResource<model::Cors>(std::move(space), std::move(id));
 }
 
-asio::awaitable<Result<std::vector<model::Cors>>> ConfigService::listCors(std::string space,
-                                                                          MetadataFilters filters) {
-  auto range = co_await readAll(model::collectionPrefix(ResourceKind::kCors, space));
-  if (!range) co_return std::move(range).error();
-  co_return filtered(
-      decodeAll<model::Cors>(*range, ResourceKind::kCors, space, model::decodeStoredCors), filters);
+asio::awaitable<Result<std::vector<model::Cors>>> ConfigService::listCors(
+    std::string space, MetadataFilters filters) {
+  return listResources<model::Cors>(std::move(space), std::move(filters));
 }
 
 }  // namespace eg::config

@@ -94,6 +94,10 @@ class ConfigService {
  private:
   asio::awaitable<Result<std::optional<store::KeyValue>>> read(std::string key);
   asio::awaitable<Result<store::RangeResult>> readAll(std::string prefix);
+  template <class T>
+  asio::awaitable<Result<T>> getResource(std::string space, std::string id);
+  template <class T>
+  asio::awaitable<Result<std::vector<T>>> listResources(std::string space, MetadataFilters filters);
   Status validateProvider(const model::Function& fn) const;
 
   store::Store& store_;
