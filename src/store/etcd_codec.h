@@ -1,0 +1,55 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/json.h"
+#include "common/result.h"
+#include "store/store.h"
+
+// The JSON of etcd v3's HTTP gateway: bytes travel as base64, int64 as decimal strings,
+// fields with default values (0, false, empty) are left out.
+namespace eg::store::etcd {
+
+std::string base64Encode(std::string_view bytes);
+std::optional<std::string> base64Decode(std::string_view text);
+
+// The end of the range of every key starting with `prefix`: the prefix with trailing 0xff
+// bytes dropped and its last byte incremented; "\0" (every key) when nothing is left.
+std::string prefixEnd(std::string_view prefix);
+
+// An int64 field given as a string or a number; 0 when absent or malformed.
+int64_t int64Field(const json::object& object, std::string_view name);
+// A base64 field decoded; empty when absent.
+Result<std::string> bytesField(const json::object& object, std::string_view name);
+// header.revision of a response.
+int64_t headerRevision(const json::object& response);
+
+// A key-value as etcd sends it, with `keyPrefix` removed from its key.
+Result<KeyValue> parseKeyValue(const json::object& kv, std::string_view keyPrefix);
+
+// A compare that holds when the key's mod revision is `modRevision` (0: the key is absent).
+json::object compareJson(const std::string& key, int64_t modRevision);
+json::object putJson(const std::string& key, const std::string& value);
+json::object deleteJson(const std::string& key);
+
+// etcd's error body ({"error","message","code"}) as an Error: gRPC Unavailable and
+// DeadlineExceeded are kUnavailable, InvalidArgument kInvalid, the rest kInternal.
+Error errorFromResponse(unsigned httpStatus, std::string_view body);
+
+// One message of a watch stream.
+struct WatchMessage {
+  bool created = false;
+  bool canceled = false;
+  int64_t compactRevision = 0;
+  int64_t headerRevision = 0;
+  std::string cancelReason;
+  std::vector<WatchEvent> events;
+};
+// A line of the stream: {"result":{...}} or {"error":{...}}; the error is an Error.
+Result<WatchMessage> parseWatchLine(std::string_view line, std::string_view keyPrefix);
+
+}  // namespace eg::store::etcd
