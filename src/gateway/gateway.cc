@@ -21,6 +21,7 @@
 #include "providers/provider.h"
 #include "routing/config_cache.h"
 #include "store/embedded_store.h"
+#include "store/etcd_store.h"
 
 namespace eg::gateway {
 namespace asio = boost::asio;
@@ -37,8 +38,19 @@ std::optional<net::TlsFiles> tlsFiles(const std::string& cert, const std::string
 
 std::unique_ptr<store::Store> openStore(const Settings& settings) {
   if (!settings.dev) {
-    throw std::runtime_error(
-        "the etcd store is not available in this build yet; run with -dev to use the embedded store");
+    store::EtcdStoreOptions options;
+    options.endpoints = settings.dbHosts;
+    options.keyPrefix = settings.dbPrefix;
+    if (options.keyPrefix.empty() || options.keyPrefix.back() != '/') options.keyPrefix += '/';
+    options.caFile = settings.dbTlsCa;
+    options.certFile = settings.dbTlsCert;
+    options.keyFile = settings.dbTlsKey;
+    auto opened = store::EtcdStore::open(std::move(options));
+    if (!opened) throw std::runtime_error("cannot use etcd: " + opened.error().message);
+    std::string hosts;
+    for (const auto& h : settings.dbHosts) hosts += (hosts.empty() ? "" : ",") + h;
+    spdlog::info("Using etcd at {} (key prefix \"{}\").", hosts, settings.dbPrefix);
+    return std::move(opened).value();
   }
   auto opened = store::EmbeddedStore::open(settings.embedDataDir);
   if (!opened) {
@@ -79,12 +91,22 @@ void Gateway::start() {
   impl_->pool.start();
 
   impl_->cache = std::make_unique<routing::ConfigCache>(*impl_->store, impl_->providers);
-  auto started = asio::co_spawn(impl_->pool.next(), impl_->cache->start(), asio::use_future);
-  if (started.wait_for(kCacheStartTimeout) != std::future_status::ready) {
-    throw std::runtime_error("timed out reading the configuration from the store");
-  }
-  if (auto status = started.get(); !status) {
-    throw std::runtime_error("cannot read the configuration from the store: " + status.error().message);
+  // A store that is still coming up (an etcd cluster electing its leader) gets a bounded
+  // grace period before start-up fails.
+  const auto giveUp = std::chrono::steady_clock::now() + kCacheStartTimeout;
+  for (auto backoff = std::chrono::milliseconds(100);; backoff = std::min(backoff * 2, std::chrono::milliseconds(2000))) {
+    auto started = asio::co_spawn(impl_->pool.next(), impl_->cache->start(), asio::use_future);
+    if (started.wait_until(giveUp) != std::future_status::ready) {
+      throw std::runtime_error("timed out reading the configuration from the store");
+    }
+    auto status = started.get();
+    if (status) break;
+    if (status.error().kind != ErrorKind::kUnavailable || std::chrono::steady_clock::now() + backoff > giveUp) {
+      throw std::runtime_error("cannot read the configuration from the store: " + status.error().message);
+    }
+    spdlog::warn("Configuration store unavailable ({}); retrying in {} ms.", status.error().message,
+                 backoff.count());
+    std::this_thread::sleep_for(backoff);
   }
 
   impl_->configApi = std::make_unique<config::ConfigApi>(*impl_->store, *impl_->cache,
