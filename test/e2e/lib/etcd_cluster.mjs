@@ -1,0 +1,391 @@
+// A real etcd cluster on loopback ports for end-to-end tests and benchmarks: N members
+// of Debian's etcd (ETCD_BINARY, default /usr/bin/etcd), data in temporary directories,
+// fast elections. Members can be stopped (SIGTERM or SIGKILL) and started again on
+// their data directories. Every wait is bounded.
+//
+// Every etcd process started here is killed when the node process exits, however it
+// ends; the data directories are removed then too.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const kDefaultBinary = '/usr/bin/etcd';
+const kHealthyTimeoutMs = 20000;
+const kStopTimeoutMs = 10000;
+const kRequestTimeoutMs = 2000;
+const kPollIntervalMs = 50;
+const kStartAttempts = 3;
+
+const liveProcesses = new Set();
+const tempDirs = new Set();
+let cleanupRegistered = false;
+
+function registerCleanup() {
+  if (cleanupRegistered) return;
+  cleanupRegistered = true;
+  process.on('exit', () => {
+    for (const proc of liveProcesses) {
+      try {
+        proc.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    for (const dir of tempDirs) {
+      try {
+        fs.rmSync(dir, { recursive: true, force: true });
+      } catch {
+        // best effort: the OS cleans its temp directory eventually
+      }
+    }
+  });
+  // A signal would end the process without 'exit' handlers; turn it into an exit.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.once(signal, () => process.exit(128 + os.constants.signals[signal]));
+  }
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// `count` distinct TCP ports on 127.0.0.1 that were free a moment ago: all listeners
+// are held open together so that no two answers are the same port.
+async function freePorts(count) {
+  const servers = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = net.createServer();
+      server.unref();
+      await new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', resolve);
+      });
+      servers.push(server);
+    }
+    return servers.map((s) => s.address().port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(() => resolve()))));
+  }
+}
+
+async function postJson(url, body, timeout = kRequestTimeoutMs) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body ?? {}),
+    signal: AbortSignal.timeout(timeout),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`POST ${url}: ${res.status} ${text}`);
+  return JSON.parse(text);
+}
+
+function waitForClose(proc, timeoutMs) {
+  if (proc.egClosed) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    proc.once('close', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+function running(proc) {
+  return proc !== undefined && proc.exitCode === null && proc.signalCode === null;
+}
+
+class EtcdMember {
+  constructor({ binary, name, clientPort, peerPort, dataDir, initialCluster, token, extraArgs }) {
+    this.binary = binary;
+    this.name = name;
+    this.clientPort = clientPort;
+    this.peerPort = peerPort;
+    this.clientUrl = `http://127.0.0.1:${clientPort}`;
+    this.peerUrl = `http://127.0.0.1:${peerPort}`;
+    // "host:port", the form -db-hosts takes.
+    this.endpoint = `127.0.0.1:${clientPort}`;
+    this.dataDir = dataDir;
+    this.initialCluster = initialCluster;
+    this.token = token;
+    this.extraArgs = extraArgs;
+    this.proc = undefined;
+    this.output = '';
+    // Filled from the member's status once it answered.
+    this.memberId = undefined;
+  }
+
+  argv(state) {
+    return [
+      `--name=${this.name}`,
+      `--data-dir=${this.dataDir}`,
+      `--listen-client-urls=${this.clientUrl}`,
+      `--advertise-client-urls=${this.clientUrl}`,
+      `--listen-peer-urls=${this.peerUrl}`,
+      `--initial-advertise-peer-urls=${this.peerUrl}`,
+      `--initial-cluster=${this.initialCluster}`,
+      `--initial-cluster-token=${this.token}`,
+      `--initial-cluster-state=${state}`,
+      '--heartbeat-interval=50',
+      '--election-timeout=500',
+      '--logger=zap',
+      '--log-outputs=stderr',
+      '--log-level=warn',
+      ...this.extraArgs,
+    ];
+  }
+
+  running() {
+    return running(this.proc);
+  }
+
+  logs() {
+    return this.output;
+  }
+
+  // Spawns the member; `state` is "new" the first time, "existing" on a restart (etcd
+  // ignores it once the data directory holds a member, but says what is meant).
+  spawn(state) {
+    if (this.running()) throw new Error(`etcd member ${this.name} is already running`);
+    this.output += `--- start (${state}) ---\n`;
+    const proc = spawn(this.binary, this.argv(state), { stdio: ['ignore', 'pipe', 'pipe'] });
+    liveProcesses.add(proc);
+    proc.unref();
+    for (const stream of [proc.stdout, proc.stderr]) {
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk) => {
+        // Keep the tail only: a long run must not grow this without bound.
+        this.output = (this.output + chunk).slice(-200000);
+      });
+      stream.unref?.();
+    }
+    proc.egClosed = false;
+    proc.on('error', (err) => {
+      this.output += `spawn error: ${err.message}\n`;
+    });
+    proc.on('exit', () => liveProcesses.delete(proc));
+    proc.on('close', () => {
+      proc.egClosed = true;
+    });
+    this.proc = proc;
+  }
+
+  // Stops the member with `signal` and waits until it is gone (SIGKILL after the bound).
+  async stop(signal = 'SIGTERM', { timeout = kStopTimeoutMs } = {}) {
+    const proc = this.proc;
+    if (!proc) return;
+    if (running(proc)) proc.kill(signal);
+    if (!(await waitForClose(proc, timeout))) {
+      proc.kill('SIGKILL');
+      await waitForClose(proc, kStopTimeoutMs);
+    }
+  }
+
+  async start({ timeout = kHealthyTimeoutMs } = {}) {
+    this.spawn('existing');
+    await this.waitHealthy({ timeout });
+  }
+
+  // {health: bool, ...} from GET /health; throws when the member does not answer.
+  async health(timeout = kRequestTimeoutMs) {
+    const res = await fetch(`${this.clientUrl}/health`, { signal: AbortSignal.timeout(timeout) });
+    const text = await res.text();
+    const json = JSON.parse(text);
+    return { ...json, healthy: res.status === 200 && String(json.health) === 'true' };
+  }
+
+  // POST /v3/maintenance/status: {header: {member_id, ...}, leader, raftTerm, ...}.
+  async status(timeout = kRequestTimeoutMs) {
+    const status = await postJson(`${this.clientUrl}/v3/maintenance/status`, {}, timeout);
+    this.memberId = status.header?.member_id;
+    return status;
+  }
+
+  async waitHealthy({ timeout = kHealthyTimeoutMs } = {}) {
+    const deadline = Date.now() + timeout;
+    let last = 'no answer yet';
+    for (;;) {
+      if (!this.running()) {
+        await waitForClose(this.proc, 2000);
+        const err = new Error(`etcd member ${this.name} exited (${this.proc.exitCode ?? this.proc.signalCode})` +
+          `\n--- logs ---\n${this.output}`);
+        err.logs = this.output;
+        throw err;
+      }
+      try {
+        const h = await this.health(Math.min(kRequestTimeoutMs, Math.max(100, deadline - Date.now())));
+        if (h.healthy) {
+          await this.status();
+          return;
+        }
+        last = JSON.stringify(h);
+      } catch (err) {
+        last = err.message;
+      }
+      if (Date.now() >= deadline) {
+        throw new Error(`etcd member ${this.name} not healthy within ${timeout} ms (${last})` +
+          `\n--- logs ---\n${this.output}`);
+      }
+      await sleep(kPollIntervalMs);
+    }
+  }
+}
+
+class EtcdCluster {
+  constructor(members, baseDir) {
+    this.members = members;
+    this.baseDir = baseDir;
+  }
+
+  // "host:port,host:port,..." for -db-hosts.
+  get endpoints() {
+    return this.members.map((m) => m.endpoint).join(',');
+  }
+
+  get clientUrls() {
+    return this.members.map((m) => m.clientUrl);
+  }
+
+  running() {
+    return this.members.filter((m) => m.running());
+  }
+
+  logs() {
+    return this.members.map((m) => `=== ${m.name} ===\n${m.logs()}`).join('\n');
+  }
+
+  async waitHealthy({ timeout = kHealthyTimeoutMs } = {}) {
+    await Promise.all(this.running().map((m) => m.waitHealthy({ timeout })));
+  }
+
+  // The running member that every running member names as leader; waits (bounded)
+  // until they agree on one.
+  async leader({ timeout = kHealthyTimeoutMs } = {}) {
+    const deadline = Date.now() + timeout;
+    let last = 'no answer yet';
+    for (;;) {
+      try {
+        const up = this.running();
+        const statuses = await Promise.all(up.map((m) => m.status()));
+        const leaders = new Set(statuses.map((s) => s.leader));
+        const leaderId = statuses[0]?.leader;
+        const leader = up.find((m) => m.memberId === leaderId);
+        if (leaders.size === 1 && leaderId && leaderId !== '0' && leader) return leader;
+        last = `leaders named: ${[...leaders].join(', ')}`;
+      } catch (err) {
+        last = err.message;
+      }
+      if (Date.now() >= deadline) {
+        throw new Error(`etcd cluster has no agreed leader within ${timeout} ms (${last})`);
+      }
+      await sleep(kPollIntervalMs);
+    }
+  }
+
+  async followers() {
+    const leader = await this.leader();
+    return this.running().filter((m) => m !== leader);
+  }
+
+  // Stops every running member at once. SIGKILL by default: a leader asked to stop
+  // gracefully tries to hand over leadership first, which takes seconds when its
+  // followers are stopping too.
+  async stopAll(signal = 'SIGKILL') {
+    await Promise.all(this.members.map((m) => m.stop(signal)));
+  }
+
+  // Starts every stopped member at once (a lone member of a larger cluster cannot get
+  // healthy without quorum, so they start together) and waits until all are healthy.
+  async startAll({ timeout = kHealthyTimeoutMs } = {}) {
+    const stopped = this.members.filter((m) => !m.running());
+    for (const m of stopped) m.spawn('existing');
+    await this.waitHealthy({ timeout });
+  }
+
+  // Stops every member and removes the data directories.
+  async destroy() {
+    await this.stopAll('SIGKILL');
+    fs.rmSync(this.baseDir, { recursive: true, force: true });
+    tempDirs.delete(this.baseDir);
+  }
+}
+
+async function startOnce({ size, binary, extraArgs }) {
+  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'eg-etcd-'));
+  tempDirs.add(baseDir);
+  const ports = await freePorts(2 * size);
+  const token = `eg-e2e-${process.pid}-${path.basename(baseDir)}`;
+  const specs = Array.from({ length: size }, (_, i) => ({
+    name: `m${i}`,
+    clientPort: ports[2 * i],
+    peerPort: ports[2 * i + 1],
+    dataDir: path.join(baseDir, `m${i}`),
+  }));
+  const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peerPort}`).join(',');
+  const members = specs.map((s) => new EtcdMember({ ...s, binary, initialCluster, token, extraArgs }));
+  const cluster = new EtcdCluster(members, baseDir);
+  for (const m of members) m.spawn('new');
+  try {
+    await cluster.waitHealthy();
+    await cluster.leader();
+    return cluster;
+  } catch (err) {
+    await cluster.destroy();
+    err.logs = cluster.logs();
+    throw err;
+  }
+}
+
+// Starts a `size`-member etcd cluster on free loopback ports and resolves once every
+// member is healthy and they agree on a leader. `extraArgs` go to every member.
+export async function startEtcdCluster({ size = 3, binary, extraArgs = [] } = {}) {
+  registerCleanup();
+  const bin = binary ?? process.env.ETCD_BINARY ?? kDefaultBinary;
+  if (!fs.existsSync(bin)) throw new Error(`etcd binary ${bin} not found (apt-get install etcd-server)`);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce({ size, binary: bin, extraArgs });
+    } catch (err) {
+      // Another process may have taken a port between choosing it and etcd's bind.
+      const portTaken = /address already in use/i.test(err.logs ?? '');
+      if (!portTaken || attempt >= kStartAttempts) throw err;
+    }
+  }
+}
+
+// Whether etcd can be run here; tests skip with this reason otherwise.
+export function etcdUnavailableReason(binary) {
+  const bin = binary ?? process.env.ETCD_BINARY ?? kDefaultBinary;
+  return fs.existsSync(bin) ? undefined : `${bin} not found (apt-get install etcd-server)`;
+}
+
+// Raw v3 HTTP/JSON helpers on one client URL (keys and values as UTF-8 strings).
+const b64 = (s) => Buffer.from(s, 'utf8').toString('base64');
+const unb64 = (s) => Buffer.from(s ?? '', 'base64').toString('utf8');
+
+// The key just past every key starting with `prefix` (etcd's range_end for a prefix).
+function prefixEnd(prefix) {
+  const bytes = Buffer.from(prefix, 'utf8');
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    if (bytes[i] < 0xff) {
+      const end = Buffer.from(bytes.subarray(0, i + 1));
+      end[i] += 1;
+      return end.toString('base64');
+    }
+  }
+  return b64('\0');
+}
+
+export async function etcdRangePrefix(clientUrl, prefix) {
+  const res = await postJson(`${clientUrl}/v3/kv/range`, { key: b64(prefix), range_end: prefixEnd(prefix) });
+  return (res.kvs ?? []).map((kv) => ({ key: unb64(kv.key), value: unb64(kv.value) }));
+}
+
+export async function etcdDeletePrefix(clientUrl, prefix) {
+  const res = await postJson(`${clientUrl}/v3/kv/deleterange`, { key: b64(prefix), range_end: prefixEnd(prefix) });
+  return Number(res.deleted ?? 0);
+}
