@@ -102,7 +102,7 @@ void Gateway::start() {
     auto status = started.get();
     if (status) break;
     if (status.error().kind != ErrorKind::kUnavailable || std::chrono::steady_clock::now() + backoff > giveUp) {
-      throw std::runtime_error("cannot read the configuration from the store: " + status.error().message);
+      throw std::runtime_error(status.error().message);
     }
     spdlog::warn("Configuration store unavailable ({}); retrying in {} ms.", status.error().message,
                  backoff.count());
