@@ -63,6 +63,26 @@ export function freePort() {
   });
 }
 
+// `count` distinct free ports: every listener stays open until all are chosen, so the
+// kernel cannot hand out the same port twice.
+export async function freePorts(count) {
+  const servers = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = net.createServer();
+      server.unref();
+      await new Promise((resolve, reject) => {
+        server.on('error', reject);
+        server.listen(0, '127.0.0.1', resolve);
+      });
+      servers.push(server);
+    }
+    return servers.map((server) => server.address().port);
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(() => resolve()))));
+  }
+}
+
 // Polls `predicate` (sync or async) until it returns a truthy value, which is returned.
 // A predicate that throws counts as "not yet"; its last error is in the timeout message.
 // `message` (a string, or a function called at timeout) says what was awaited.
@@ -142,8 +162,11 @@ function waitForExit(proc, timeoutMs) {
 }
 
 async function startOnce({ binary, args, dataDir, env, dev }) {
-  const configPort = Number(flagValue(args, 'config-port') ?? (await freePort()));
-  const eventsPort = Number(flagValue(args, 'events-port') ?? (await freePort()));
+  // Two fresh ports, so that one chosen here never equals a port given in `args`.
+  const given = [flagValue(args, 'config-port'), flagValue(args, 'events-port')].map((p) => (p === undefined ? undefined : Number(p)));
+  const fresh = (await freePorts(3)).filter((p) => !given.includes(p));
+  const configPort = given[0] ?? fresh[0];
+  const eventsPort = given[1] ?? fresh[1];
   const argv = [
     ...(dev ? ['-dev'] : []),
     `--embed-data-dir=${dataDir}`,
