@@ -8,9 +8,12 @@
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+
+import {
+  freePorts, sleep, trackProcess, trackTempDir, untrackTempDir,
+} from './harness.mjs';
 
 const kDefaultBinary = '/usr/bin/etcd';
 const kHealthyTimeoutMs = 20000;
@@ -18,59 +21,6 @@ const kStopTimeoutMs = 10000;
 const kRequestTimeoutMs = 2000;
 const kPollIntervalMs = 50;
 const kStartAttempts = 3;
-
-const liveProcesses = new Set();
-const tempDirs = new Set();
-let cleanupRegistered = false;
-
-function registerCleanup() {
-  if (cleanupRegistered) return;
-  cleanupRegistered = true;
-  process.on('exit', () => {
-    for (const proc of liveProcesses) {
-      try {
-        proc.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    for (const dir of tempDirs) {
-      try {
-        fs.rmSync(dir, { recursive: true, force: true });
-      } catch {
-        // best effort: the OS cleans its temp directory eventually
-      }
-    }
-  });
-  // A signal would end the process without 'exit' handlers; turn it into an exit.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-    process.once(signal, () => process.exit(128 + os.constants.signals[signal]));
-  }
-}
-
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-// `count` distinct TCP ports on 127.0.0.1 that were free a moment ago: all listeners
-// are held open together so that no two answers are the same port.
-async function freePorts(count) {
-  const servers = [];
-  try {
-    for (let i = 0; i < count; i++) {
-      const server = net.createServer();
-      server.unref();
-      await new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', resolve);
-      });
-      servers.push(server);
-    }
-    return servers.map((s) => s.address().port);
-  } finally {
-    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(() => resolve()))));
-  }
-}
 
 async function postJson(url, body, timeout = kRequestTimeoutMs) {
   const res = await fetch(url, {
@@ -153,7 +103,7 @@ class EtcdMember {
     if (this.running()) throw new Error(`etcd member ${this.name} is already running`);
     this.output += `--- start (${state}) ---\n`;
     const proc = spawn(this.binary, this.argv(state), { stdio: ['ignore', 'pipe', 'pipe'] });
-    liveProcesses.add(proc);
+    trackProcess(proc);
     proc.unref();
     for (const stream of [proc.stdout, proc.stderr]) {
       stream.setEncoding('utf8');
@@ -167,7 +117,6 @@ class EtcdMember {
     proc.on('error', (err) => {
       this.output += `spawn error: ${err.message}\n`;
     });
-    proc.on('exit', () => liveProcesses.delete(proc));
     proc.on('close', () => {
       proc.egClosed = true;
     });
@@ -310,13 +259,13 @@ class EtcdCluster {
   async destroy() {
     await this.stopAll('SIGKILL');
     fs.rmSync(this.baseDir, { recursive: true, force: true });
-    tempDirs.delete(this.baseDir);
+    untrackTempDir(this.baseDir);
   }
 }
 
 async function startOnce({ size, binary, extraArgs }) {
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'eg-etcd-'));
-  tempDirs.add(baseDir);
+  trackTempDir(baseDir);
   const ports = await freePorts(2 * size);
   const token = `eg-e2e-${process.pid}-${path.basename(baseDir)}`;
   const specs = Array.from({ length: size }, (_, i) => ({
@@ -343,7 +292,6 @@ async function startOnce({ size, binary, extraArgs }) {
 // Starts a `size`-member etcd cluster on free loopback ports and resolves once every
 // member is healthy and they agree on a leader. `extraArgs` go to every member.
 export async function startEtcdCluster({ size = 3, binary, extraArgs = [] } = {}) {
-  registerCleanup();
   const bin = binary ?? process.env.ETCD_BINARY ?? kDefaultBinary;
   if (!fs.existsSync(bin)) throw new Error(`etcd binary ${bin} not found (apt-get install etcd-server)`);
   for (let attempt = 1; ; attempt++) {

@@ -45,8 +45,23 @@ function registerCleanup() {
   }
 }
 
-function sleep(ms) {
+export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// Processes and temporary directories that must not outlive the test process: killed
+// and removed on exit, whichever helper (gateway, etcd member) started or made them.
+export function trackProcess(proc) {
+  registerCleanup();
+  liveProcesses.add(proc);
+  proc.on('exit', () => liveProcesses.delete(proc));
+}
+export function trackTempDir(dir) {
+  registerCleanup();
+  tempDirs.add(dir);
+}
+export function untrackTempDir(dir) {
+  tempDirs.delete(dir);
 }
 
 // A TCP port on 127.0.0.1 that was free a moment ago. Another process may take it
