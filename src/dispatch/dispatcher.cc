@@ -286,10 +286,11 @@ asio::awaitable<Result<providers::CallResult>> Dispatcher::callFunction(
                     functionInvokingData(space, payload, functionId));
   }
 
-  Result<providers::CallResult> result =
-      Error::unavailable("function \"" + std::string(functionId) + "\" cannot be called");
+  Result<providers::CallResult> result = providers::CallResult{};
   if (function != nullptr && function->invoker != nullptr) {
     result = co_await function->invoker->call(payload);
+  } else {
+    result = Error::unavailable("function \"" + std::string(functionId) + "\" cannot be called");
   }
 
   if (!result) {

@@ -27,8 +27,12 @@ bool startsWithNoCase(std::string_view s, std::string_view prefix) {
 }  // namespace
 
 Result<FunctionResponse> parseFunctionResponse(std::string_view result) {
+  // The document lives only while it is read: parsed into a buffer on the stack, it
+  // costs no allocation unless it is large.
+  unsigned char scratch[4096];
+  json::monotonic_resource resource(scratch, sizeof scratch);
   boost::system::error_code ec;
-  json::value value = json::parse(result, ec);
+  json::value value = json::parse(result, ec, &resource);
   if (ec) return malformed();
 
   FunctionResponse out;

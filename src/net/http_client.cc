@@ -24,6 +24,7 @@
 #include <boost/url/url_view.hpp>
 
 #include "common/http_syntax.h"
+#include "net/deadlines.h"
 
 namespace eg::net {
 
@@ -44,6 +45,10 @@ constexpr int kMaxInterimResponses = 8;
 constexpr std::string_view kUserAgent = "event-gateway";
 // Over TLS, bodies up to one record travel in the head's buffer: one record, one syscall.
 constexpr std::size_t kCoalesceLimit = 16 * 1024;
+// Deadlines of calls are checked this often: a timeout fires at most this late.
+constexpr std::chrono::milliseconds kDeadlineTick{10};
+constexpr std::size_t kMinRead = 4096;
+constexpr std::size_t kMaxRead = 64 * 1024;
 
 bool isDefaultPort(bool tls, uint16_t port) { return port == (tls ? 443 : 80); }
 
@@ -86,16 +91,42 @@ struct Shared {
 std::atomic<std::uint64_t> nextClientId{1};
 
 struct Connection {
-  std::optional<beast::tcp_stream> plain;
-  // Not beast::ssl_stream: its flat_stream layer reports a write of nothing as complete
-  // when a buffer sequence starts with an empty buffer and the next one is large, which
-  // a head-then-body write produces. Small bodies are coalesced into the head instead.
-  std::optional<ssl::stream<beast::tcp_stream>> tls;
+  std::optional<tcp::socket> plain;
+  // Small bodies are coalesced into the head over TLS: one record, one syscall.
+  std::optional<ssl::stream<tcp::socket>> tls;
   beast::flat_buffer buffer;  // response bytes, reused for every response on this connection
   std::string head;           // serialized request head, reused likewise
   Clock::time_point idleSince;
+  Deadlines::Entry deadline;  // registered while a call uses the connection
 
-  beast::tcp_stream& tcp() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+  tcp::socket& socket() { return tls ? tls->next_layer() : *plain; }
+};
+
+// Registers the connection a call is using with the deadline sweep, and only that one:
+// pooled idle connections cost the sweep nothing.
+class InUse {
+ public:
+  explicit InUse(Deadlines& deadlines) : deadlines_(deadlines) {}
+  ~InUse() { detach(); }
+  InUse(const InUse&) = delete;
+  InUse& operator=(const InUse&) = delete;
+
+  void attach(Connection& c) {
+    detach();
+    c.deadline.socket = &c.socket();
+    deadlines_.add(c.deadline);
+    conn_ = &c;
+  }
+  void detach() {
+    if (conn_ == nullptr) return;
+    Deadlines::clear(conn_->deadline);
+    deadlines_.remove(conn_->deadline);
+    conn_ = nullptr;
+  }
+
+ private:
+  Deadlines& deadlines_;
+  Connection* conn_ = nullptr;
 };
 
 struct OriginView {
@@ -153,6 +184,11 @@ class PoolService : public asio::execution_context::service {
 
   explicit PoolService(asio::execution_context& ctx) : asio::execution_context::service(ctx) {}
 
+  Deadlines& deadlines(const asio::any_io_executor& ex) {
+    if (!deadlines_) deadlines_ = Deadlines::create(ex, kDeadlineTick);
+    return *deadlines_;
+  }
+
   Pool& pool(const std::shared_ptr<const Shared>& shared) {
     if (last_ != nullptr && last_->shared.get() == shared.get()) return *last_;
     auto it = pools_.find(shared->id);
@@ -169,8 +205,10 @@ class PoolService : public asio::execution_context::service {
   void shutdown() override {
     last_ = nullptr;
     pools_.clear();
+    if (deadlines_) deadlines_->stop();
   }
 
+  std::shared_ptr<Deadlines> deadlines_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Pool>> pools_;
   Pool* last_ = nullptr;
 };
@@ -201,16 +239,24 @@ bool isReserved(std::string_view name) {
 }
 
 // Header injection would let a caller smuggle a second request onto a pooled connection.
-Status validateHeaders(const ClientRequest& req) {
-  for (const auto& [name, value] : req.headers) {
+Status validateHeaders(const std::vector<std::pair<std::string, std::string>>& headers) {
+  for (const auto& [name, value] : headers) {
     if (!isHttpToken(name)) return Error::invalid("invalid header name '" + name + "'");
     if (!isHttpFieldValue(value)) return Error::invalid("invalid value for header '" + name + "'");
   }
   return {};
 }
 
+Status validateHeaders(const ClientRequest& req) {
+  if (req.fixedHeaders != nullptr) {
+    if (auto valid = validateHeaders(*req.fixedHeaders); !valid) return valid;
+  }
+  return validateHeaders(req.headers);
+}
+
 // Serializes the request head into `out` (reused, so no allocation once warm).
-void writeHead(std::string& out, const ClientRequest& req, const Url& url) {
+void writeHead(std::string& out, const ClientRequest& req, const Url& url,
+               std::string_view body) {
   out.clear();
   out += http::to_string(req.method);
   out += ' ';
@@ -223,21 +269,25 @@ void writeHead(std::string& out, const ClientRequest& req, const Url& url) {
   }
   out += "\r\n";
   bool userAgent = false;
-  for (const auto& [name, value] : req.headers) {
-    if (isReserved(name)) continue;
-    if (beast::iequals(name, "user-agent")) userAgent = true;
-    out += name;
-    out += ": ";
-    out += value;
-    out += "\r\n";
-  }
+  auto append = [&](const std::vector<std::pair<std::string, std::string>>& headers) {
+    for (const auto& [name, value] : headers) {
+      if (isReserved(name)) continue;
+      if (beast::iequals(name, "user-agent")) userAgent = true;
+      out += name;
+      out += ": ";
+      out += value;
+      out += "\r\n";
+    }
+  };
+  if (req.fixedHeaders != nullptr) append(*req.fixedHeaders);
+  append(req.headers);
   if (!userAgent) {
     out += "User-Agent: ";
     out += kUserAgent;
     out += "\r\n";
   }
   out += "Content-Length: ";
-  appendNumber(out, req.body.size());
+  appendNumber(out, body.size());
   out += "\r\n\r\n";
 }
 
@@ -276,8 +326,10 @@ asio::awaitable<Result<tcp::resolver::results_type>> resolve(const asio::any_io_
   co_return std::move(state->results);
 }
 
+// Connects `conn` (already attached to the deadline sweep) by `deadline`.
 asio::awaitable<Result<std::unique_ptr<Connection>>> connect(const asio::any_io_executor& ex,
                                                              Shared& shared, const Url& url,
+                                                             Deadlines& deadlines,
                                                              std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   auto conn = std::make_unique<Connection>();
@@ -286,24 +338,26 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> connect(const asio::any_io_
   } else {
     conn->plain.emplace(ex);
   }
-  beast::tcp_stream& tcp = conn->tcp();
+  InUse inUse(deadlines);
+  inUse.attach(*conn);
+  tcp::socket& socket = conn->socket();
 
   error_code ec;
   const auto address = asio::ip::make_address(url.host, ec);
   const bool isAddress = !ec;
   if (isAddress) {
-    tcp.expires_at(deadline);
-    std::tie(ec) = co_await tcp.async_connect(tcp::endpoint(address, url.port), kTuple);
+    Deadlines::set(conn->deadline, deadline);
+    std::tie(ec) = co_await socket.async_connect(tcp::endpoint(address, url.port), kTuple);
   } else {
     auto endpoints = co_await resolve(ex, url, deadline, timeout);
     if (!endpoints) co_return std::move(endpoints).error();
-    tcp.expires_at(deadline);
+    Deadlines::set(conn->deadline, deadline);
     tcp::endpoint ignored;
-    std::tie(ec, ignored) = co_await tcp.async_connect(*endpoints, kTuple);
+    std::tie(ec, ignored) = co_await asio::async_connect(socket, *endpoints, kTuple);
   }
-  if (ec == beast::error::timeout) co_return timeoutError(url, "connecting to", timeout);
+  if (ec && conn->deadline.expired) co_return timeoutError(url, "connecting to", timeout);
   if (ec) co_return unavailableError(url, "cannot connect to", ec);
-  tcp.socket().set_option(tcp::no_delay(true), ec);
+  socket.set_option(tcp::no_delay(true), ec);
 
   if (url.tls) {
     auto& stream = *conn->tls;
@@ -317,9 +371,9 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> connect(const asio::any_io_
     } else {
       stream.set_verify_mode(ssl::verify_none);
     }
-    tcp.expires_after(timeout);
+    Deadlines::after(conn->deadline, timeout);
     auto [hec] = co_await stream.async_handshake(ssl::stream_base::client, kTuple);
-    if (hec == beast::error::timeout) co_return timeoutError(url, "TLS handshake with", timeout);
+    if (hec && conn->deadline.expired) co_return timeoutError(url, "TLS handshake with", timeout);
     if (hec) co_return unavailableError(url, "TLS handshake failed with", hec);
   }
   co_return std::move(conn);
@@ -340,21 +394,88 @@ bool isHttpParseError(const error_code& ec) {
          ec != http::error::partial_message;
 }
 
+// Parses a response straight into a ClientResponse: the status, the headers into one
+// buffer and the body, with none of the per-field allocations of a beast::http message.
+class ResponseReader final : public http::basic_parser<false> {
+ public:
+  explicit ResponseReader(ClientResponse& out) : out_(out) {}
+
+ private:
+  void on_request_impl(http::verb, beast::string_view, beast::string_view, int,
+                       error_code&) override {}
+  void on_response_impl(int code, beast::string_view, int, error_code&) override {
+    out_.status = static_cast<unsigned>(code);
+  }
+  void on_field_impl(http::field, beast::string_view name, beast::string_view value,
+                     error_code&) override {
+    out_.addHeader(name, value);
+  }
+  void on_header_impl(error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override {
+    // The parser has checked the length against body_limit.
+    if (length) out_.body.reserve(static_cast<std::size_t>(*length));
+  }
+  std::size_t on_body_impl(beast::string_view body, error_code&) override {
+    out_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, error_code&) override {
+    out_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(error_code&) override {}
+
+  ClientResponse& out_;
+};
+
+// Feeds what is buffered to the parser; need_more is not an error here.
+error_code parseBuffered(ResponseReader& parser, beast::flat_buffer& buffer) {
+  error_code ec;
+  while (buffer.size() > 0 && !parser.is_done()) {
+    const std::size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == http::error::need_more) return {};
+    if (ec) return ec;
+    if (used == 0) break;
+  }
+  return ec;
+}
+
+// Reads one response into `parser`; the usual response is parsed from a single read.
+template <class Stream>
+asio::awaitable<error_code> readResponse(Stream& stream, beast::flat_buffer& buffer,
+                                         ResponseReader& parser) {
+  for (;;) {
+    if (error_code ec = parseBuffered(parser, buffer); ec) co_return ec;
+    if (parser.is_done()) co_return error_code{};
+    const std::size_t room = std::clamp(buffer.capacity() - buffer.size(), kMinRead, kMaxRead);
+    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(room), kTuple);
+    buffer.commit(n);
+    if (ec == asio::error::eof || ec == ssl::error::stream_truncated) {
+      if (!parser.got_some()) co_return http::error::end_of_stream;
+      error_code eofEc;
+      parser.put_eof(eofEc);
+      co_return eofEc;
+    }
+    if (ec) co_return ec;
+  }
+}
+
 template <class Stream>
 asio::awaitable<Exchange> exchange(Stream& stream, Connection& conn, const ClientRequest& req,
-                                   std::size_t maxBody) {
+                                   std::string_view body, std::size_t maxBody) {
   const Url& url = *req.url;
   Exchange x;
-  beast::tcp_stream& tcp = beast::get_lowest_layer(stream);
-  tcp.expires_after(req.responseTimeout);
+  Deadlines::after(conn.deadline, req.responseTimeout);
   // Plain TCP gathers both buffers in one writev; TLS would make two records of them.
-  const bool coalesced = conn.tls && !req.body.empty() && req.body.size() <= kCoalesceLimit;
-  if (coalesced) conn.head += req.body;
+  const bool coalesced = conn.tls && !body.empty() && body.size() <= kCoalesceLimit;
+  if (coalesced) conn.head += body;
   const std::array<asio::const_buffer, 2> out = {
-      asio::buffer(conn.head), coalesced ? asio::const_buffer() : asio::buffer(req.body)};
+      asio::buffer(conn.head), coalesced ? asio::const_buffer() : asio::buffer(body)};
   auto [wec, wn] = co_await asio::async_write(stream, out, kTuple);
   if (wec) {
-    if (wec == beast::error::timeout) {
+    if (conn.deadline.expired) {
       x.error = timeoutError(url, "request to", req.responseTimeout);
     } else {
       x.error = unavailableError(url, "cannot send request to", wec);
@@ -364,13 +485,17 @@ asio::awaitable<Exchange> exchange(Stream& stream, Connection& conn, const Clien
   }
 
   for (int interim = 0;; ++interim) {
-    http::response_parser<http::string_body> parser;
+    x.response.status = 0;
+    x.response.clearHeaders();
+    x.response.body.clear();
+    ResponseReader parser(x.response);
+    parser.eager(true);
     parser.header_limit(kResponseHeaderLimit);
     parser.body_limit(maxBody);
     if (req.method == http::verb::head) parser.skip(true);
-    auto [ec, n] = co_await http::async_read(stream, conn.buffer, parser, kTuple);
+    const error_code ec = co_await readResponse(stream, conn.buffer, parser);
     if (ec) {
-      if (ec == beast::error::timeout) {
+      if (conn.deadline.expired) {
         x.error = timeoutError(url, "request to", req.responseTimeout);
       } else if (ec == http::error::body_limit) {
         x.error = Error::invalid("response from " + url.origin() + " exceeds " +
@@ -383,7 +508,7 @@ asio::awaitable<Exchange> exchange(Stream& stream, Connection& conn, const Clien
       }
       co_return x;
     }
-    const unsigned status = parser.get().result_int();
+    const unsigned status = x.response.status;
     if (status / 100 == 1 && status != 101) {
       if (interim >= kMaxInterimResponses) {
         x.error = Error::invalid("too many interim responses from " + url.origin());
@@ -393,13 +518,6 @@ asio::awaitable<Exchange> exchange(Stream& stream, Connection& conn, const Clien
     }
     // Leftover bytes after a complete response mean the framing cannot be trusted.
     x.keepAlive = parser.keep_alive() && conn.buffer.size() == 0 && status != 101;
-    auto msg = parser.release();
-    x.response.status = status;
-    x.response.headers.reserve(std::distance(msg.begin(), msg.end()));
-    for (const auto& field : msg) {
-      x.response.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    }
-    x.response.body = std::move(msg.body());
     co_return x;
   }
 }
@@ -484,10 +602,25 @@ Result<Url> Url::parse(std::string_view text) {
 }
 
 std::string_view ClientResponse::header(std::string_view name) const {
-  for (const auto& [n, v] : headers) {
-    if (beast::iequals(n, name)) return v;
+  std::string_view rest(headerLines_);
+  while (!rest.empty()) {
+    const std::size_t end = rest.find("\r\n");
+    const std::string_view line = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 2);
+    const std::size_t colon = line.find(": ");
+    if (colon != std::string_view::npos && beast::iequals(line.substr(0, colon), name)) {
+      return line.substr(colon + 2);
+    }
   }
   return {};
+}
+
+// Names are tokens and values hold no CR or LF (the parser checked them, and callers
+// of the tests pass plain ones), so the lines split unambiguously.
+void ClientResponse::addHeader(std::string_view name, std::string_view value) {
+  // One allocation for the usual handful of headers.
+  if (headerLines_.empty()) headerLines_.reserve(512);
+  headerLines_.append(name).append(": ").append(value).append("\r\n");
 }
 
 struct HttpClient::Impl {
@@ -518,34 +651,38 @@ asio::awaitable<Result<ClientResponse>> HttpClient::send(ClientRequest request) 
   const Url& url = *request.url;
   Shared& shared = *impl_->shared;
   if (auto valid = validateHeaders(request); !valid) co_return std::move(valid).error();
+  const std::string_view body =
+      request.bodyView.empty() ? std::string_view(request.body) : request.bodyView;
   const auto ex = co_await asio::this_coro::executor;
-  Pool& pool = asio::use_service<PoolService>(asio::query(ex, asio::execution::context))
-                   .pool(impl_->shared);
+  PoolService& service =
+      asio::use_service<PoolService>(asio::query(ex, asio::execution::context));
+  Pool& pool = service.pool(impl_->shared);
+  Deadlines& deadlines = service.deadlines(ex);
   // Node-based map: the reference stays valid across the suspensions below.
   Bucket& bucket = pool.bucket(url);
 
   std::unique_ptr<Connection> conn = takeIdle(bucket, Clock::now(), shared.settings.idleTimeout);
   bool reused = conn != nullptr;
+  InUse inUse(deadlines);
   for (int attempt = 0;; ++attempt) {
     if (!conn) {
-      auto fresh = co_await connect(ex, shared, url, request.connectTimeout);
+      auto fresh = co_await connect(ex, shared, url, deadlines, request.connectTimeout);
       if (!fresh) co_return std::move(fresh).error();
       conn = std::move(fresh).value();
       reused = false;
     }
-    writeHead(conn->head, request, url);
+    inUse.attach(*conn);
+    writeHead(conn->head, request, url, body);
     // (Not a conditional expression: GCC 12 mishandles co_await inside one.)
     Exchange x;
     if (conn->tls) {
-      x = co_await exchange(*conn->tls, *conn, request, shared.settings.maxResponseBody);
+      x = co_await exchange(*conn->tls, *conn, request, body, shared.settings.maxResponseBody);
     } else {
-      x = co_await exchange(*conn->plain, *conn, request, shared.settings.maxResponseBody);
+      x = co_await exchange(*conn->plain, *conn, request, body, shared.settings.maxResponseBody);
     }
+    inUse.detach();
     if (!x.error) {
-      if (x.keepAlive) {
-        conn->tcp().expires_never();
-        release(bucket, std::move(conn), shared.settings.maxIdlePerOrigin);
-      }
+      if (x.keepAlive) release(bucket, std::move(conn), shared.settings.maxIdlePerOrigin);
       co_return std::move(x.response);
     }
     if (reused && x.retryable && attempt == 0) {

@@ -32,18 +32,28 @@ struct Url {
 struct ClientRequest {
   http::verb method = http::verb::post;
   const Url* url = nullptr;  // must outlive the call
+  // Sent first, when set: headers the caller keeps for many calls (must outlive the call).
+  const std::vector<std::pair<std::string, std::string>>* fixedHeaders = nullptr;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // When non-empty, sent instead of `body` without a copy; must outlive the call.
+  std::string_view bodyView;
   std::chrono::milliseconds connectTimeout{5'000};
   std::chrono::milliseconds responseTimeout{30'000};  // from request sent to response read
 };
 
 struct ClientResponse {
   unsigned status = 0;
-  std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   // First header with this name (case-insensitive), or empty.
   std::string_view header(std::string_view name) const;
+  void addHeader(std::string_view name, std::string_view value);
+  void clearHeaders() { headerLines_.clear(); }
+
+ private:
+  // "Name: value\r\n" per header, in the order received: one buffer instead of a string
+  // pair per header, searched by header().
+  std::string headerLines_;
 };
 
 // Error kinds of a call: kTimeout (connect or response deadline), kUnavailable

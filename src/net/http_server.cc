@@ -2,8 +2,10 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <exception>
 #include <future>
@@ -29,6 +31,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/json.h"
+#include "net/deadlines.h"
 
 namespace eg::net {
 
@@ -59,7 +62,7 @@ using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>
 // A session as seen by stop(): idle sessions (waiting for the first byte of the next
 // request) are cancelled at once, busy ones finish their request and then close.
 struct SessionNode {
-  beast::tcp_stream* tcp = nullptr;
+  Deadlines::Entry deadline;  // its socket is the connection's
   bool idle = false;
   SessionNode* prev = nullptr;
   SessionNode* next = nullptr;
@@ -71,6 +74,7 @@ struct Worker {
   explicit Worker(asio::io_context& c) : ctx(c) {}
   asio::io_context& ctx;
   std::optional<tcp::acceptor> acceptor;
+  std::shared_ptr<Deadlines> deadlines;
   SessionNode* sessions = nullptr;
   bool stopping = false;
 
@@ -196,22 +200,52 @@ error_code parseBuffered(http::request_parser<http::string_body>& parser,
   return ec;
 }
 
-template <class Stream>
-asio::awaitable<bool> writeResponse(Stream& stream, Response& res, bool headOnly) {
-  beast::get_lowest_layer(stream).expires_after(kWriteTimeout);
-  if (headOnly) {
-    http::response_serializer<http::string_body> sr{res};
-    auto [ec, n] = co_await http::async_write_header(stream, sr, kTuple);
-    co_return !ec;
+void appendNumber(std::string& out, unsigned n) {
+  char digits[16];
+  auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), n);
+  out.append(digits, end);
+}
+
+// The head as Beast's serializer writes it (status line, fields in order, blank line),
+// into a buffer the connection reuses: no allocation and one pass once warm.
+void writeHead(const Response& res, std::string& out) {
+  out.clear();
+  out += "HTTP/";
+  appendNumber(out, res.version() / 10);
+  out += '.';
+  appendNumber(out, res.version() % 10);
+  out += ' ';
+  appendNumber(out, res.result_int());
+  out += ' ';
+  const std::string_view reason = res.reason();
+  out += reason.empty() ? std::string_view(http::obsolete_reason(res.result())) : reason;
+  out += "\r\n";
+  for (const auto& field : res) {
+    out += field.name_string();
+    out += ": ";
+    out += field.value();
+    out += "\r\n";
   }
-  auto [ec, n] = co_await http::async_write(stream, res, kTuple);
+  out += "\r\n";
+}
+
+// Head and body leave in one gathered write (one sendmsg for a usual response).
+template <class Stream>
+asio::awaitable<bool> writeResponse(Stream& stream, SessionNode& node, const Response& res,
+                                    bool headOnly, std::string& head) {
+  writeHead(res, head);
+  Deadlines::after(node.deadline, kWriteTimeout);
+  const std::array<asio::const_buffer, 2> out = {
+      asio::buffer(head), headOnly ? asio::const_buffer() : asio::buffer(res.body())};
+  auto [ec, n] = co_await asio::async_write(stream, out, kTuple);
+  Deadlines::clear(node.deadline);
   co_return !ec;
 }
 
-asio::awaitable<void> lingeringClose(beast::tcp_stream& tcp) {
+asio::awaitable<void> lingeringClose(tcp::socket& tcp, SessionNode& node) {
   error_code ignored;
-  tcp.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  tcp.expires_after(kLingerTimeout);
+  tcp.shutdown(tcp::socket::shutdown_send, ignored);
+  Deadlines::after(node.deadline, kLingerTimeout);
   std::array<char, 4096> scratch;
   std::size_t total = 0;
   while (total < kLingerMaxBytes) {
@@ -222,14 +256,12 @@ asio::awaitable<void> lingeringClose(beast::tcp_stream& tcp) {
 }
 
 template <class Stream>
-asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream) {
+asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream, SessionNode& node) {
   const ServerSettings& cfg = st.settings;
-  beast::tcp_stream& tcp = beast::get_lowest_layer(stream);
-  SessionNode node;
-  node.tcp = &tcp;
-  Registration registration(worker, node);
+  tcp::socket& tcp = beast::get_lowest_layer(stream);
   // Per connection, reused by every request on it.
   beast::flat_buffer buffer;
+  std::string head;
   std::optional<http::request_parser<http::string_body>> parser;
   const auto headerLimit = static_cast<std::uint32_t>(
       std::min<std::size_t>(cfg.headerLimit, std::numeric_limits<std::uint32_t>::max()));
@@ -240,7 +272,7 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream) {
       // Between requests: idleTimeout applies until the first byte of the next one.
       if (buffer.capacity() > kMaxIdleBuffer) buffer.shrink_to_fit();
       node.idle = true;
-      tcp.expires_after(cfg.idleTimeout);
+      Deadlines::after(node.deadline, cfg.idleTimeout);
       auto [ec, n] = co_await stream.async_read_some(buffer.prepare(kFirstReadSize), kTuple);
       node.idle = false;
       if (ec) co_return;
@@ -249,7 +281,7 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream) {
 
     // From the first byte on, the whole request must arrive within readTimeout: a client
     // trickling bytes cannot keep the connection forever.
-    tcp.expires_after(cfg.readTimeout);
+    Deadlines::after(node.deadline, cfg.readTimeout);
     parser.emplace();
     parser->header_limit(headerLimit);
     parser->body_limit(cfg.bodyLimit);
@@ -261,11 +293,9 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream) {
     if (!ec && !parser->is_done()) {
       auto expect = parser->get().find(http::field::expect);
       if (expect != parser->get().end() && beast::iequals(expect->value(), "100-continue")) {
-        tcp.expires_after(kWriteTimeout);
         auto [wec, wn] = co_await asio::async_write(
             stream, asio::const_buffer(kContinue.data(), kContinue.size()), kTuple);
         if (wec) co_return;
-        tcp.expires_after(cfg.readTimeout);
       }
       std::tie(ec, n) = co_await http::async_read(stream, buffer, *parser, kTuple);
     }
@@ -290,10 +320,14 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream) {
                               11);
           break;
       }
-      if (co_await writeResponse(stream, res, false)) co_await lingeringClose(tcp);
+      if (co_await writeResponse(stream, node, res, false, head)) {
+        co_await lingeringClose(tcp, node);
+      }
       co_return;
     }
 
+    // The handler may take as long as the functions it calls; those calls have deadlines.
+    Deadlines::clear(node.deadline);
     Request& req = parser->get();
     const unsigned version = req.version();
     const bool headOnly = req.method() == http::verb::head;
@@ -327,10 +361,10 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream) {
       spdlog::error("http server: invalid response from handler: {}", e.what());
       res = errorResponse(http::status::internal_server_error, "internal server error", version);
     }
-    if (!co_await writeResponse(stream, res, headOnly)) co_return;
+    if (!co_await writeResponse(stream, node, res, headOnly, head)) co_return;
     if (!keepAlive) {
       error_code ignored;
-      tcp.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      tcp.shutdown(tcp::socket::shutdown_send, ignored);
       co_return;
     }
   }
@@ -338,13 +372,20 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream) {
 
 asio::awaitable<void> session(ConnectionSlot slot, Worker& worker, tcp::socket socket) {
   State* st = &slot.state();
-  beast::tcp_stream tcp(std::move(socket));
+  // Holds the sweep alive as long as this session is registered with it.
+  const std::shared_ptr<Deadlines> deadlines = worker.deadlines;
+  SessionNode node;
+  Registration registration(worker, node);
   if (!st->tls) {
-    co_await serve(*st, worker, tcp);
+    node.deadline.socket = &socket;
+    Deadlines::Registration timed(*deadlines, node.deadline);
+    co_await serve(*st, worker, socket, node);
     co_return;
   }
-  beast::ssl_stream<beast::tcp_stream> tls(std::move(tcp), *st->tls);
-  beast::get_lowest_layer(tls).expires_after(st->settings.readTimeout);
+  ssl::stream<tcp::socket> tls(std::move(socket), *st->tls);
+  node.deadline.socket = &tls.next_layer();
+  Deadlines::Registration timed(*deadlines, node.deadline);
+  Deadlines::after(node.deadline, st->settings.readTimeout);
   auto [ec] = co_await tls.async_handshake(ssl::stream_base::server, kTuple);
   if (ec) {
     spdlog::debug("http server: TLS handshake failed: {}", ec.message());
@@ -352,7 +393,7 @@ asio::awaitable<void> session(ConnectionSlot slot, Worker& worker, tcp::socket s
   }
   // No close_notify on the way out: waiting for the peer's reply would hold the
   // connection for nothing, and HTTP framing already delimits every message.
-  co_await serve(*st, worker, tls);
+  co_await serve(*st, worker, tls, node);
 }
 
 asio::awaitable<void> listen(std::shared_ptr<State> st, Worker& worker) {
@@ -396,7 +437,10 @@ void stopWorker(Worker& w) {
   }
   // cancel() completes the pending read later, so the list stays intact while we walk it.
   for (SessionNode* n = w.sessions; n != nullptr; n = n->next) {
-    if (n->idle) n->tcp->cancel();
+    if (n->idle && n->deadline.socket != nullptr) {
+      error_code ignored;
+      n->deadline.socket->cancel(ignored);
+    }
   }
 }
 
@@ -500,6 +544,10 @@ void HttpServer::start() {
 
   for (std::size_t i = 0; i < impl_->pool.size(); ++i) {
     auto worker = std::make_unique<Worker>(impl_->pool.context(i));
+    worker->deadlines = Deadlines::create(
+        worker->ctx.get_executor(), Deadlines::tickFor(std::min({st.settings.readTimeout,
+                                                  st.settings.idleTimeout,
+                                                  std::chrono::milliseconds(kWriteTimeout)})));
     worker->acceptor.emplace(worker->ctx);
     // With port 0 the first bind picks the port; the others join it.
     openAcceptor(*worker->acceptor, tcp::endpoint(address, port));

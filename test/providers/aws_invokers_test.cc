@@ -473,13 +473,13 @@ TEST(AwsHelpersTest, PartitionKeyAndBase64) {
 
 TEST(AwsErrorTest, ParsesHeaderJsonAndXmlForms) {
   net::ClientResponse r;
-  r.headers = {{"x-amzn-ErrorType", "ThrottlingException:http://x"}};
+  r.addHeader("x-amzn-ErrorType", "ThrottlingException:http://x");
   r.body = R"({"message":"slow down"})";
   AwsErrorInfo info = parseAwsError(r);
   EXPECT_EQ(info.code, "ThrottlingException");
   EXPECT_EQ(info.message, "slow down");
 
-  r.headers.clear();
+  r.clearHeaders();
   r.body = R"({"__type":"com.amazonaws.kinesis.v20131202#ResourceNotFoundException","message":"Stream s not found"})";
   info = parseAwsError(r);
   EXPECT_EQ(info.code, "ResourceNotFoundException");

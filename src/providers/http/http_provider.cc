@@ -100,8 +100,9 @@ boost::asio::awaitable<Result<CallResult>> HttpInvoker::call(std::string_view pa
   net::ClientRequest request;
   request.method = net::http::verb::post;
   request.url = &settings_.url;
-  request.headers = requestHeaders_;
-  request.body = std::string(payload);
+  // Neither the headers nor the payload are copied: both outlive the call.
+  request.fixedHeaders = &requestHeaders_;
+  request.bodyView = payload;
   request.connectTimeout = settings_.connectTimeout;
   request.responseTimeout = settings_.timeout;
 
