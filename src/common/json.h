@@ -19,4 +19,30 @@ Result<json::value> parseJson(std::string_view text);
 // The error body every API answers with: {"errors":[{"message":"..."}]}.
 std::string errorBody(std::string_view message);
 
+// Appends JSON text to a string without building a document, for the documents the
+// request path writes. Strings and values come out exactly as boost::json::serialize
+// writes them. The serializer is the thread's own, reused, so that writing costs no
+// allocation beyond the string's growth. The caller writes the punctuation with raw().
+class JsonWriter {
+ public:
+  explicit JsonWriter(std::string& out) : out_(out) {}
+
+  JsonWriter& raw(std::string_view text) {
+    out_.append(text);
+    return *this;
+  }
+  JsonWriter& raw(char c) {
+    out_.push_back(c);
+    return *this;
+  }
+  JsonWriter& string(std::string_view s);
+  JsonWriter& value(const json::value& v);
+  JsonWriter& object(const json::object& o);
+  // `"k":`
+  JsonWriter& key(std::string_view k) { return string(k).raw(':'); }
+
+ private:
+  std::string& out_;
+};
+
 }  // namespace eg

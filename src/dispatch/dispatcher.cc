@@ -433,7 +433,7 @@ asio::awaitable<net::Response> Dispatcher::dispatch(
     co_return emptyResponse(request, http::status::accepted);
   }
 
-  if (sync && httpRequest) events::setPathParams(event, sync->params);
+  if (sync && httpRequest) events::setPathParams(*incoming, sync->params);
 
   // The event is serialized once; every delivery and the sync call share the text.
   std::shared_ptr<const events::CloudEvent> shared;
@@ -472,8 +472,8 @@ asio::awaitable<net::Response> Dispatcher::dispatch(
     for (const auto& route : routes) {
       const model::EventType* et = snapshot->eventType(route.subscription->space, type);
       if (et != nullptr && et->authorizerId) {
-        requestJson = std::make_shared<const std::string>(
-            json::serialize(events::httpRequestJson(request, path)));
+        requestJson =
+            std::make_shared<const std::string>(events::httpRequestText(request, path));
         break;
       }
     }
@@ -514,7 +514,7 @@ asio::awaitable<net::Response> Dispatcher::dispatch(
   if (const model::EventType* et = snapshot->eventType(space, type);
       et != nullptr && et->authorizerId) {
     const std::string requestText =
-        requestJson ? *requestJson : json::serialize(events::httpRequestJson(request, path));
+        requestJson ? *requestJson : events::httpRequestText(request, path);
     auto authorization =
         co_await authorize(*snapshot, space, *et->authorizerId, *payloadPtr, requestText);
     if (!authorization) {

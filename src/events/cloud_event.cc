@@ -6,6 +6,8 @@
 
 #include <boost/url/parse.hpp>
 
+#include "common/json.h"
+
 namespace eg::events {
 
 namespace json = boost::json;
@@ -19,30 +21,6 @@ Error attributeError(std::string_view name, std::string_view problem) {
   message.reserve(kInvalidPrefix.size() + name.size() + problem.size() + 16);
   message.append(kInvalidPrefix).append("attribute \"").append(name).append("\" ").append(problem);
   return Error::invalid(std::move(message));
-}
-
-// Serialises whatever `sr` was reset to straight into the spare capacity of `out`.
-void drain(json::serializer& sr, std::string& out) {
-  while (!sr.done()) {
-    const std::size_t used = out.size();
-    const std::size_t room = std::max<std::size_t>(out.capacity() - used, 256);
-    out.resize(used + room);
-    const std::size_t written = sr.read(out.data() + used, room).size();
-    out.resize(used + written);
-  }
-}
-
-void appendString(json::serializer& sr, std::string& out, std::string_view s) {
-  sr.reset(s);
-  drain(sr, out);
-}
-
-void appendMember(json::serializer& sr, std::string& out, std::string_view key,
-                  std::string_view s) {
-  out.push_back(',');
-  appendString(sr, out, key);
-  out.push_back(':');
-  appendString(sr, out, s);
 }
 
 bool isDigits(std::string_view s, std::size_t pos, std::size_t n) {
@@ -179,33 +157,36 @@ json::object toJson(const CloudEvent& event) {
   if (event.schemaURL) o.emplace("schemaURL", *event.schemaURL);
   if (event.contentType) o.emplace("contentType", *event.contentType);
   if (!event.extensions.empty()) o.emplace("extensions", event.extensions);
-  o.emplace("data", event.data);
+  o.emplace("data", dataValue(event));
   return o;
 }
 
 std::string serialize(const CloudEvent& event) {
   std::string out;
-  out.reserve(256 + event.eventType.size() + event.source.size());
-  json::serializer sr;
-  out.append("{\"eventType\":");
-  appendString(sr, out, event.eventType);
-  if (event.eventTypeVersion) appendMember(sr, out, "eventTypeVersion", *event.eventTypeVersion);
-  appendMember(sr, out, "cloudEventsVersion", event.cloudEventsVersion);
-  appendMember(sr, out, "source", event.source);
-  appendMember(sr, out, "eventID", event.eventID);
-  if (event.eventTime) appendMember(sr, out, "eventTime", *event.eventTime);
-  if (event.schemaURL) appendMember(sr, out, "schemaURL", *event.schemaURL);
-  if (event.contentType) appendMember(sr, out, "contentType", *event.contentType);
-  if (!event.extensions.empty()) {
-    out.append(",\"extensions\":");
-    sr.reset(&event.extensions);
-    drain(sr, out);
+  out.reserve(320 + event.eventType.size() + event.source.size() + event.dataText.size());
+  JsonWriter w(out);
+  w.raw("{\"eventType\":").string(event.eventType);
+  if (event.eventTypeVersion) w.raw(',').key("eventTypeVersion").string(*event.eventTypeVersion);
+  w.raw(',').key("cloudEventsVersion").string(event.cloudEventsVersion);
+  w.raw(',').key("source").string(event.source);
+  w.raw(',').key("eventID").string(event.eventID);
+  if (event.eventTime) w.raw(',').key("eventTime").string(*event.eventTime);
+  if (event.schemaURL) w.raw(',').key("schemaURL").string(*event.schemaURL);
+  if (event.contentType) w.raw(',').key("contentType").string(*event.contentType);
+  if (!event.extensions.empty()) w.raw(",\"extensions\":").object(event.extensions);
+  w.raw(",\"data\":");
+  if (!event.dataText.empty()) {
+    w.raw(event.dataText);
+  } else {
+    w.value(event.data);
   }
-  out.append(",\"data\":");
-  sr.reset(&event.data);
-  drain(sr, out);
-  out.push_back('}');
+  w.raw('}');
   return out;
+}
+
+json::value dataValue(const CloudEvent& event) {
+  if (event.dataText.empty()) return event.data;
+  return json::parse(event.dataText);
 }
 
 Result<CloudEvent> fromJson(const json::value& value) {

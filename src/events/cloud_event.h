@@ -22,7 +22,14 @@ struct CloudEvent {
   std::optional<std::string> contentType;
   boost::json::object extensions;  // omitted from JSON when empty
   boost::json::value data;         // null when absent
+  // The JSON text of data when the gateway wrote it straight from a request (the
+  // http.request events): used instead of `data`, which then stays null. dataValue()
+  // reads the data either way.
+  std::string dataText;
 };
+
+// `data`, or `dataText` parsed.
+boost::json::value dataValue(const CloudEvent& event);
 
 // The JSON form, attributes in the order eventType, eventTypeVersion?,
 // cloudEventsVersion, source, eventID, eventTime?, schemaURL?, contentType?,

@@ -5,6 +5,7 @@
 #include <boost/beast/core/string.hpp>
 
 #include "common/http_syntax.h"
+#include "common/json.h"
 #include "events/gateway_event.h"
 
 namespace eg::events {
@@ -120,48 +121,116 @@ void forEachHeader(const net::Request& req, Fn&& fn) {
   }
 }
 
-json::object queryJson(std::string_view target) {
-  json::object query;
-  forEachQueryPair(target, [&](const std::string& name, const std::string& value) {
-    if (auto it = query.find(name); it != query.end()) {
-      it->value().get_array().emplace_back(value);
-    } else {
-      json::array values;
-      values.emplace_back(value);
-      query.emplace(name, std::move(values));
-    }
-  });
-  return query;
+// Scratch space of the writers below, reused by every request of the thread so that
+// writing the data of an event allocates nothing once warm.
+struct Scratch {
+  std::vector<std::string> names;
+  std::vector<std::string_view> values;
+  std::vector<std::pair<std::string, std::string>> pairs;
+  std::string joined;
+};
+
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
 }
 
-json::object headersJson(const net::Request& req) {
-  json::object headers;
+// {"<Canonical-Name>":"<value>[, <value>...]",...}: headers but Host, grouped by
+// canonical name in the order of their first appearance.
+void writeHeaders(const net::Request& req, JsonWriter& w) {
+  Scratch& sc = scratch();
+  std::size_t n = 0;
+  sc.values.clear();
   forEachHeader(req, [&](const std::string& name, std::string_view value) {
-    if (auto it = headers.find(name); it != headers.end()) {
-      json::string& joined = it->value().get_string();
-      joined.append(", ");
-      joined.append(value);
-    } else {
-      headers.emplace(name, value);
-    }
+    if (sc.names.size() <= n) sc.names.emplace_back();
+    sc.names[n++] = name;
+    sc.values.push_back(value);
   });
-  return headers;
+  w.raw('{');
+  bool first = true;
+  for (std::size_t i = 0; i < n; ++i) {
+    bool seen = false;
+    for (std::size_t j = 0; j < i && !seen; ++j) seen = sc.names[j] == sc.names[i];
+    if (seen) continue;
+    if (!first) w.raw(',');
+    first = false;
+    w.key(sc.names[i]);
+    std::size_t more = i + 1;
+    while (more < n && sc.names[more] != sc.names[i]) ++more;
+    if (more == n) {
+      w.string(sc.values[i]);
+      continue;
+    }
+    sc.joined.assign(sc.values[i]);
+    for (std::size_t k = more; k < n; ++k) {
+      if (sc.names[k] == sc.names[i]) sc.joined.append(", ").append(sc.values[k]);
+    }
+    w.string(sc.joined);
+  }
+  w.raw('}');
 }
 
-json::object requestObject(std::string_view path, std::string_view method, std::string_view host,
-                           json::object headers, json::object query, json::object params,
-                           json::value body) {
-  json::object o;
-  o.reserve(7);
-  o.emplace("path", path);
-  o.emplace("method", method);
-  o.emplace("headers", std::move(headers));
-  o.emplace("host", host);
-  o.emplace("query", std::move(query));
-  o.emplace("params", std::move(params));
-  o.emplace("body", std::move(body));
-  return o;
+// {"<name>":["<value>",...],...}: decoded query pairs grouped by name in the order of
+// their first appearance.
+void writeQuery(std::string_view target, JsonWriter& w) {
+  Scratch& sc = scratch();
+  std::size_t n = 0;
+  forEachQueryPair(target, [&](const std::string& name, const std::string& value) {
+    if (sc.pairs.size() <= n) sc.pairs.emplace_back();
+    sc.pairs[n].first = name;
+    sc.pairs[n].second = value;
+    ++n;
+  });
+  w.raw('{');
+  bool first = true;
+  for (std::size_t i = 0; i < n; ++i) {
+    bool seen = false;
+    for (std::size_t j = 0; j < i && !seen; ++j) seen = sc.pairs[j].first == sc.pairs[i].first;
+    if (seen) continue;
+    if (!first) w.raw(',');
+    first = false;
+    w.key(sc.pairs[i].first).raw('[');
+    for (std::size_t k = i; k < n; ++k) {
+      if (k != i && sc.pairs[k].first != sc.pairs[i].first) continue;
+      if (k != i) w.raw(',');
+      w.string(sc.pairs[k].second);
+    }
+    w.raw(']');
+  }
+  w.raw('}');
 }
+
+// normalizeData's result, written as text.
+void writeBody(std::string_view body, std::string_view contentType, JsonWriter& w) {
+  if (body.empty()) {
+    w.raw("null");
+    return;
+  }
+  switch (bodyKind(contentType)) {
+    case BodyKind::kJson: {
+      // Parsed (to re-emit it compact) into a buffer on the stack when it is small.
+      unsigned char buffer[4096];
+      json::monotonic_resource resource(buffer, sizeof buffer);
+      boost::system::error_code ec;
+      const json::value parsed = json::parse(body, ec, &resource, parseOptions());
+      if (!ec) {
+        w.value(parsed);
+      } else {
+        w.string(body);
+      }
+      return;
+    }
+    case BodyKind::kForm:
+      w.string(body);
+      return;
+    case BodyKind::kOpaque:
+      break;
+  }
+  // Base64 needs no escaping.
+  w.raw('"').raw(base64Encode(body)).raw('"');
+}
+
+constexpr std::string_view kEmptyParams = "{}";
 
 std::string_view headerValue(const net::Request& req, std::string_view name) {
   const auto it = req.find(name);
@@ -311,6 +380,25 @@ HttpRequestData httpRequestData(const net::Request& req, std::string_view path) 
   return data;
 }
 
+namespace {
+
+json::object requestObject(std::string_view path, std::string_view method, std::string_view host,
+                           json::object headers, json::object query, json::object params,
+                           json::value body) {
+  json::object o;
+  o.reserve(7);
+  o.emplace("path", path);
+  o.emplace("method", method);
+  o.emplace("headers", std::move(headers));
+  o.emplace("host", host);
+  o.emplace("query", std::move(query));
+  o.emplace("params", std::move(params));
+  o.emplace("body", std::move(body));
+  return o;
+}
+
+}  // namespace
+
 json::object toJson(const HttpRequestData& data) {
   json::object headers;
   std::string_view contentType;
@@ -331,11 +419,29 @@ json::object toJson(const HttpRequestData& data) {
                        std::move(params), normalizeData(data.body, contentType));
 }
 
+std::string httpRequestText(const net::Request& req, std::string_view path,
+                            std::size_t* paramsAt) {
+  std::string out;
+  out.reserve(256 + path.size() + req.target().size() + req.body().size() * 4 / 3);
+  JsonWriter w(out);
+  w.raw("{\"path\":").string(path);
+  w.raw(",\"method\":").string(req.method_string());
+  w.raw(",\"headers\":");
+  writeHeaders(req, w);
+  w.raw(",\"host\":").string(headerValue(req, "Host"));
+  w.raw(",\"query\":");
+  writeQuery(req.target(), w);
+  w.raw(",\"params\":");
+  if (paramsAt != nullptr) *paramsAt = out.size();
+  w.raw(kEmptyParams);
+  w.raw(",\"body\":");
+  writeBody(req.body(), headerValue(req, "Content-Type"), w);
+  w.raw('}');
+  return out;
+}
+
 json::object httpRequestJson(const net::Request& req, std::string_view path) {
-  const std::string_view contentType = headerValue(req, "Content-Type");
-  return requestObject(path, req.method_string(), headerValue(req, "Host"), headersJson(req),
-                       queryJson(req.target()), json::object{},
-                       normalizeData(req.body(), contentType));
+  return json::parse(httpRequestText(req, path)).as_object();
 }
 
 Result<IncomingEvent> eventFromRequest(const net::Request& req, std::string_view path) {
@@ -357,19 +463,34 @@ Result<IncomingEvent> eventFromRequest(const net::Request& req, std::string_view
 
   CloudEvent event = gatewayEvent(std::string(kHttpRequestEventType));
   if (!contentType.empty()) event.contentType = contentType;
-  event.data = httpRequestJson(req, path);
-  return IncomingEvent{std::move(event), IncomingEvent::kHttpRequest, true};
+  IncomingEvent incoming{std::move(event), IncomingEvent::kHttpRequest, true};
+  incoming.event.dataText = httpRequestText(req, path, &incoming.paramsAt);
+  return incoming;
 }
 
-bool setPathParams(CloudEvent& event,
+bool setPathParams(IncomingEvent& incoming,
                    const std::vector<std::pair<std::string, std::string>>& params) {
-  if (!event.data.is_object()) return false;
-  auto it = event.data.get_object().find("params");
-  if (it == event.data.get_object().end() || !it->value().is_object()) return false;
-  json::object& target = it->value().get_object();
-  target.clear();
-  target.reserve(params.size());
-  for (const auto& [name, value] : params) target.insert_or_assign(name, value);
+  std::string& text = incoming.event.dataText;
+  const std::size_t at = incoming.paramsAt;
+  if (text.empty() || at == std::string::npos || at + incoming.paramsSize > text.size()) {
+    return false;
+  }
+  std::string object;
+  JsonWriter w(object);
+  w.raw('{');
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    // A name given twice keeps its last value, as an object assignment would.
+    bool later = false;
+    for (std::size_t j = i + 1; j < params.size() && !later; ++j) {
+      later = params[j].first == params[i].first;
+    }
+    if (later) continue;
+    if (object.size() > 1) w.raw(',');
+    w.key(params[i].first).string(params[i].second);
+  }
+  w.raw('}');
+  text.replace(at, incoming.paramsSize, object);
+  incoming.paramsSize = object.size();
   return true;
 }
 

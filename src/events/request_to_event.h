@@ -42,8 +42,12 @@ boost::json::object toJson(const HttpRequestData& data);
 
 HttpRequestData httpRequestData(const net::Request& req, std::string_view path);
 
-// toJson(httpRequestData(req, path)) built in one pass without the intermediate copy;
-// what rule 4 uses as event data and what the dispatcher hands to authorizers.
+// The JSON text of toJson(httpRequestData(req, path)), written straight from the
+// request: what rule 4 uses as event data and what the dispatcher hands to
+// authorizers. `paramsAt`, when given, receives the offset of the params object ("{}").
+std::string httpRequestText(const net::Request& req, std::string_view path,
+                            std::size_t* paramsAt = nullptr);
+// httpRequestText parsed.
 boost::json::object httpRequestJson(const net::Request& req, std::string_view path);
 
 // The query of a request target ("/a?x=1&x=2&y") as name -> values: percent-decoded,
@@ -79,6 +83,9 @@ struct IncomingEvent {
   // True when the gateway made the event up (gateway source, new ID and time, the
   // eventgateway extension); false when the client sent a CloudEvent.
   bool gatewayBuilt = false;
+  // kHttpRequest: where data.params is in event.dataText, and its length.
+  std::size_t paramsAt = std::string::npos;
+  std::size_t paramsSize = 2;
 };
 
 // Applies the rules of spec §3.1 in order:
@@ -95,16 +102,16 @@ struct IncomingEvent {
 //     CloudEvent, that CloudEvent is used as sent, its own eventType included (as the
 //     Go gateway did); otherwise a gateway event of the header's type whose data is
 //     the normalised body.
-//  4. Otherwise a gateway `http.request` event whose data is httpRequestJson with
-//     empty params (see setPathParams).
+//  4. Otherwise a gateway `http.request` event whose data is httpRequestText with
+//     empty params (see setPathParams), kept as text in event.dataText.
 // Gateway-built events carry contentType = the request's Content-Type when it has one.
 // `path` is the decoded request path without the query. Rejecting system event types
 // sent from outside is the caller's job (isSystemEventType).
 Result<IncomingEvent> eventFromRequest(const net::Request& req, std::string_view path);
 
-// Sets data.params of an `http.request` event, replacing what was there; does nothing
-// (and returns false) when the data has no `params` object.
-bool setPathParams(CloudEvent& event,
+// Sets data.params of an `http.request` event eventFromRequest built, replacing what
+// was there; does nothing (and returns false) for other events.
+bool setPathParams(IncomingEvent& incoming,
                    const std::vector<std::pair<std::string, std::string>>& params);
 
 }  // namespace eg::events

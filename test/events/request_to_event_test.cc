@@ -340,7 +340,9 @@ TEST(HttpRequestMode, DataDescribesTheRequest) {
   EXPECT_EQ(e.contentType, "application/json");
   expectGatewayBuilt(e);
 
-  const json::object& data = e.data.as_object();
+  EXPECT_TRUE(e.data.is_null());  // the data is kept as text
+  const json::value value = dataValue(e);
+  const json::object& data = value.as_object();
   EXPECT_EQ(data.at("path"), "/users/a b");
   EXPECT_EQ(data.at("method"), "PUT");
   EXPECT_EQ(data.at("host"), "example.com:4000");
@@ -365,7 +367,8 @@ TEST(HttpRequestMode, NoContentTypeAndNoBody) {
   auto r = eventFromRequest(makeRequest(http::verb::get, "/", {}), "/");
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->event.contentType);
-  const json::object& data = r->event.data.as_object();
+  const json::value value = dataValue(r->event);
+  const json::object& data = value.as_object();
   EXPECT_EQ(data.at("method"), "GET");
   EXPECT_EQ(data.at("host"), "");
   EXPECT_EQ(data.at("headers"), json::object{});
@@ -378,7 +381,7 @@ TEST(HttpRequestMode, OpaqueBodyIsBase64) {
                                  std::string("\x00\xff\x10", 3)),
                             "/hello");
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->event.data.at("body"), "AP8Q");
+  EXPECT_EQ(dataValue(r->event).at("body"), "AP8Q");
 }
 
 TEST(HttpRequestMode, StructAndDirectJsonAgree) {
@@ -409,20 +412,28 @@ TEST(HttpRequestMode, StructAndDirectJsonAgree) {
 }
 
 TEST(SetPathParams, FillsParamsOfHttpRequestEvents) {
-  auto r = eventFromRequest(makeRequest(http::verb::get, "/users/7", {}), "/users/7");
+  auto r = eventFromRequest(makeRequest(http::verb::get, "/users/7?q=}", {}), "/users/7");
   ASSERT_TRUE(r.ok());
-  EXPECT_TRUE(setPathParams(r->event, {{"id", "7"}, {"group", "a b"}}));
-  EXPECT_EQ(r->event.data.at("params"), (json::object{{"id", "7"}, {"group", "a b"}}));
-  EXPECT_TRUE(setPathParams(r->event, {{"other", "1"}}));
-  EXPECT_EQ(r->event.data.at("params"), (json::object{{"other", "1"}}));
+  EXPECT_TRUE(setPathParams(*r, {{"id", "7"}, {"group", "a }b\""}}));
+  EXPECT_EQ(dataValue(r->event).at("params"), (json::object{{"id", "7"}, {"group", "a }b\""}}));
+  // Replacing keeps the rest of the data intact.
+  EXPECT_TRUE(setPathParams(*r, {{"other", "1"}}));
+  const json::value data = dataValue(r->event);
+  EXPECT_EQ(data.at("params"), (json::object{{"other", "1"}}));
+  EXPECT_EQ(data.at("query"), (json::object{{"q", json::array{"}"}}}));
+  EXPECT_TRUE(data.at("body").is_null());
+  EXPECT_EQ(json::parse(serialize(r->event)).at("data"), data);
 
-  CloudEvent plain;
-  plain.data = "x";
+  IncomingEvent plain;
+  plain.event.data = "x";
   EXPECT_FALSE(setPathParams(plain, {{"id", "1"}}));
-  EXPECT_EQ(plain.data, "x");
-  plain.data = json::object{{"a", 1}};
-  EXPECT_FALSE(setPathParams(plain, {{"id", "1"}}));
-  EXPECT_EQ(plain.data, (json::object{{"a", 1}}));
+  EXPECT_EQ(plain.event.data, "x");
+  auto binary = eventFromRequest(
+      makeRequest(http::verb::post, "/", {{"CE-EventType", "a"}, {"CE-CloudEventsVersion", "0.1"},
+                                          {"CE-Source", "/s"}, {"CE-EventID", "1"}}),
+      "/");
+  ASSERT_TRUE(binary.ok());
+  EXPECT_FALSE(setPathParams(*binary, {{"id", "1"}}));
 }
 
 // Helpers.
