@@ -27,13 +27,19 @@ bool startsWithNoCase(std::string_view s, std::string_view prefix) {
 }  // namespace
 
 Result<FunctionResponse> parseFunctionResponse(std::string_view result) {
-  // The document lives only while it is read: parsed into a buffer on the stack, it
-  // costs no allocation unless it is large.
+  // The document lives only while it is read: parsed into a buffer on the stack by the
+  // thread's parser (whose own stack is kept), it costs no allocation unless it is large.
+  thread_local json::parser parser;
   unsigned char scratch[4096];
   json::monotonic_resource resource(scratch, sizeof scratch);
+  parser.reset(&resource);
   boost::system::error_code ec;
-  json::value value = json::parse(result, ec, &resource);
-  if (ec) return malformed();
+  parser.write(result.data(), result.size(), ec);
+  if (ec) {
+    parser.reset();
+    return malformed();
+  }
+  const json::value value = parser.release();
 
   FunctionResponse out;
   if (value.is_null()) return out;
@@ -80,15 +86,18 @@ std::string_view sniffContentType(std::string_view body) {
     ++i;
   }
   const auto rest = s.substr(i);
-  for (std::string_view tag : {"<!doctype html", "<html", "<head", "<body", "<script",
-                               "<title", "<div", "<p", "<table", "<br", "<iframe", "<h1",
-                               "<a", "<style", "<b", "<font", "<!--"}) {
-    if (startsWithNoCase(rest, tag) && rest.size() > tag.size() &&
-        (rest[tag.size()] == ' ' || rest[tag.size()] == '>')) {
-      return "text/html; charset=utf-8";
+  // Every signature starts with '<': most bodies are told apart by their first byte.
+  if (!rest.empty() && rest.front() == '<') {
+    for (std::string_view tag : {"<!doctype html", "<html", "<head", "<body", "<script",
+                                 "<title", "<div", "<p", "<table", "<br", "<iframe", "<h1",
+                                 "<a", "<style", "<b", "<font", "<!--"}) {
+      if (startsWithNoCase(rest, tag) && rest.size() > tag.size() &&
+          (rest[tag.size()] == ' ' || rest[tag.size()] == '>')) {
+        return "text/html; charset=utf-8";
+      }
     }
+    if (startsWithNoCase(rest, "<?xml")) return "text/xml; charset=utf-8";
   }
-  if (startsWithNoCase(rest, "<?xml")) return "text/xml; charset=utf-8";
   for (unsigned char c : s) {
     // Bytes Go's sniffer reads as binary data.
     if (c <= 0x08 || c == 0x0B || (c >= 0x0E && c <= 0x1A) || (c >= 0x1C && c <= 0x1F)) {

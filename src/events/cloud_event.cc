@@ -166,13 +166,13 @@ std::string serialize(const CloudEvent& event) {
   out.reserve(320 + event.eventType.size() + event.source.size() + event.dataText.size());
   JsonWriter w(out);
   w.raw("{\"eventType\":").string(event.eventType);
-  if (event.eventTypeVersion) w.raw(',').key("eventTypeVersion").string(*event.eventTypeVersion);
-  w.raw(',').key("cloudEventsVersion").string(event.cloudEventsVersion);
-  w.raw(',').key("source").string(event.source);
-  w.raw(',').key("eventID").string(event.eventID);
-  if (event.eventTime) w.raw(',').key("eventTime").string(*event.eventTime);
-  if (event.schemaURL) w.raw(',').key("schemaURL").string(*event.schemaURL);
-  if (event.contentType) w.raw(',').key("contentType").string(*event.contentType);
+  if (event.eventTypeVersion) w.raw(",\"eventTypeVersion\":").string(*event.eventTypeVersion);
+  w.raw(",\"cloudEventsVersion\":").string(event.cloudEventsVersion);
+  w.raw(",\"source\":").string(event.source);
+  w.raw(",\"eventID\":").string(event.eventID);
+  if (event.eventTime) w.raw(",\"eventTime\":").string(*event.eventTime);
+  if (event.schemaURL) w.raw(",\"schemaURL\":").string(*event.schemaURL);
+  if (event.contentType) w.raw(",\"contentType\":").string(*event.contentType);
   if (!event.extensions.empty()) w.raw(",\"extensions\":").object(event.extensions);
   w.raw(",\"data\":");
   if (!event.dataText.empty()) {

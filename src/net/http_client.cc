@@ -4,8 +4,10 @@
 #include <array>
 #include <atomic>
 #include <charconv>
+#include <cstring>
 #include <functional>
 #include <optional>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 
@@ -25,6 +27,8 @@
 
 #include "common/http_syntax.h"
 #include "net/deadlines.h"
+#include "net/simple_response.h"
+#include "net/write_now.h"
 
 namespace eg::net {
 
@@ -247,12 +251,8 @@ Status validateHeaders(const std::vector<std::pair<std::string, std::string>>& h
   return {};
 }
 
-Status validateHeaders(const ClientRequest& req) {
-  if (req.fixedHeaders != nullptr) {
-    if (auto valid = validateHeaders(*req.fixedHeaders); !valid) return valid;
-  }
-  return validateHeaders(req.headers);
-}
+// Fixed headers were checked by their owner when they were configured.
+Status validateHeaders(const ClientRequest& req) { return validateHeaders(req.headers); }
 
 // Serializes the request head into `out` (reused, so no allocation once warm).
 void writeHead(std::string& out, const ClientRequest& req, const Url& url,
@@ -358,6 +358,7 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> connect(const asio::any_io_
   if (ec && conn->deadline.expired) co_return timeoutError(url, "connecting to", timeout);
   if (ec) co_return unavailableError(url, "cannot connect to", ec);
   socket.set_option(tcp::no_delay(true), ec);
+  socket.non_blocking(true, ec);  // for writeNow; async operations do not mind
 
   if (url.tls) {
     auto& stream = *conn->tls;
@@ -442,23 +443,64 @@ error_code parseBuffered(ResponseReader& parser, beast::flat_buffer& buffer) {
   return ec;
 }
 
-// Reads one response into `parser`; the usual response is parsed from a single read.
+// What readResponse found.
+struct ReadOutcome {
+  boost::system::error_code ec;
+  bool simple = false;     // read by parseSimpleResponse: the parser saw nothing
+  bool keepAlive = false;  // when simple
+};
+
+// Reads one response. The usual one arrives in a single read and is simple (see
+// parseSimpleResponse); anything else goes to `parser`, from its first byte.
 template <class Stream>
-asio::awaitable<error_code> readResponse(Stream& stream, beast::flat_buffer& buffer,
-                                         ResponseReader& parser) {
+asio::awaitable<ReadOutcome> readResponse(Stream& stream, beast::flat_buffer& buffer,
+                                          ResponseReader& parser, ClientResponse& response,
+                                          std::size_t maxBody, bool trySimple) {
+  ReadOutcome outcome;
   for (;;) {
-    if (error_code ec = parseBuffered(parser, buffer); ec) co_return ec;
-    if (parser.is_done()) co_return error_code{};
+    if (trySimple && buffer.size() > 0) {
+      const auto data = buffer.data();
+      std::size_t consumed = 0;
+      switch (parseSimpleResponse(
+          std::string_view(static_cast<const char*>(data.data()), data.size()), maxBody,
+          kResponseHeaderLimit, response, consumed, outcome.keepAlive)) {
+        case SimpleParse::kDone:
+          buffer.consume(consumed);
+          outcome.simple = true;
+          co_return outcome;
+        case SimpleParse::kNeedMore:
+          break;
+        case SimpleParse::kNotSimple:
+          trySimple = false;
+          break;
+      }
+    }
+    if (!trySimple) {
+      if (outcome.ec = parseBuffered(parser, buffer); outcome.ec) co_return outcome;
+      if (parser.is_done()) co_return outcome;
+    }
     const std::size_t room = std::clamp(buffer.capacity() - buffer.size(), kMinRead, kMaxRead);
     auto [ec, n] = co_await stream.async_read_some(buffer.prepare(room), kTuple);
     buffer.commit(n);
     if (ec == asio::error::eof || ec == ssl::error::stream_truncated) {
-      if (!parser.got_some()) co_return http::error::end_of_stream;
-      error_code eofEc;
-      parser.put_eof(eofEc);
-      co_return eofEc;
+      if (trySimple) {
+        // A response that ends with the connection is never simple: let the parser
+        // have what arrived.
+        trySimple = false;
+        if (outcome.ec = parseBuffered(parser, buffer); outcome.ec) co_return outcome;
+        if (parser.is_done()) co_return outcome;
+      }
+      if (!parser.got_some()) {
+        outcome.ec = http::error::end_of_stream;
+      } else {
+        parser.put_eof(outcome.ec);
+      }
+      co_return outcome;
     }
-    if (ec) co_return ec;
+    if (ec) {
+      outcome.ec = ec;
+      co_return outcome;
+    }
   }
 }
 
@@ -471,9 +513,15 @@ asio::awaitable<Exchange> exchange(Stream& stream, Connection& conn, const Clien
   // Plain TCP gathers both buffers in one writev; TLS would make two records of them.
   const bool coalesced = conn.tls && !body.empty() && body.size() <= kCoalesceLimit;
   if (coalesced) conn.head += body;
-  const std::array<asio::const_buffer, 2> out = {
+  std::array<asio::const_buffer, 2> out = {
       asio::buffer(conn.head), coalesced ? asio::const_buffer() : asio::buffer(body)};
-  auto [wec, wn] = co_await asio::async_write(stream, out, kTuple);
+  error_code wec;
+  bool written = false;
+  if constexpr (std::is_same_v<Stream, tcp::socket>) written = writeNow(stream, out, wec);
+  if (!written) {
+    std::size_t wn = 0;
+    std::tie(wec, wn) = co_await asio::async_write(stream, out, kTuple);
+  }
   if (wec) {
     if (conn.deadline.expired) {
       x.error = timeoutError(url, "request to", req.responseTimeout);
@@ -492,8 +540,11 @@ asio::awaitable<Exchange> exchange(Stream& stream, Connection& conn, const Clien
     parser.eager(true);
     parser.header_limit(kResponseHeaderLimit);
     parser.body_limit(maxBody);
-    if (req.method == http::verb::head) parser.skip(true);
-    const error_code ec = co_await readResponse(stream, conn.buffer, parser);
+    const bool head = req.method == http::verb::head;
+    if (head) parser.skip(true);
+    const ReadOutcome read =
+        co_await readResponse(stream, conn.buffer, parser, x.response, maxBody, !head);
+    const error_code& ec = read.ec;
     if (ec) {
       if (conn.deadline.expired) {
         x.error = timeoutError(url, "request to", req.responseTimeout);
@@ -504,7 +555,7 @@ asio::awaitable<Exchange> exchange(Stream& stream, Connection& conn, const Clien
         x.error = Error::invalid("malformed response from " + url.origin() + ": " + ec.message());
       } else {
         x.error = unavailableError(url, "no response from", ec);
-        x.retryable = interim == 0 && !parser.got_some();
+        x.retryable = interim == 0 && !parser.got_some() && conn.buffer.size() == 0;
       }
       co_return x;
     }
@@ -517,7 +568,8 @@ asio::awaitable<Exchange> exchange(Stream& stream, Connection& conn, const Clien
       continue;
     }
     // Leftover bytes after a complete response mean the framing cannot be trusted.
-    x.keepAlive = parser.keep_alive() && conn.buffer.size() == 0 && status != 101;
+    x.keepAlive = (read.simple ? read.keepAlive : parser.keep_alive()) &&
+                  conn.buffer.size() == 0 && status != 101;
     co_return x;
   }
 }
@@ -602,15 +654,18 @@ Result<Url> Url::parse(std::string_view text) {
 }
 
 std::string_view ClientResponse::header(std::string_view name) const {
-  std::string_view rest(headerLines_);
-  while (!rest.empty()) {
-    const std::size_t end = rest.find("\r\n");
-    const std::string_view line = rest.substr(0, end);
-    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 2);
-    const std::size_t colon = line.find(": ");
-    if (colon != std::string_view::npos && beast::iequals(line.substr(0, colon), name)) {
-      return line.substr(colon + 2);
+  const char* p = headerLines_.data();
+  const char* const end = p + headerLines_.size();
+  while (p < end) {
+    const auto* lf = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+    const char* const lineEnd = lf == nullptr ? end : lf + 1;
+    // "Name: value\r\n": the name is followed by ": ".
+    if (static_cast<std::size_t>(lineEnd - p) >= name.size() + 4 && p[name.size()] == ':' &&
+        beast::iequals(std::string_view(p, name.size()), name)) {
+      return std::string_view(p + name.size() + 2, static_cast<std::size_t>(lineEnd - p) -
+                                                       name.size() - 4);
     }
+    p = lineEnd;
   }
   return {};
 }
@@ -620,7 +675,17 @@ std::string_view ClientResponse::header(std::string_view name) const {
 void ClientResponse::addHeader(std::string_view name, std::string_view value) {
   // One allocation for the usual handful of headers.
   if (headerLines_.empty()) headerLines_.reserve(512);
-  headerLines_.append(name).append(": ").append(value).append("\r\n");
+  const std::size_t at = headerLines_.size();
+  headerLines_.resize(at + name.size() + value.size() + 4);
+  char* p = headerLines_.data() + at;
+  std::memcpy(p, name.data(), name.size());
+  p += name.size();
+  *p++ = ':';
+  *p++ = ' ';
+  std::memcpy(p, value.data(), value.size());
+  p += value.size();
+  *p++ = '\r';
+  *p = '\n';
 }
 
 struct HttpClient::Impl {

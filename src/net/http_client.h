@@ -32,7 +32,8 @@ struct Url {
 struct ClientRequest {
   http::verb method = http::verb::post;
   const Url* url = nullptr;  // must outlive the call
-  // Sent first, when set: headers the caller keeps for many calls (must outlive the call).
+  // Sent first, when set: headers the caller keeps for many calls (must outlive the
+  // call). Unlike `headers` they are not checked per call: their owner checks them once.
   const std::vector<std::pair<std::string, std::string>>* fixedHeaders = nullptr;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
@@ -48,6 +49,8 @@ struct ClientResponse {
   // First header with this name (case-insensitive), or empty.
   std::string_view header(std::string_view name) const;
   void addHeader(std::string_view name, std::string_view value);
+  // Replaces the headers with `lines`: "Name: value\r\n" lines, values trimmed.
+  void setHeaderLines(std::string_view lines) { headerLines_.assign(lines); }
   void clearHeaders() { headerLines_.clear(); }
 
  private:
@@ -61,7 +64,10 @@ struct ClientResponse {
 // A non-2xx status is NOT an error here: the caller decides.
 //
 // Connections are kept alive and pooled per (io_context, origin): a call uses a pool of
-// the io_context it runs on, so pooled connections never cross threads. Thread-safe.
+// the io_context it runs on, so pooled connections never cross threads. Each io_context
+// that makes calls must be run by one thread (IoPool's are); a client may be shared by
+// many such contexts. Deadlines are enforced by one sweep per io_context (net/deadlines)
+// and fire at most 10 ms late.
 class HttpClient {
  public:
   struct Settings {

@@ -12,6 +12,7 @@
 #include <limits>
 #include <optional>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -32,6 +33,7 @@
 
 #include "common/json.h"
 #include "net/deadlines.h"
+#include "net/write_now.h"
 
 namespace eg::net {
 
@@ -234,9 +236,13 @@ template <class Stream>
 asio::awaitable<bool> writeResponse(Stream& stream, SessionNode& node, const Response& res,
                                     bool headOnly, std::string& head) {
   writeHead(res, head);
-  Deadlines::after(node.deadline, kWriteTimeout);
-  const std::array<asio::const_buffer, 2> out = {
+  std::array<asio::const_buffer, 2> out = {
       asio::buffer(head), headOnly ? asio::const_buffer() : asio::buffer(res.body())};
+  if constexpr (std::is_same_v<Stream, tcp::socket>) {
+    error_code ec;
+    if (writeNow(stream, out, ec)) co_return !ec;
+  }
+  Deadlines::after(node.deadline, kWriteTimeout);
   auto [ec, n] = co_await asio::async_write(stream, out, kTuple);
   Deadlines::clear(node.deadline);
   co_return !ec;
@@ -377,6 +383,9 @@ asio::awaitable<void> session(ConnectionSlot slot, Worker& worker, tcp::socket s
   SessionNode node;
   Registration registration(worker, node);
   if (!st->tls) {
+    // For writeNow; async operations do not mind.
+    error_code ignored;
+    socket.non_blocking(true, ignored);
     node.deadline.socket = &socket;
     Deadlines::Registration timed(*deadlines, node.deadline);
     co_await serve(*st, worker, socket, node);

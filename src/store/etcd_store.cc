@@ -192,42 +192,47 @@ std::string EtcdStore::currentEndpoint() const { return endpoints_[preferred_.lo
 
 // ---- requests --------------------------------------------------------------------------
 
+// Every request runs on the store's own thread, whatever thread the caller runs on:
+// the TLS connections live there, and HttpClient's pools and deadlines belong to one
+// thread (a caller's io_context may be run by several).
 asio::awaitable<Result<EtcdStore::Response>> EtcdStore::attempt(size_t endpoint, Api api,
                                                                 const std::string& body,
                                                                 milliseconds connectTimeout,
                                                                 milliseconds responseTimeout,
                                                                 bool& notSent) {
+  auto flag = std::make_shared<bool>(false);
+  auto out = std::make_shared<std::optional<Result<Response>>>();
+  co_await asio::co_spawn(
+      ioc_, attemptHere(endpoint, api, body, connectTimeout, responseTimeout, flag, out),
+      asio::use_awaitable);
+  notSent = *flag;
+  co_return std::move(**out);
+}
+
+asio::awaitable<void> EtcdStore::attemptHere(size_t endpoint, Api api, std::string body,
+                                             milliseconds connectTimeout,
+                                             milliseconds responseTimeout,
+                                             std::shared_ptr<bool> notSent,
+                                             std::shared_ptr<std::optional<Result<Response>>> out) {
   if (tls_) {
-    auto flag = std::make_shared<bool>(false);
-    auto out = std::make_shared<std::optional<Result<Response>>>();
-    co_await asio::co_spawn(
-        ioc_, attemptTls(endpoint, api, body, connectTimeout, responseTimeout, flag, out),
-        asio::use_awaitable);
-    notSent = *flag;
-    co_return std::move(**out);
+    out->emplace(co_await exchangeTls(endpoint, api, std::move(body), connectTimeout,
+                                      responseTimeout, std::move(notSent)));
+    co_return;
   }
   net::ClientRequest req;
   req.method = net::http::verb::post;
   req.url = &endpoints_[endpoint].urls[api];
   req.headers.emplace_back("Content-Type", "application/json");
-  req.body = body;
+  req.body = std::move(body);
   req.connectTimeout = connectTimeout;
   req.responseTimeout = responseTimeout;
   auto r = co_await http_.send(std::move(req));
   if (!r) {
-    notSent = failedBeforeSending(r.error());
-    co_return std::move(r).error();
+    *notSent = failedBeforeSending(r.error());
+    out->emplace(std::move(r).error());
+    co_return;
   }
-  co_return Response{r->status, std::move(r->body)};
-}
-
-asio::awaitable<void> EtcdStore::attemptTls(size_t endpoint, Api api, std::string body,
-                                            milliseconds connectTimeout,
-                                            milliseconds responseTimeout,
-                                            std::shared_ptr<bool> notSent,
-                                            std::shared_ptr<std::optional<Result<Response>>> out) {
-  out->emplace(co_await exchangeTls(endpoint, api, std::move(body), connectTimeout, responseTimeout,
-                                    std::move(notSent)));
+  out->emplace(Response{r->status, std::move(r->body)});
 }
 
 asio::awaitable<Result<EtcdStore::Response>> EtcdStore::exchangeTls(size_t endpoint, Api api,

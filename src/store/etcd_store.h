@@ -110,9 +110,9 @@ class EtcdStore final : public Store {
                                             std::chrono::milliseconds connectTimeout,
                                             std::chrono::milliseconds responseTimeout,
                                             bool& notSent);
-  // Store thread only (the TLS connections live there). The result travels through an
-  // optional: co_spawn wants a default-constructible value.
-  asio::awaitable<void> attemptTls(size_t endpoint, Api api, std::string body,
+  // Store thread only (the TLS connections and the client's pools live there). The
+  // result travels through an optional: co_spawn wants a default-constructible value.
+  asio::awaitable<void> attemptHere(size_t endpoint, Api api, std::string body,
                                    std::chrono::milliseconds connectTimeout,
                                    std::chrono::milliseconds responseTimeout,
                                    std::shared_ptr<bool> notSent,

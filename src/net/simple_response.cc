@@ -1,0 +1,167 @@
+#include "net/simple_response.h"
+
+#include <array>
+#include <cstdint>
+
+#include "net/http_client.h"
+
+namespace eg::net {
+
+namespace {
+
+// Byte classes, looked up instead of tested: the parser touches every byte once.
+struct Classes {
+  std::array<bool, 256> token{};  // tchar (RFC 9110)
+  std::array<bool, 256> text{};   // VCHAR, obs-text, SP, HTAB: reason phrases, values
+  constexpr Classes() {
+    for (int c = 0; c < 256; ++c) {
+      text[c] = c == '\t' || (c >= 0x20 && c != 0x7f);
+      token[c] = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    }
+    for (char c : std::string_view("!#$%&'*+-.^_`|~")) token[static_cast<unsigned char>(c)] = true;
+  }
+};
+constexpr Classes kClasses;
+
+bool isOws(char c) { return c == ' ' || c == '\t'; }
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+// `lowered` is lower case already.
+bool iequal(std::string_view a, std::string_view lowered) {
+  if (a.size() != lowered.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lowered[i]) return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && isOws(s.front())) s.remove_prefix(1);
+  while (!s.empty() && isOws(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// Connection tokens that matter here.
+void readConnection(std::string_view value, bool& close, bool& keepAlive) {
+  while (!value.empty()) {
+    const std::size_t comma = value.find(',');
+    const std::string_view token = trim(value.substr(0, comma));
+    if (iequal(token, "close")) close = true;
+    if (iequal(token, "keep-alive")) keepAlive = true;
+    value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
+  }
+}
+
+struct Field {
+  std::string_view name;
+  std::string_view value;  // trimmed
+};
+
+constexpr std::size_t kMaxFields = 32;
+
+}  // namespace
+
+SimpleParse parseSimpleResponse(std::string_view in, std::size_t maxBody,
+                                std::size_t maxHeader, ClientResponse& out,
+                                std::size_t& consumed, bool& keepAlive) {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(in.data());
+  const std::size_t n = in.size();
+  // Out of input before the head ended: wait, unless the head is already too large.
+  const SimpleParse shortInput = n > maxHeader ? SimpleParse::kNotSimple : SimpleParse::kNeedMore;
+
+  // "HTTP/1.x DDD reason\r\n"
+  if (n < 13) return shortInput;
+  if (in.substr(0, 7) != "HTTP/1." || (in[7] != '0' && in[7] != '1') || in[8] != ' ' ||
+      in[12] != ' ') {
+    return SimpleParse::kNotSimple;
+  }
+  const bool http11 = in[7] == '1';
+  unsigned code = 0;
+  for (std::size_t i = 9; i < 12; ++i) {
+    if (in[i] < '0' || in[i] > '9') return SimpleParse::kNotSimple;
+    code = code * 10 + static_cast<unsigned>(in[i] - '0');
+  }
+  // Interim answers and the statuses without a body are the general parser's.
+  if (code < 200 || code > 599 || code == 204 || code == 304) return SimpleParse::kNotSimple;
+  std::size_t p = 13;
+  while (p < n && kClasses.text[bytes[p]]) ++p;
+  if (p + 1 >= n) return shortInput;
+  if (in[p] != '\r' || in[p + 1] != '\n') return SimpleParse::kNotSimple;
+  p += 2;
+  const std::size_t fieldsStart = p;
+
+  // "name: value\r\n" lines, each scanned once, up to the empty line.
+  std::array<Field, kMaxFields> fields;
+  std::size_t count = 0;
+  bool verbatim = true;  // every line is exactly "name: value\r\n"
+  std::uint64_t length = 0;
+  bool hasLength = false;
+  bool close = false;
+  bool keep = false;
+  for (;;) {
+    if (p > maxHeader) return SimpleParse::kNotSimple;
+    if (p + 1 >= n) return shortInput;
+    if (in[p] == '\r') {
+      if (in[p + 1] != '\n') return SimpleParse::kNotSimple;
+      break;
+    }
+    const std::size_t nameStart = p;
+    while (p < n && kClasses.token[bytes[p]]) ++p;
+    if (p >= n) return shortInput;
+    if (p == nameStart || in[p] != ':') return SimpleParse::kNotSimple;  // obs-fold too
+    const std::string_view name = in.substr(nameStart, p - nameStart);
+    ++p;
+    const std::size_t afterColon = p;
+    while (p < n && isOws(in[p])) ++p;
+    const std::size_t valueStart = p;
+    while (p < n && kClasses.text[bytes[p]]) ++p;
+    if (p + 1 >= n) return shortInput;
+    if (in[p] != '\r' || in[p + 1] != '\n') return SimpleParse::kNotSimple;
+    std::size_t valueEnd = p;
+    while (valueEnd > valueStart && isOws(in[valueEnd - 1])) --valueEnd;
+    const std::string_view value = in.substr(valueStart, valueEnd - valueStart);
+    verbatim = verbatim && valueStart == afterColon + 1 && in[afterColon] == ' ' && valueEnd == p;
+    p += 2;
+
+    if (count == kMaxFields) return SimpleParse::kNotSimple;
+    fields[count++] = Field{name, value};
+    switch (name.size()) {
+      case 14:
+        if (iequal(name, "content-length")) {
+          if (hasLength || value.empty() || value.size() > 18) return SimpleParse::kNotSimple;
+          for (char c : value) {
+            if (c < '0' || c > '9') return SimpleParse::kNotSimple;
+            length = length * 10 + static_cast<std::uint64_t>(c - '0');
+          }
+          hasLength = true;
+        }
+        break;
+      case 17:
+        if (iequal(name, "transfer-encoding")) return SimpleParse::kNotSimple;
+        break;
+      case 10:
+        if (iequal(name, "connection")) readConnection(value, close, keep);
+        break;
+      default:
+        break;
+    }
+  }
+  const std::size_t fieldsEnd = p;
+  const std::size_t bodyStart = p + 2;
+  if (bodyStart > maxHeader || !hasLength || length > maxBody) return SimpleParse::kNotSimple;
+  if (n - bodyStart < length) return SimpleParse::kNeedMore;
+
+  out.status = code;
+  if (verbatim) {
+    out.setHeaderLines(in.substr(fieldsStart, fieldsEnd - fieldsStart));
+  } else {
+    for (std::size_t i = 0; i < count; ++i) out.addHeader(fields[i].name, fields[i].value);
+  }
+  out.body.assign(in.data() + bodyStart, static_cast<std::size_t>(length));
+  consumed = bodyStart + static_cast<std::size_t>(length);
+  keepAlive = http11 ? !close : keep;
+  return SimpleParse::kDone;
+}
+
+}  // namespace eg::net
