@@ -1,6 +1,7 @@
 #include "dispatch/dispatcher.h"
 
 #include <array>
+#include <cstdint>
 #include <cctype>
 #include <cmath>
 #include <unordered_map>
@@ -163,6 +164,22 @@ bool Dispatcher::waitDrained(std::chrono::milliseconds timeout) {
 
 metrics::Counter& Dispatcher::counter(metrics::CounterFamily& family, std::string_view space,
                                       std::string_view type) {
+  // The same counter as last time on this thread, for this family (requests of one
+  // route follow each other): two short string compares instead of a hashed lookup.
+  struct Last {
+    uint64_t instance = 0;  // not the address: a new dispatcher may get the old one's
+    const void* family = nullptr;
+    std::string space;
+    std::string type;
+    metrics::Counter* counter = nullptr;
+  };
+  thread_local std::array<Last, 4> lasts;
+  Last& last = lasts[reinterpret_cast<std::uintptr_t>(&family) / alignof(metrics::CounterFamily) %
+                     lasts.size()];
+  if (last.instance == instance_ && last.family == &family && last.space == space &&
+      last.type == type) {
+    return *last.counter;
+  }
   // CounterFamily::with takes a lock; the request path looks its counters up in a
   // per-thread table instead. Keys name the dispatcher and the family, so tables never
   // mix counters of two registries.
@@ -177,10 +194,19 @@ metrics::Counter& Dispatcher::counter(metrics::CounterFamily& family, std::strin
   key.append(space);
   key.push_back('\0');
   key.append(type);
-  if (auto it = cache.find(std::string_view(key)); it != cache.end()) return *it->second;
-  metrics::Counter& c = family.with({space, type});
-  cache.emplace(key, &c);
-  return c;
+  metrics::Counter* c = nullptr;
+  if (auto it = cache.find(std::string_view(key)); it != cache.end()) {
+    c = it->second;
+  } else {
+    c = &family.with({space, type});
+    cache.emplace(key, c);
+  }
+  last.instance = instance_;
+  last.family = &family;
+  last.space.assign(space);
+  last.type.assign(type);
+  last.counter = c;
+  return *c;
 }
 
 void Dispatcher::countReceived(std::span<const routing::Route> routes,
@@ -402,20 +428,24 @@ asio::awaitable<net::Response> Dispatcher::handle(net::Request& request) {
   co_return response;
 }
 
-asio::awaitable<net::Response> Dispatcher::dispatch(
-    net::Request& request, std::shared_ptr<const routing::Snapshot> snapshot,
-    const std::string& path) {
+// Everything up to the sync subscriber's call is decided here, in a plain function:
+// the coroutine that makes the call keeps only what it needs across the call (its
+// frame stays small enough for Asio's per-thread frame cache).
+Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
+                                      std::shared_ptr<const routing::Snapshot> snapshot,
+                                      const std::string& path) {
+  auto answer = [](net::Response response) { return Plan(std::move(response)); };
   auto incoming = events::eventFromRequest(request, path);
   if (!incoming) {
-    co_return jsonError(request, http::status::bad_request, incoming.error().message);
+    return answer(jsonError(request, http::status::bad_request, incoming.error().message));
   }
   events::CloudEvent& event = incoming->event;
   if (events::isSystemEventType(event.eventType)) {
-    co_return jsonError(request, http::status::bad_request, kSystemEventRefused);
+    return answer(jsonError(request, http::status::bad_request, kSystemEventRefused));
   }
   if (incoming->kind == events::IncomingEvent::kLegacy &&
       event.eventType == model::kInvokeEventType) {
-    co_return co_await invoke(request, std::move(snapshot), path, std::move(event));
+    return InvokeCall{std::move(snapshot), std::make_unique<events::CloudEvent>(std::move(event))};
   }
 
   const bool httpRequest = incoming->kind == events::IncomingEvent::kHttpRequest;
@@ -428,27 +458,25 @@ asio::awaitable<net::Response> Dispatcher::dispatch(
   const bool announce = hasSystemSubscribers(snapshot, SystemEvent::kEventReceived);
   if (!sync && routes.empty() && !announce) {
     if (httpRequest) {
-      co_return jsonError(request, http::status::not_found, kResourceNotFound);
+      return answer(jsonError(request, http::status::not_found, kResourceNotFound));
     }
-    co_return emptyResponse(request, http::status::accepted);
+    return answer(emptyResponse(request, http::status::accepted));
   }
 
   if (sync && httpRequest) events::setPathParams(*incoming, sync->params);
 
   // The event is serialized once; every delivery and the sync call share the text.
+  SyncCall call;
   std::shared_ptr<const events::CloudEvent> shared;
-  std::shared_ptr<const std::string> payload;
-  std::string localPayload;
   const events::CloudEvent* eventPtr = &event;
-  const std::string* payloadPtr = &localPayload;
   if (!routes.empty()) {
     shared = std::make_shared<const events::CloudEvent>(std::move(event));
-    payload = std::make_shared<const std::string>(events::serialize(*shared));
+    call.sharedPayload = std::make_shared<const std::string>(events::serialize(*shared));
     eventPtr = shared.get();
-    payloadPtr = payload.get();
   } else {
-    localPayload = events::serialize(event);
+    call.payload = events::serialize(event);
   }
+  const std::string_view payload = call.text();
   const std::string_view type = eventPtr->eventType;
 
   // A 202 is a promise: take room for every delivery at once, or refuse the event
@@ -461,13 +489,13 @@ asio::awaitable<net::Response> Dispatcher::dispatch(
                    eventPtr->eventID, type);
       auto response = jsonError(request, http::status::service_unavailable, kQueueFull);
       response.set(http::field::retry_after, "1");
-      co_return response;
+      return answer(std::move(response));
     }
     // Checked after reserving, so that waitDrained either sees these slots or this
     // request sees the drain.
     if (draining_.load()) {
       queue_.release(routes.size());
-      co_return jsonError(request, http::status::service_unavailable, kShuttingDown);
+      return answer(jsonError(request, http::status::service_unavailable, kShuttingDown));
     }
     for (const auto& route : routes) {
       const model::EventType* et = snapshot->eventType(route.subscription->space, type);
@@ -483,7 +511,7 @@ asio::awaitable<net::Response> Dispatcher::dispatch(
       delivery->snapshot = snapshot;
       delivery->route = route;
       delivery->event = shared;
-      delivery->payload = payload;
+      delivery->payload = call.sharedPayload;
       const model::EventType* et = snapshot->eventType(route.subscription->space, type);
       if (et != nullptr && et->authorizerId) delivery->request = requestJson;
       delivery->type = type;
@@ -496,57 +524,86 @@ asio::awaitable<net::Response> Dispatcher::dispatch(
     const json::object requestData = events::httpRequestJson(request, path);
     const json::value* headers = requestData.if_contains("headers");
     emitSystemEvent(snapshot, SystemEvent::kEventReceived, "",
-                    eventReceivedData(*payloadPtr, path,
+                    eventReceivedData(payload, path,
                                       headers ? json::serialize(*headers) : "{}"));
   }
 
   if (!sync) {
     if (routes.empty() && httpRequest) {
-      co_return jsonError(request, http::status::not_found, kResourceNotFound);
+      return answer(jsonError(request, http::status::not_found, kResourceNotFound));
     }
-    co_return emptyResponse(request, http::status::accepted);
+    return answer(emptyResponse(request, http::status::accepted));
   }
 
-  const routing::Route& route = sync->route;
-  const std::string_view space = route.subscription->space;
-  const std::string* callPayload = payloadPtr;
-  std::string authorized;
-  if (const model::EventType* et = snapshot->eventType(space, type);
+  call.route = sync->route;
+  if (const model::EventType* et = snapshot->eventType(call.route.subscription->space, type);
       et != nullptr && et->authorizerId) {
-    const std::string requestText =
-        requestJson ? *requestJson : events::httpRequestText(request, path);
-    auto authorization =
-        co_await authorize(*snapshot, space, *et->authorizerId, *payloadPtr, requestText);
+    call.authorizerId = &*et->authorizerId;
+    call.requestText = requestJson ? *requestJson : events::httpRequestText(request, path);
+    call.event = std::make_unique<events::CloudEvent>(shared ? *shared : std::move(event));
+  }
+  call.snapshot = std::move(snapshot);
+  return call;
+}
+
+net::Response Dispatcher::syncAnswer(const net::Request& request, std::string_view result,
+                                     std::string_view space, std::string_view functionId) {
+  auto parsed = parseFunctionResponse(result);
+  if (!parsed) {
+    spdlog::info("sync subscriber's HTTP response object malformed: space={} functionId={}",
+                 space, functionId);
+    return jsonError(request, http::status::internal_server_error, kMalformedResponse);
+  }
+  net::Response response{http::status::ok, request.version()};
+  response.keep_alive(request.keep_alive());
+  writeFunctionResponse(std::move(parsed).value(), response);
+  return response;
+}
+
+namespace {
+
+asio::awaitable<net::Response> ready(net::Response response) { co_return response; }
+
+}  // namespace
+
+asio::awaitable<net::Response> Dispatcher::dispatch(
+    net::Request& request, std::shared_ptr<const routing::Snapshot> snapshot,
+    const std::string& path) {
+  Plan plan = makePlan(request, std::move(snapshot), path);
+  if (auto* call = std::get_if<SyncCall>(&plan)) return callSync(request, std::move(*call));
+  if (auto* invokeCall = std::get_if<InvokeCall>(&plan)) {
+    return invoke(request, std::move(invokeCall->snapshot), path, std::move(*invokeCall->event));
+  }
+  return ready(std::move(std::get<net::Response>(plan)));
+}
+
+asio::awaitable<net::Response> Dispatcher::callSync(net::Request& request, SyncCall call) {
+  const model::Subscription& subscription = *call.route.subscription;
+  std::string_view payload = call.text();
+  std::string authorized;
+  if (call.authorizerId != nullptr) {
+    auto authorization = co_await authorize(*call.snapshot, subscription.space,
+                                            *call.authorizerId, payload, call.requestText);
     if (!authorization) {
-      counter(unauthorized_, space, type).inc();
-      counter(processed_, space, type).inc();
+      counter(unauthorized_, subscription.space, subscription.eventType).inc();
+      counter(processed_, subscription.space, subscription.eventType).inc();
       const auto& reason = authorization.error();
       co_return jsonError(request, http::status::forbidden,
                           reason.kind == ErrorKind::kInvalid ? std::string_view(reason.message)
                                                              : kUnauthorized);
     }
-    events::CloudEvent copy = *eventPtr;
-    attachAuthorization(copy, std::move(authorization).value());
-    authorized = events::serialize(copy);
-    callPayload = &authorized;
+    attachAuthorization(*call.event, std::move(authorization).value());
+    authorized = events::serialize(*call.event);
+    payload = authorized;
   }
 
-  auto result = co_await callFunction(snapshot, space, route.subscription->functionId,
-                                      route.function, *callPayload, false);
-  counter(processed_, space, type).inc();
+  auto result = co_await callFunction(call.snapshot, subscription.space, subscription.functionId,
+                                      call.route.function, payload, false);
+  counter(processed_, subscription.space, subscription.eventType).inc();
   if (!result) {
     co_return jsonError(request, http::status::internal_server_error, kFunctionCallFailed);
   }
-  auto parsed = parseFunctionResponse(result->body);
-  if (!parsed) {
-    spdlog::info("sync subscriber's HTTP response object malformed: space={} functionId={}",
-                 space, route.subscription->functionId);
-    co_return jsonError(request, http::status::internal_server_error, kMalformedResponse);
-  }
-  net::Response response{http::status::ok, request.version()};
-  response.keep_alive(request.keep_alive());
-  writeFunctionResponse(std::move(parsed).value(), response);
-  co_return response;
+  co_return syncAnswer(request, result->body, subscription.space, subscription.functionId);
 }
 
 asio::awaitable<net::Response> Dispatcher::invoke(net::Request& request,

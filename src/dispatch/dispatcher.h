@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -82,9 +83,37 @@ class Dispatcher {
   struct Delivery;
   struct Counters;
 
+  // What dispatch decided before calling any function: an answer, a Gen 1 invoke, or
+  // a call of the sync subscriber with what that call needs.
+  struct SyncCall {
+    std::shared_ptr<const routing::Snapshot> snapshot;
+    routing::Route route;
+    std::string payload;                                // the event's JSON, or:
+    std::shared_ptr<const std::string> sharedPayload;   // when async deliveries share it
+    // The event type's authorizer (into *snapshot), and what it is given.
+    const std::string* authorizerId = nullptr;
+    std::unique_ptr<events::CloudEvent> event;  // the authorization is attached to it
+    std::string requestText;
+    std::string_view text() const { return sharedPayload ? *sharedPayload : payload; }
+  };
+  struct InvokeCall {
+    std::shared_ptr<const routing::Snapshot> snapshot;
+    std::unique_ptr<events::CloudEvent> event;
+  };
+  using Plan = std::variant<net::Response, SyncCall, InvokeCall>;
+
+  // Not a coroutine: it plans, then hands over to the coroutine the plan needs, so that
+  // no coroutine frame carries what another path uses (frames stay small enough for
+  // Asio's per-thread frame cache).
   boost::asio::awaitable<net::Response> dispatch(net::Request& request,
                                                  std::shared_ptr<const routing::Snapshot> snapshot,
                                                  const std::string& path);
+  Plan makePlan(net::Request& request, std::shared_ptr<const routing::Snapshot> snapshot,
+                const std::string& path);
+  boost::asio::awaitable<net::Response> callSync(net::Request& request, SyncCall call);
+  // The HTTP answer made of a sync subscriber's result (spec §3.3).
+  static net::Response syncAnswer(const net::Request& request, std::string_view result,
+                                  std::string_view space, std::string_view functionId);
   boost::asio::awaitable<net::Response> invoke(net::Request& request,
                                                std::shared_ptr<const routing::Snapshot> snapshot,
                                                const std::string& path,

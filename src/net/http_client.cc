@@ -504,11 +504,12 @@ asio::awaitable<ReadOutcome> readResponse(Stream& stream, beast::flat_buffer& bu
   }
 }
 
+// Writes into `x` (fresh) rather than returning it: the caller's frame then holds one
+// Exchange, not also the returned temporary.
 template <class Stream>
-asio::awaitable<Exchange> exchange(Stream& stream, Connection& conn, const ClientRequest& req,
-                                   std::string_view body, std::size_t maxBody) {
+asio::awaitable<void> exchange(Stream& stream, Connection& conn, const ClientRequest& req,
+                               std::string_view body, std::size_t maxBody, Exchange& x) {
   const Url& url = *req.url;
-  Exchange x;
   Deadlines::after(conn.deadline, req.responseTimeout);
   // Plain TCP gathers both buffers in one writev; TLS would make two records of them.
   const bool coalesced = conn.tls && !body.empty() && body.size() <= kCoalesceLimit;
@@ -529,7 +530,7 @@ asio::awaitable<Exchange> exchange(Stream& stream, Connection& conn, const Clien
       x.error = unavailableError(url, "cannot send request to", wec);
       x.retryable = true;
     }
-    co_return x;
+    co_return;
   }
 
   for (int interim = 0;; ++interim) {
@@ -557,20 +558,20 @@ asio::awaitable<Exchange> exchange(Stream& stream, Connection& conn, const Clien
         x.error = unavailableError(url, "no response from", ec);
         x.retryable = interim == 0 && !parser.got_some() && conn.buffer.size() == 0;
       }
-      co_return x;
+      co_return;
     }
     const unsigned status = x.response.status;
     if (status / 100 == 1 && status != 101) {
       if (interim >= kMaxInterimResponses) {
         x.error = Error::invalid("too many interim responses from " + url.origin());
-        co_return x;
+        co_return;
       }
       continue;
     }
     // Leftover bytes after a complete response mean the framing cannot be trusted.
     x.keepAlive = (read.simple ? read.keepAlive : parser.keep_alive()) &&
                   conn.buffer.size() == 0 && status != 101;
-    co_return x;
+    co_return;
   }
 }
 
@@ -729,6 +730,7 @@ asio::awaitable<Result<ClientResponse>> HttpClient::send(ClientRequest request) 
   std::unique_ptr<Connection> conn = takeIdle(bucket, Clock::now(), shared.settings.idleTimeout);
   bool reused = conn != nullptr;
   InUse inUse(deadlines);
+  Exchange x;
   for (int attempt = 0;; ++attempt) {
     if (!conn) {
       auto fresh = co_await connect(ex, shared, url, deadlines, request.connectTimeout);
@@ -739,11 +741,11 @@ asio::awaitable<Result<ClientResponse>> HttpClient::send(ClientRequest request) 
     inUse.attach(*conn);
     writeHead(conn->head, request, url, body);
     // (Not a conditional expression: GCC 12 mishandles co_await inside one.)
-    Exchange x;
+    x = Exchange{};
     if (conn->tls) {
-      x = co_await exchange(*conn->tls, *conn, request, body, shared.settings.maxResponseBody);
+      co_await exchange(*conn->tls, *conn, request, body, shared.settings.maxResponseBody, x);
     } else {
-      x = co_await exchange(*conn->plain, *conn, request, body, shared.settings.maxResponseBody);
+      co_await exchange(*conn->plain, *conn, request, body, shared.settings.maxResponseBody, x);
     }
     inUse.detach();
     if (!x.error) {

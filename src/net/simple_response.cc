@@ -3,6 +3,10 @@
 #include <array>
 #include <cstdint>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "net/http_client.h"
 
 namespace eg::net {
@@ -24,6 +28,25 @@ struct Classes {
 constexpr Classes kClasses;
 
 bool isOws(char c) { return c == ' ' || c == '\t'; }
+
+// The first byte at or after `p` that is not text (or `n`). Values are most of a
+// head's bytes, so they are scanned sixteen at a time where SSE2 is there.
+std::size_t skipText(const unsigned char* bytes, std::size_t p, std::size_t n) {
+#if defined(__SSE2__)
+  const __m128i ctl = _mm_set1_epi8(0x1f);
+  const __m128i tab = _mm_set1_epi8('\t');
+  const __m128i del = _mm_set1_epi8(0x7f);
+  for (; p + 16 <= n; p += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + p));
+    const __m128i control = _mm_andnot_si128(_mm_cmpeq_epi8(v, tab),
+                                             _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v));
+    const int bad = _mm_movemask_epi8(_mm_or_si128(control, _mm_cmpeq_epi8(v, del)));
+    if (bad != 0) return p + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(bad)));
+  }
+#endif
+  while (p < n && kClasses.text[bytes[p]]) ++p;
+  return p;
+}
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
@@ -84,8 +107,7 @@ SimpleParse parseSimpleResponse(std::string_view in, std::size_t maxBody,
   }
   // Interim answers and the statuses without a body are the general parser's.
   if (code < 200 || code > 599 || code == 204 || code == 304) return SimpleParse::kNotSimple;
-  std::size_t p = 13;
-  while (p < n && kClasses.text[bytes[p]]) ++p;
+  std::size_t p = skipText(bytes, 13, n);
   if (p + 1 >= n) return shortInput;
   if (in[p] != '\r' || in[p + 1] != '\n') return SimpleParse::kNotSimple;
   p += 2;
@@ -115,7 +137,7 @@ SimpleParse parseSimpleResponse(std::string_view in, std::size_t maxBody,
     const std::size_t afterColon = p;
     while (p < n && isOws(in[p])) ++p;
     const std::size_t valueStart = p;
-    while (p < n && kClasses.text[bytes[p]]) ++p;
+    p = skipText(bytes, p, n);
     if (p + 1 >= n) return shortInput;
     if (in[p] != '\r' || in[p + 1] != '\n') return SimpleParse::kNotSimple;
     std::size_t valueEnd = p;

@@ -61,6 +61,9 @@ TEST(SimpleResponse, ReadsTheUsualResponseLikeBeast) {
       "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nhi",
       "HTTP/1.1 500 Internal Server Error\r\nX-A:   padded value \t\r\nContent-Length: 3\r\n\r\nerr",
       "HTTP/1.1 201 Created\r\nX-Empty:\r\nX-Utf8: caf\xc3\xa9\r\nContent-Length: 1\r\n\r\nx",
+      // Long values and reasons (scanned sixteen bytes at a time), tabs and obs-text.
+      "HTTP/1.1 299 A rather long reason phrase\tof many words\r\n"
+      "X-Long: " + std::string(40, 'v') + "\t\xff\x80 end\r\nContent-Length: 1\r\n\r\nx",
   };
   for (const auto& in : inputs) {
     SCOPED_TRACE(in);
@@ -99,6 +102,12 @@ TEST(SimpleResponse, LeavesEverythingElseToTheGeneralParser) {
       "HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nhi",
       "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
       "HTTP/1.1 200 OK\r\nX-Bad: a\x01z\r\nContent-Length: 0\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nX-Bad: " + std::string(21, 'a') + "\x7f" + std::string(20, 'b') +
+          "\r\nContent-Length: 0\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nX-Bad: " + std::string(33, 'a') + std::string(1, '\0') + std::string(3, 'b') +
+          "\r\nContent-Length: 0\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nX-Bad: " + std::string(17, 'a') + "\nX-Injected: 1" +
+          "\r\nContent-Length: 0\r\n\r\n",
       "HTTP/1.1 200 OK\r\nBad Name: v\r\nContent-Length: 0\r\n\r\n",
       "HTTP/1.1 200 OK\r\n: v\r\nContent-Length: 0\r\n\r\n",
       "HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n",

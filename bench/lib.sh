@@ -1,0 +1,86 @@
+# Helpers shared by the bench scripts (sourced): temporary directory and process
+# cleanup, free ports on 127.0.0.1, HTTP readiness polling, nginx instances.
+# The caller sets NGINX (the nginx binary) before calling start_nginx.
+
+die() { echo "bench: $*" >&2; exit 1; }
+log() { echo "bench: $*" >&2; }
+
+# --- processes and cleanup ---------------------------------------------------------
+TMP=$(mktemp -d /tmp/eg-bench.XXXXXX)
+# nginx workers drop root to nobody; they only need to reach the files under TMP.
+chmod 755 "$TMP"
+PIDS=()
+
+cleanup() {
+  local pid i
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ "${KEEP_TMP:-0}" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A port nothing uses on 127.0.0.1, not one already handed out by this run.
+TAKEN=" "
+free_port() {
+  local p i
+  for ((i = 0; i < 200; i++)); do
+    p=$((20000 + RANDOM % 40000))
+    [[ $TAKEN == *" $p "* ]] && continue
+    if [ -z "$(ss -Htan "( sport = :$p or dport = :$p )")" ]; then
+      TAKEN+="$p "
+      echo "$p"
+      return 0
+    fi
+  done
+  die "no free port found"
+}
+
+# Polls until `curl` of $1 succeeds (any HTTP answer), at most $2 seconds; fails early
+# when process $3 died.
+wait_http() {
+  local url=$1 secs=$2 pid=$3 i
+  for ((i = 0; i < secs * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    curl -s -o /dev/null --max-time 1 "$url" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# Common nginx main-context settings; every path inside the instance's prefix.
+nginx_conf() {  # $1 prefix dir, $2 worker count, $3 http{} body
+  mkdir -p "$1/logs" "$1/tmp"
+  cat >"$1/nginx.conf" <<EOF
+daemon off;
+master_process on;
+worker_processes $2;
+pid $1/nginx.pid;
+lock_file $1/nginx.lock;
+error_log $1/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $1/tmp/body;
+  proxy_temp_path $1/tmp/proxy;
+  fastcgi_temp_path $1/tmp/fastcgi;
+  uwsgi_temp_path $1/tmp/uwsgi;
+  scgi_temp_path $1/tmp/scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 120s;
+$3
+}
+EOF
+}
+
+start_nginx() {  # $1 prefix dir, $2 core, $3 probe url; sets NGINX_PID
+  taskset -c "$2" "$NGINX" -p "$1/" -c "$1/nginx.conf" -e "$1/logs/error.log" \
+    >"$1/logs/stdout.log" 2>&1 &
+  NGINX_PID=$!
+  PIDS+=("$NGINX_PID")
+  wait_http "$3" 10 "$NGINX_PID" || { cat "$1/logs/error.log" >&2; die "nginx in $1 did not start"; }
+}

@@ -1,0 +1,129 @@
+#include "net/deadlines.h"
+
+#include <chrono>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <gtest/gtest.h>
+
+namespace eg::net {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// A connected pair of sockets on loopback.
+struct Pair {
+  explicit Pair(asio::io_context& ctx) : client(ctx), server(ctx) {
+    tcp::acceptor acceptor(ctx, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+    client.connect(acceptor.local_endpoint());
+    acceptor.accept(server);
+  }
+  tcp::socket client;
+  tcp::socket server;
+};
+
+TEST(Deadlines, CancelsAPendingReadOnceItsDeadlinePassed) {
+  asio::io_context ctx;
+  Pair pair(ctx);
+  auto deadlines = Deadlines::create(ctx.get_executor(), 10ms);
+  Deadlines::Entry entry;
+  entry.socket = &pair.server;
+  Deadlines::Registration registered(*deadlines, entry);
+  Deadlines::after(entry, 100ms);
+
+  char byte = 0;
+  boost::system::error_code got;
+  Clock::duration elapsed{};
+  const auto start = Clock::now();
+  pair.server.async_read_some(asio::buffer(&byte, 1), [&](auto ec, std::size_t) {
+    got = ec;
+    elapsed = Clock::now() - start;
+  });
+  ctx.run_for(3s);
+  EXPECT_EQ(got, asio::error::operation_aborted);
+  EXPECT_TRUE(entry.expired);
+  EXPECT_GE(elapsed, 100ms);
+  EXPECT_LT(elapsed, 1s);
+}
+
+TEST(Deadlines, LeavesOperationsWithoutADeadlineAlone) {
+  asio::io_context ctx;
+  Pair pair(ctx);
+  auto deadlines = Deadlines::create(ctx.get_executor(), 5ms);
+  Deadlines::Entry entry;
+  entry.socket = &pair.server;
+  Deadlines::Registration registered(*deadlines, entry);
+  Deadlines::after(entry, 10ms);
+  Deadlines::clear(entry);  // the operation may take as long as it takes
+
+  char byte = 0;
+  bool done = false;
+  boost::system::error_code got;
+  pair.server.async_read_some(asio::buffer(&byte, 1), [&](auto ec, std::size_t) {
+    done = true;
+    got = ec;
+  });
+  asio::steady_timer later(ctx, 150ms);
+  later.async_wait([&](auto) { asio::write(pair.client, asio::buffer("x", 1)); });
+  ctx.run_for(3s);
+  EXPECT_TRUE(done);
+  EXPECT_FALSE(got) << got.message();
+  EXPECT_EQ(byte, 'x');
+  EXPECT_FALSE(entry.expired);
+}
+
+TEST(Deadlines, AnOperationStartedAfterTheDeadlineIsCancelledToo) {
+  asio::io_context ctx;
+  Pair pair(ctx);
+  auto deadlines = Deadlines::create(ctx.get_executor(), 5ms);
+  Deadlines::Entry entry;
+  entry.socket = &pair.server;
+  Deadlines::Registration registered(*deadlines, entry);
+  Deadlines::after(entry, 10ms);
+
+  char byte = 0;
+  boost::system::error_code got;
+  bool done = false;
+  // The deadline passes while nothing is pending; the read starts afterwards.
+  asio::steady_timer later(ctx, 100ms);
+  later.async_wait([&](auto) {
+    pair.server.async_read_some(asio::buffer(&byte, 1), [&](auto ec, std::size_t) {
+      done = true;
+      got = ec;
+    });
+  });
+  ctx.run_for(3s);
+  EXPECT_TRUE(done);
+  EXPECT_EQ(got, asio::error::operation_aborted);
+  EXPECT_TRUE(entry.expired);
+}
+
+TEST(Deadlines, TheSweepEndsWhenNothingIsRegistered) {
+  asio::io_context ctx;
+  auto deadlines = Deadlines::create(ctx.get_executor(), 5ms);
+  {
+    Pair pair(ctx);
+    Deadlines::Entry entry;
+    entry.socket = &pair.server;
+    Deadlines::Registration registered(*deadlines, entry);
+  }
+  // With no entry left the pending tick fires once more and does not re-arm: run()
+  // returns by itself instead of ticking forever.
+  const auto start = Clock::now();
+  ctx.run_for(3s);
+  EXPECT_LT(Clock::now() - start, 1s);
+}
+
+TEST(Deadlines, TickIsATenthOfTheShortestTimeoutWithinBounds) {
+  EXPECT_EQ(Deadlines::tickFor(300ms), 30ms);
+  EXPECT_EQ(Deadlines::tickFor(10ms), 5ms);
+  EXPECT_EQ(Deadlines::tickFor(60s), 500ms);
+}
+
+}  // namespace
+}  // namespace eg::net
