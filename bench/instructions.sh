@@ -86,20 +86,7 @@ for ((i = 0; i < 100; i++)); do
 done
 read -r GW_IR GW_REQ < <(count gateway "$GW_PID" "http://127.0.0.1:$EVENTS_PORT/bench")
 
-nginx_conf "$TMP/proxy" 1 "
-  upstream backend {
-    server 127.0.0.1:$BACKEND_PORT;
-    keepalive 128;
-    keepalive_requests 1000000;
-  }
-  server {
-    listen 127.0.0.1:$PROXY_PORT;
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection \"\";
-    }
-  }"
+nginx_proxy_conf "$TMP/proxy" "$BACKEND_PORT" "$PROXY_PORT"
 # One process: the worker is the one counted.
 sed -i 's/^master_process on;/master_process off;/' "$TMP/proxy/nginx.conf"
 start_counted nginx "http://127.0.0.1:$PROXY_PORT/" \

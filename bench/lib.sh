@@ -84,3 +84,22 @@ start_nginx() {  # $1 prefix dir, $2 core, $3 probe url; sets NGINX_PID
   PIDS+=("$NGINX_PID")
   wait_http "$3" 10 "$NGINX_PID" || { cat "$1/logs/error.log" >&2; die "nginx in $1 did not start"; }
 }
+
+# The reference proxy: one nginx worker, an upstream keepalive pool, HTTP/1.1 to the
+# backend.
+nginx_proxy_conf() {  # $1 prefix dir, $2 backend port, $3 listen port
+  nginx_conf "$1" 1 "
+  upstream backend {
+    server 127.0.0.1:$2;
+    keepalive 128;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:$3;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+    }
+  }"
+}

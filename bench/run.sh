@@ -91,21 +91,7 @@ nginx_conf "$TMP/backend" 1 "
   }"
 start_nginx "$TMP/backend" "$LOAD_CORE" "http://127.0.0.1:$BACKEND_PORT/"
 
-# The reference proxy: upstream keepalive pool, HTTP/1.1 to the backend.
-nginx_conf "$TMP/proxy" 1 "
-  upstream backend {
-    server 127.0.0.1:$BACKEND_PORT;
-    keepalive 128;
-    keepalive_requests 1000000;
-  }
-  server {
-    listen 127.0.0.1:$PROXY_PORT;
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection \"\";
-    }
-  }"
+nginx_proxy_conf "$TMP/proxy" "$BACKEND_PORT" "$PROXY_PORT"
 start_nginx "$TMP/proxy" "$SUT_CORE" "http://127.0.0.1:$PROXY_PORT/"
 
 config() {  # $1 path under /v1/spaces/default, $2 JSON body; expects 201

@@ -27,6 +27,7 @@
 
 #include "common/http_syntax.h"
 #include "net/deadlines.h"
+#include "net/parse_buffered.h"
 #include "net/simple_response.h"
 #include "net/write_now.h"
 
@@ -429,19 +430,6 @@ class ResponseReader final : public http::basic_parser<false> {
 
   ClientResponse& out_;
 };
-
-// Feeds what is buffered to the parser; need_more is not an error here.
-error_code parseBuffered(ResponseReader& parser, beast::flat_buffer& buffer) {
-  error_code ec;
-  while (buffer.size() > 0 && !parser.is_done()) {
-    const std::size_t used = parser.put(buffer.data(), ec);
-    buffer.consume(used);
-    if (ec == http::error::need_more) return {};
-    if (ec) return ec;
-    if (used == 0) break;
-  }
-  return ec;
-}
 
 // What readResponse found.
 struct ReadOutcome {

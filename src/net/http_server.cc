@@ -33,6 +33,7 @@
 
 #include "common/json.h"
 #include "net/deadlines.h"
+#include "net/parse_buffered.h"
 #include "net/write_now.h"
 
 namespace eg::net {
@@ -186,22 +187,6 @@ void preparePayload(Response& res) {
   res.prepare_payload();
 }
 
-// The usual request arrives whole in one read: parsing it straight from the buffer saves
-// the trips through the event loop that async_read would make to find that out.
-error_code parseBuffered(http::request_parser<http::string_body>& parser,
-                         beast::flat_buffer& buffer) {
-  parser.eager(true);
-  error_code ec;
-  while (buffer.size() > 0 && !parser.is_done()) {
-    const std::size_t used = parser.put(buffer.data(), ec);
-    buffer.consume(used);
-    if (ec == http::error::need_more) return {};
-    if (ec) return ec;
-    if (used == 0) break;
-  }
-  return ec;
-}
-
 void appendNumber(std::string& out, unsigned n) {
   char digits[16];
   auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), n);
@@ -291,6 +276,7 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream, SessionNo
     parser.emplace();
     parser->header_limit(headerLimit);
     parser->body_limit(cfg.bodyLimit);
+    parser->eager(true);
     error_code ec = parseBuffered(*parser, buffer);
     std::size_t n = 0;
     if (!ec && !parser->is_header_done()) {

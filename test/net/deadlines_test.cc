@@ -1,6 +1,8 @@
 #include "net/deadlines.h"
 
 #include <chrono>
+#include <memory>
+#include <optional>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -27,17 +29,30 @@ struct Pair {
   tcp::socket server;
 };
 
-TEST(Deadlines, CancelsAPendingReadOnceItsDeadlinePassed) {
-  asio::io_context ctx;
-  Pair pair(ctx);
-  auto deadlines = Deadlines::create(ctx.get_executor(), 10ms);
-  Deadlines::Entry entry;
-  entry.socket = &pair.server;
-  Deadlines::Registration registered(*deadlines, entry);
-  Deadlines::after(entry, 100ms);
+// The server end of a connected pair, registered with a sweep of `tick`.
+class DeadlinesTest : public ::testing::Test {
+ protected:
+  void watch(std::chrono::milliseconds tick) {
+    deadlines = Deadlines::create(ctx.get_executor(), tick);
+    entry.socket = &pair.server;
+    registered.emplace(*deadlines, entry);
+  }
+  void TearDown() override { registered.reset(); }
 
+  asio::io_context ctx;
+  Pair pair{ctx};
+  std::shared_ptr<Deadlines> deadlines;
+  Deadlines::Entry entry;
+  std::optional<Deadlines::Registration> registered;
   char byte = 0;
   boost::system::error_code got;
+  bool done = false;
+};
+
+TEST_F(DeadlinesTest, CancelsAPendingReadOnceItsDeadlinePassed) {
+  watch(10ms);
+  Deadlines::after(entry, 100ms);
+
   Clock::duration elapsed{};
   const auto start = Clock::now();
   pair.server.async_read_some(asio::buffer(&byte, 1), [&](auto ec, std::size_t) {
@@ -51,19 +66,11 @@ TEST(Deadlines, CancelsAPendingReadOnceItsDeadlinePassed) {
   EXPECT_LT(elapsed, 1s);
 }
 
-TEST(Deadlines, LeavesOperationsWithoutADeadlineAlone) {
-  asio::io_context ctx;
-  Pair pair(ctx);
-  auto deadlines = Deadlines::create(ctx.get_executor(), 5ms);
-  Deadlines::Entry entry;
-  entry.socket = &pair.server;
-  Deadlines::Registration registered(*deadlines, entry);
+TEST_F(DeadlinesTest, LeavesOperationsWithoutADeadlineAlone) {
+  watch(5ms);
   Deadlines::after(entry, 10ms);
   Deadlines::clear(entry);  // the operation may take as long as it takes
 
-  char byte = 0;
-  bool done = false;
-  boost::system::error_code got;
   pair.server.async_read_some(asio::buffer(&byte, 1), [&](auto ec, std::size_t) {
     done = true;
     got = ec;
@@ -77,18 +84,10 @@ TEST(Deadlines, LeavesOperationsWithoutADeadlineAlone) {
   EXPECT_FALSE(entry.expired);
 }
 
-TEST(Deadlines, AnOperationStartedAfterTheDeadlineIsCancelledToo) {
-  asio::io_context ctx;
-  Pair pair(ctx);
-  auto deadlines = Deadlines::create(ctx.get_executor(), 5ms);
-  Deadlines::Entry entry;
-  entry.socket = &pair.server;
-  Deadlines::Registration registered(*deadlines, entry);
+TEST_F(DeadlinesTest, AnOperationStartedAfterTheDeadlineIsCancelledToo) {
+  watch(5ms);
   Deadlines::after(entry, 10ms);
 
-  char byte = 0;
-  boost::system::error_code got;
-  bool done = false;
   // The deadline passes while nothing is pending; the read starts afterwards.
   asio::steady_timer later(ctx, 100ms);
   later.async_wait([&](auto) {
