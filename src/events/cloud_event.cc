@@ -7,6 +7,7 @@
 #include <boost/url/parse.hpp>
 
 #include "common/json.h"
+#include "events/gateway_event.h"
 
 namespace eg::events {
 
@@ -105,6 +106,25 @@ Result<CloudEvent> parseObject(Object& o) {
   return event;
 }
 
+bool isStringValue(const json::value& v, std::string_view s) {
+  return v.is_string() && v.get_string() == s;
+}
+
+// {"eventgateway":{"transformed":"true","transformation-version":"0.1"}}, members in
+// this order (as gatewayEvent builds it). Checked member by member: json::object's
+// operator== costs more than serializing.
+bool isGatewayMarker(const json::object& extensions) {
+  if (extensions.size() != 1) return false;
+  const json::key_value_pair& ext = *extensions.begin();
+  if (ext.key() != "eventgateway" || !ext.value().is_object()) return false;
+  const json::object& marker = ext.value().get_object();
+  if (marker.size() != 2) return false;
+  const json::key_value_pair* m = marker.begin();
+  return m[0].key() == "transformed" && isStringValue(m[0].value(), "true") &&
+         m[1].key() == "transformation-version" &&
+         isStringValue(m[1].value(), kTransformationVersion);
+}
+
 Error notAnObject() {
   return Error::invalid(std::string(kInvalidPrefix) + "must be a JSON object.");
 }
@@ -173,7 +193,16 @@ std::string serialize(const CloudEvent& event) {
   if (event.eventTime) w.raw(",\"eventTime\":").string(*event.eventTime);
   if (event.schemaURL) w.raw(",\"schemaURL\":").string(*event.schemaURL);
   if (event.contentType) w.raw(",\"contentType\":").string(*event.contentType);
-  if (!event.extensions.empty()) w.raw(",\"extensions\":").object(event.extensions);
+  if (!event.extensions.empty()) {
+    w.raw(",\"extensions\":");
+    // Most events carry exactly the marker of gateway-built events: its text is known.
+    static const std::string markerText = json::serialize(gatewayEvent("").extensions);
+    if (isGatewayMarker(event.extensions)) {
+      w.raw(markerText);
+    } else {
+      w.object(event.extensions);
+    }
+  }
   w.raw(",\"data\":");
   if (!event.dataText.empty()) {
     w.raw(event.dataText);

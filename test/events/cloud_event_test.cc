@@ -1,4 +1,5 @@
 #include "events/cloud_event.h"
+#include "events/gateway_event.h"
 
 #include <string>
 
@@ -270,6 +271,38 @@ TEST(CloudEventValidate, ChecksBuiltEvents) {
   badSource.source = "a b";
   EXPECT_EQ(validate(badSource).error().message,
             "CloudEvent doesn't validate: attribute \"source\" must be a URI reference.");
+}
+
+}  // namespace
+}  // namespace eg::events
+
+namespace eg::events {
+namespace {
+
+TEST(SerializeExtensions, TheGatewayMarkerAndEveryOtherFormComeOutAsTheyAre) {
+  namespace json = boost::json;
+  CloudEvent e = gatewayEvent("a.b");
+  auto extensionsOf = [](const CloudEvent& ev) {
+    return json::parse(serialize(ev)).at("extensions");
+  };
+  EXPECT_EQ(extensionsOf(e), json::value(e.extensions));
+  EXPECT_NE(serialize(e).find(
+                R"("extensions":{"eventgateway":{"transformed":"true","transformation-version":"0.1"}})"),
+            std::string::npos);
+
+  // With an authorization attached the marker is no longer the known one.
+  e.extensions["eventgateway"].as_object()["authorization"] = json::object{{"user", "u"}};
+  EXPECT_EQ(extensionsOf(e), json::value(e.extensions));
+
+  // Same members in another order, another value, another extension.
+  e.extensions = json::object{
+      {"eventgateway", json::object{{"transformation-version", "0.1"}, {"transformed", "true"}}}};
+  EXPECT_EQ(extensionsOf(e), json::value(e.extensions));
+  e.extensions = json::object{
+      {"eventgateway", json::object{{"transformed", "false"}, {"transformation-version", "0.1"}}}};
+  EXPECT_EQ(extensionsOf(e), json::value(e.extensions));
+  e.extensions = json::object{{"other", 1}};
+  EXPECT_EQ(extensionsOf(e), json::value(e.extensions));
 }
 
 }  // namespace
