@@ -1,6 +1,7 @@
 #include "dispatch/sync_response.h"
 
 #include <cctype>
+#include <optional>
 #include <string_view>
 
 #include <boost/json.hpp>
@@ -24,9 +25,138 @@ bool startsWithNoCase(std::string_view s, std::string_view prefix) {
   return true;
 }
 
+// The usual answer ({"statusCode":200,"body":"ok"} and the like) read without building
+// a JSON document. Only the plainest form is taken: members statusCode (digits),
+// body (a string) and headers (an object of strings), each at most once, strings
+// of printable ASCII without escapes, nothing else. Anything else, valid or not, is
+// left to the JSON parser (nullopt), so both read every input alike.
+class PlainAnswer {
+ public:
+  explicit PlainAnswer(std::string_view s) : s_(s) {}
+
+  std::optional<Result<FunctionResponse>> parse() {
+    FunctionResponse out;
+    bool status = false, headers = false, body = false;
+    unsigned code = 200;
+    skipWs();
+    if (!eat('{')) return std::nullopt;
+    skipWs();
+    if (!eat('}')) {
+      for (;;) {
+        std::string_view key;
+        if (!string(key)) return std::nullopt;
+        skipWs();
+        if (!eat(':')) return std::nullopt;
+        skipWs();
+        if (key == "statusCode" && !status) {
+          if (!number(code)) return std::nullopt;
+          status = true;
+        } else if (key == "body" && !body) {
+          std::string_view text;
+          if (!string(text)) return std::nullopt;
+          out.body.assign(text);
+          body = true;
+        } else if (key == "headers" && !headers) {
+          if (!headerObject(out)) return std::nullopt;
+          headers = true;
+        } else {
+          return std::nullopt;
+        }
+        skipWs();
+        if (eat('}')) break;
+        if (!eat(',')) return std::nullopt;
+        skipWs();
+      }
+    }
+    skipWs();
+    if (at_ != s_.size()) return std::nullopt;
+    // The checks of the general path, on the same values.
+    if (code < 200 || code > 999) return Result<FunctionResponse>(malformed());
+    for (const auto& [name, value] : out.headers) {
+      if (!isHttpToken(name) || !isHttpFieldValue(value)) {
+        return Result<FunctionResponse>(malformed());
+      }
+    }
+    out.statusCode = code;
+    return Result<FunctionResponse>(std::move(out));
+  }
+
+ private:
+  void skipWs() {
+    while (at_ < s_.size() &&
+           (s_[at_] == ' ' || s_[at_] == '\t' || s_[at_] == '\n' || s_[at_] == '\r')) {
+      ++at_;
+    }
+  }
+  bool eat(char c) {
+    if (at_ < s_.size() && s_[at_] == c) {
+      ++at_;
+      return true;
+    }
+    return false;
+  }
+  bool string(std::string_view& out) {
+    if (!eat('"')) return false;
+    const std::size_t start = at_;
+    while (at_ < s_.size()) {
+      const auto c = static_cast<unsigned char>(s_[at_]);
+      if (c == '"') {
+        out = s_.substr(start, at_ - start);
+        ++at_;
+        return true;
+      }
+      if (c == '\\' || c < 0x20 || c >= 0x7f) return false;
+      ++at_;
+    }
+    return false;
+  }
+  // 1 to 4 digits without a leading zero; larger and other numbers go the long way.
+  bool number(unsigned& out) {
+    const std::size_t start = at_;
+    unsigned v = 0;
+    while (at_ < s_.size() && s_[at_] >= '0' && s_[at_] <= '9' && at_ - start < 4) {
+      v = v * 10 + static_cast<unsigned>(s_[at_] - '0');
+      ++at_;
+    }
+    const std::size_t n = at_ - start;
+    if (n == 0 || (n > 1 && s_[start] == '0')) return false;
+    if (at_ < s_.size() && (s_[at_] == '.' || s_[at_] == 'e' || s_[at_] == 'E' ||
+                            (s_[at_] >= '0' && s_[at_] <= '9'))) {
+      return false;
+    }
+    out = v;
+    return true;
+  }
+  bool headerObject(FunctionResponse& out) {
+    if (!eat('{')) return false;
+    skipWs();
+    if (eat('}')) return true;
+    for (;;) {
+      std::string_view name, value;
+      if (!string(name)) return false;
+      skipWs();
+      if (!eat(':')) return false;
+      skipWs();
+      if (!string(value)) return false;
+      for (const auto& [seen, v] : out.headers) {
+        if (seen == name) return false;  // which one wins is the JSON parser's call
+      }
+      out.headers.emplace_back(std::string(name), std::string(value));
+      skipWs();
+      if (eat('}')) return true;
+      if (!eat(',')) return false;
+      skipWs();
+    }
+  }
+
+  std::string_view s_;
+  std::size_t at_ = 0;
+};
+
 }  // namespace
 
 Result<FunctionResponse> parseFunctionResponse(std::string_view result) {
+  if (auto plain = PlainAnswer(result).parse()) return std::move(*plain);
   // The document lives only while it is read: parsed into a buffer on the stack by the
   // thread's parser (whose own stack is kept), it costs no allocation unless it is large.
   thread_local json::parser parser;

@@ -1,5 +1,10 @@
 #include "dispatch/sync_response.h"
 
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 namespace eg::dispatch {
@@ -47,6 +52,50 @@ TEST(ParseFunctionResponse, MalformedCases) {
     auto r = parseFunctionResponse(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().message, kMalformedResponse) << bad;
+  }
+}
+
+// Every input reads as the JSON document says, whether or not it is the plain form
+// the parser reads without building a document.
+TEST(ParseFunctionResponse, ReadsEveryFormAsTheJsonSays) {
+  namespace json = boost::json;
+  const std::vector<std::string> inputs = {
+      R"({"statusCode":200,"body":"ok"})",
+      " {\n \"statusCode\" : 404 ,\t\"headers\" : { \"A\" : \"b\" , \"C-D\":\"e\" } , \"body\" : \"x y\" } ",
+      R"({"body":"caf\u00e9","statusCode":201})",
+      "{\"body\":\"caf\xc3\xa9\"}",
+      R"({"body":"a\"b"})",
+      R"({"statusCode":200,"statusCode":202})",
+      R"({"headers":{"X":"a","X":"b"}})",
+      R"({"headers":{}})",
+      R"({"statusCode":999})",
+      R"({"other":"x","body":"y"})",
+  };
+  for (const auto& in : inputs) {
+    SCOPED_TRACE(in);
+    const json::object doc = json::parse(in).as_object();
+    auto r = parseFunctionResponse(in);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    const json::value* status = doc.if_contains("statusCode");
+    EXPECT_EQ(r->statusCode, status ? json::value_to<unsigned>(*status) : 200u);
+    const json::value* body = doc.if_contains("body");
+    EXPECT_EQ(r->body, body ? std::string(body->as_string()) : std::string());
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (const json::value* h = doc.if_contains("headers")) {
+      for (const auto& [name, value] : h->as_object()) {
+        headers.emplace_back(std::string(name), std::string(value.as_string()));
+      }
+    }
+    EXPECT_EQ(r->headers, headers);
+  }
+  for (const char* bad : {R"({"statusCode":0200})", R"({"statusCode":200}x)",
+                          R"({"statusCode":200,})", R"({"statusCode":199})",
+                          R"({"statusCode":20000})", R"({"headers":{"X":"a
+b: c"}})",
+                          R"({"headers":{"B d":"v"}})", R"({"body":"x)",
+                          R"({"statusCode":2e2})"}) {
+    auto r = parseFunctionResponse(bad);
+    EXPECT_FALSE(r.ok()) << bad;
   }
 }
 
