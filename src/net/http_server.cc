@@ -181,9 +181,32 @@ bool handlerWantsClose(const Response& res) {
   return it != res.end() && http::token_list{it->value()}.exists("close");
 }
 
+// Frames the body. Handlers usually have (Content-Length of the body's size, no
+// Transfer-Encoding); setting it again would only replace the field with itself.
 void preparePayload(Response& res) {
   const unsigned code = res.result_int();
-  if (code / 100 == 1 || code == 204 || code == 304) res.body().clear();
+  if (code / 100 == 1 || code == 204 || code == 304) {
+    res.body().clear();
+    res.prepare_payload();
+    return;
+  }
+  // One pass over the handful of fields: lookups by name cost more than the check saves.
+  int lengths = 0;
+  std::string_view length;
+  bool encoded = false;
+  for (const auto& field : res) {
+    if (field.name() == http::field::content_length) {
+      ++lengths;
+      length = field.value();
+    } else if (field.name() == http::field::transfer_encoding) {
+      encoded = true;
+    }
+  }
+  if (lengths == 1 && !encoded) {
+    char digits[24];
+    const auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), res.body().size());
+    if (length == std::string_view(digits, end - digits)) return;
+  }
   res.prepare_payload();
 }
 
@@ -346,7 +369,8 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream, SessionNo
     const bool keepAlive =
         clientKeepAlive && !worker.stopping && (failed || !handlerWantsClose(res));
     res.version(version);
-    res.keep_alive(keepAlive);
+    // Most handlers answered with the request's keep-alive already.
+    if (res.keep_alive() != keepAlive) res.keep_alive(keepAlive);
     try {
       preparePayload(res);
     } catch (const std::exception& e) {

@@ -37,6 +37,18 @@ struct EchoHandler {
       asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::milliseconds(300));
       co_await timer.async_wait(asio::use_awaitable);
     }
+    if (req.target() == "/framed" || req.target() == "/stale") {
+      // Framed by the handler already: right (/framed) or with a wrong length (/stale).
+      Response res{http::status::ok, req.version()};
+      res.keep_alive(true);
+      res.body() = "framed";
+      if (req.target() == "/framed") {
+        res.prepare_payload();
+      } else {
+        res.set(http::field::content_length, "99");
+      }
+      co_return res;
+    }
     Response res{http::status::ok, 11};
     res.set(http::field::content_type, "text/plain");
     res.set("X-Method", std::string(req.method_string()));
@@ -90,6 +102,28 @@ TEST_F(HttpServerTest, AnswersWithTheHandlersResponse) {
   EXPECT_EQ(r->header("content-type"), "text/plain");
   EXPECT_EQ(r->header("x-method"), "post");  // RawResponse lower-cases the head
   EXPECT_EQ(r->header("x-target"), "/echo?x=1");
+}
+
+TEST_F(HttpServerTest, TheServerHasTheLastWordOnFraming) {
+  startServer();
+  RawConn c(port());
+  for (const char* target : {"/framed", "/stale", "/framed"}) {
+    ASSERT_TRUE(c.send(get(target)));
+    auto r = c.readResponse();
+    ASSERT_TRUE(r) << target;
+    EXPECT_EQ(r->body, "framed") << target;
+    EXPECT_EQ(r->header("content-length"), "6") << target;
+  }
+  EXPECT_EQ(server_->acceptedConnections(), 1u);
+
+  // An HTTP/1.0 client without keep-alive gets no keep-alive, whatever the handler said.
+  RawConn old(port());
+  ASSERT_TRUE(old.send("GET /framed HTTP/1.0\r\nHost: t\r\n\r\n"));
+  auto r = old.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "framed");
+  EXPECT_EQ(r->header("connection").find("keep-alive"), std::string::npos);
+  EXPECT_TRUE(old.waitClosed(std::chrono::seconds(2)));
 }
 
 TEST_F(HttpServerTest, KeepAliveServesRequestsOnOneConnection) {
