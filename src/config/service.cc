@@ -89,24 +89,34 @@ Result<T> decodedOrInternal(Result<T> r, std::string_view key) {
   return r;
 }
 
-// What get and list need to know of each resource kind.
+// What get, list and (for the kinds deleted with checks) deleteResource need to know of
+// each resource kind.
 template <class T>
 struct Resource;
 template <>
 struct Resource<model::Function> {
   static constexpr ResourceKind kKind = ResourceKind::kFunction;
+  static constexpr std::string_view kName = "Function";
+  static constexpr std::string_view kLogName = "function";
+  static constexpr std::string_view kIdName = "functionId";
   static Result<model::Function> decode(std::string_view v) { return model::decodeStoredFunction(v); }
   static Error notFound(std::string_view id) { return functionNotFound(id); }
 };
 template <>
 struct Resource<model::EventType> {
   static constexpr ResourceKind kKind = ResourceKind::kEventType;
+  static constexpr std::string_view kName = "Event Type";
+  static constexpr std::string_view kLogName = "event type";
+  static constexpr std::string_view kIdName = "name";
   static Result<model::EventType> decode(std::string_view v) { return model::decodeStoredEventType(v); }
   static Error notFound(std::string_view id) { return eventTypeNotFound(id); }
 };
 template <>
 struct Resource<model::Subscription> {
   static constexpr ResourceKind kKind = ResourceKind::kSubscription;
+  static constexpr std::string_view kName = "Subscription";
+  static constexpr std::string_view kLogName = "subscription";
+  static constexpr std::string_view kIdName = "subscriptionId";
   static Result<model::Subscription> decode(std::string_view v) {
     return model::decodeStoredSubscription(v);
   }
@@ -247,44 +257,57 @@ asio::awaitable<Result<model::Function>> ConfigService::updateFunction(std::stri
   co_return raceLost("Function " + q(id));
 }
 
-asio::awaitable<Status> ConfigService::deleteFunction(std::string space, std::string id) {
-  const auto k = key(ResourceKind::kFunction, space, id);
+// Deletes a resource once `check` allows it. `check` reads what it needs, adds the
+// delete's extra ops and answers the error that refuses it, if any. The delete is
+// conditional on the revision read: a write in between (a new user of the resource,
+// say) fails it and the next attempt sees that write.
+template <class T, class Check>
+asio::awaitable<Status> ConfigService::deleteResource(std::string space, std::string id,
+                                                      Check check) {
+  const auto k = key(Resource<T>::kKind, space, id);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     auto current = co_await read(k);
     if (!current) co_return std::move(current).error();
-    if (!*current) co_return functionNotFound(id);
-
-    auto subs = co_await readAll(model::collectionPrefix(ResourceKind::kSubscription, space));
-    if (!subs) co_return std::move(subs).error();
-    for (const auto& s : decodeAll<model::Subscription>(*subs, ResourceKind::kSubscription, space,
-                                                        model::decodeStoredSubscription)) {
-      if (s.functionId == id) {
-        co_return Error::invalid("Function " + q(id) + " cannot be deleted because subscription " +
-                                 q(s.subscriptionId) + " uses it.");
-      }
-    }
-    auto types = co_await readAll(model::collectionPrefix(ResourceKind::kEventType, space));
-    if (!types) co_return std::move(types).error();
-    for (const auto& e : decodeAll<model::EventType>(*types, ResourceKind::kEventType, space,
-                                                     model::decodeStoredEventType)) {
-      if (e.authorizerId && *e.authorizerId == id) {
-        co_return Error::invalid("Function " + q(id) +
-                                 " cannot be deleted because it is the authorizer of event type " +
-                                 q(e.name) + ".");
-      }
-    }
-    // A reference created since the checks above rewrote the function key: the compare
-    // fails and the next attempt sees the new user.
-    std::vector<store::Compare> compares{{k, (*current)->modRevision}};
+    if (!*current) co_return Resource<T>::notFound(id);
     std::vector<store::Op> ops{deleteOp(k)};
+    if (auto allowed = co_await check(**current, ops); !allowed) co_return allowed;
+    std::vector<store::Compare> compares{{k, (*current)->modRevision}};
     auto r = co_await store_.txn(std::move(compares), std::move(ops));
     if (!r) co_return storeError(r.error());
     if (r->succeeded) {
-      spdlog::info("config: function deleted (space={}, functionId={})", space, id);
+      spdlog::info("config: {} deleted (space={}, {}={})", Resource<T>::kLogName, space,
+                   Resource<T>::kIdName, id);
       co_return Status{};
     }
   }
-  co_return raceLost("Function " + q(id));
+  co_return raceLost(std::string(Resource<T>::kName) + " " + q(id));
+}
+
+asio::awaitable<Status> ConfigService::deleteFunction(std::string space, std::string id) {
+  co_return co_await deleteResource<model::Function>(
+      space, id,
+      [&](const store::KeyValue&, std::vector<store::Op>&) -> asio::awaitable<Status> {
+        auto subs = co_await listResources<model::Subscription>(space, {});
+        if (!subs) co_return std::move(subs).error();
+        for (const auto& s : *subs) {
+          if (s.functionId == id) {
+            co_return Error::invalid("Function " + q(id) +
+                                     " cannot be deleted because subscription " +
+                                     q(s.subscriptionId) + " uses it.");
+          }
+        }
+        auto types = co_await listResources<model::EventType>(space, {});
+        if (!types) co_return std::move(types).error();
+        for (const auto& e : *types) {
+          if (e.authorizerId && *e.authorizerId == id) {
+            co_return Error::invalid("Function " + q(id) +
+                                     " cannot be deleted because it is the authorizer of event "
+                                     "type " +
+                                     q(e.name) + ".");
+          }
+        }
+        co_return Status{};
+      });
 }
 
 asio::awaitable<Result<model::Function>> ConfigService::getFunction(std::string space,
@@ -363,31 +386,20 @@ asio::awaitable<Result<model::EventType>> ConfigService::updateEventType(std::st
 }
 
 asio::awaitable<Status> ConfigService::deleteEventType(std::string space, std::string name) {
-  const auto k = key(ResourceKind::kEventType, space, name);
-  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    auto current = co_await read(k);
-    if (!current) co_return std::move(current).error();
-    if (!*current) co_return eventTypeNotFound(name);
-    auto subs = co_await readAll(model::collectionPrefix(ResourceKind::kSubscription, space));
-    if (!subs) co_return std::move(subs).error();
-    for (const auto& s : decodeAll<model::Subscription>(*subs, ResourceKind::kSubscription, space,
-                                                        model::decodeStoredSubscription)) {
-      if (s.eventType == name && usesEventType(s)) {
-        co_return Error::invalid("Event Type " + q(name) +
-                                 " cannot be deleted because subscription " + q(s.subscriptionId) +
-                                 " uses it.");
-      }
-    }
-    std::vector<store::Compare> compares{{k, (*current)->modRevision}};
-    std::vector<store::Op> ops{deleteOp(k)};
-    auto r = co_await store_.txn(std::move(compares), std::move(ops));
-    if (!r) co_return storeError(r.error());
-    if (r->succeeded) {
-      spdlog::info("config: event type deleted (space={}, name={})", space, name);
-      co_return Status{};
-    }
-  }
-  co_return raceLost("Event Type " + q(name));
+  co_return co_await deleteResource<model::EventType>(
+      space, name,
+      [&](const store::KeyValue&, std::vector<store::Op>&) -> asio::awaitable<Status> {
+        auto subs = co_await listResources<model::Subscription>(space, {});
+        if (!subs) co_return std::move(subs).error();
+        for (const auto& s : *subs) {
+          if (s.eventType == name && usesEventType(s)) {
+            co_return Error::invalid("Event Type " + q(name) +
+                                     " cannot be deleted because subscription " +
+                                     q(s.subscriptionId) + " uses it.");
+          }
+        }
+        co_return Status{};
+      });
 }
 
 asio::awaitable<Result<model::EventType>> ConfigService::getEventType(std::string space,
@@ -509,26 +521,16 @@ asio::awaitable<Result<model::Subscription>> ConfigService::updateSubscription(
 }
 
 asio::awaitable<Status> ConfigService::deleteSubscription(std::string space, std::string id) {
-  const auto k = key(ResourceKind::kSubscription, space, id);
-  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    auto current = co_await read(k);
-    if (!current) co_return std::move(current).error();
-    if (!*current) co_return subscriptionNotFound(id);
-    auto existing = model::decodeStoredSubscription((*current)->value);
-    std::vector<store::Op> ops{deleteOp(k)};
-    // Removing a sync route is a route change too (keys.h: the sentinel moves with each).
-    if (!existing || existing->type == model::SubscriptionType::kSync) {
-      ops.push_back(putOp(std::string(model::kRoutesSentinelKey), id));
-    }
-    std::vector<store::Compare> compares{{k, (*current)->modRevision}};
-    auto r = co_await store_.txn(std::move(compares), std::move(ops));
-    if (!r) co_return storeError(r.error());
-    if (r->succeeded) {
-      spdlog::info("config: subscription deleted (space={}, subscriptionId={})", space, id);
-      co_return Status{};
-    }
-  }
-  co_return raceLost("Subscription " + q(id));
+  co_return co_await deleteResource<model::Subscription>(
+      space, id,
+      [&](const store::KeyValue& current, std::vector<store::Op>& ops) -> asio::awaitable<Status> {
+        // Removing a sync route is a route change too (keys.h: the sentinel moves with each).
+        auto existing = model::decodeStoredSubscription(current.value);
+        if (!existing || existing->type == model::SubscriptionType::kSync) {
+          ops.push_back(putOp(std::string(model::kRoutesSentinelKey), id));
+        }
+        co_return Status{};
+      });
 }
 
 asio::awaitable<Result<model::Subscription>> ConfigService::getSubscription(std::string space,

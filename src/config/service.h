@@ -98,6 +98,8 @@ class ConfigService {
   asio::awaitable<Result<T>> getResource(std::string space, std::string id);
   template <class T>
   asio::awaitable<Result<std::vector<T>>> listResources(std::string space, MetadataFilters filters);
+  template <class T, class Check>
+  asio::awaitable<Status> deleteResource(std::string space, std::string id, Check check);
   Status validateProvider(const model::Function& fn) const;
 
   store::Store& store_;
