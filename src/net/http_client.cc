@@ -54,6 +54,10 @@ constexpr std::size_t kCoalesceLimit = 16 * 1024;
 constexpr std::chrono::milliseconds kDeadlineTick{10};
 constexpr std::size_t kMinRead = 4096;
 constexpr std::size_t kMaxRead = 64 * 1024;
+// parseSimpleResponse needs the whole response in the connection's buffer, and a
+// pooled connection keeps its buffer's capacity: larger bodies go to Beast's parser,
+// which takes them out of the buffer as they arrive.
+constexpr std::size_t kSimpleMaxBody = 64 * 1024;
 
 bool isDefaultPort(bool tls, uint16_t port) { return port == (tls ? 443 : 80); }
 
@@ -450,7 +454,8 @@ asio::awaitable<ReadOutcome> readResponse(Stream& stream, beast::flat_buffer& bu
       const auto data = buffer.data();
       std::size_t consumed = 0;
       switch (parseSimpleResponse(
-          std::string_view(static_cast<const char*>(data.data()), data.size()), maxBody,
+          std::string_view(static_cast<const char*>(data.data()), data.size()),
+          std::min(maxBody, kSimpleMaxBody),
           kResponseHeaderLimit, response, consumed, outcome.keepAlive)) {
         case SimpleParse::kDone:
           buffer.consume(consumed);
