@@ -61,6 +61,7 @@ Result<json::object> parseAuthorizerResult(std::string_view result) {
 }
 
 void attachAuthorization(events::CloudEvent& event, json::object authorization) {
+  events::unmark(event);
   auto& slot = event.extensions["eventgateway"];
   if (!slot.is_object()) slot = json::object();
   slot.get_object()["authorization"] = std::move(authorization);

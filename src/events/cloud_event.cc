@@ -106,23 +106,15 @@ Result<CloudEvent> parseObject(Object& o) {
   return event;
 }
 
-bool isStringValue(const json::value& v, std::string_view s) {
-  return v.is_string() && v.get_string() == s;
-}
+constexpr std::string_view kMarkerText =
+    R"({"eventgateway":{"transformed":"true","transformation-version":"0.1"}})";
 
-// {"eventgateway":{"transformed":"true","transformation-version":"0.1"}}, members in
-// this order (as gatewayEvent builds it). Checked member by member: json::object's
-// operator== costs more than serializing.
-bool isGatewayMarker(const json::object& extensions) {
-  if (extensions.size() != 1) return false;
-  const json::key_value_pair& ext = *extensions.begin();
-  if (ext.key() != "eventgateway" || !ext.value().is_object()) return false;
-  const json::object& marker = ext.value().get_object();
-  if (marker.size() != 2) return false;
-  const json::key_value_pair* m = marker.begin();
-  return m[0].key() == "transformed" && isStringValue(m[0].value(), "true") &&
-         m[1].key() == "transformation-version" &&
-         isStringValue(m[1].value(), kTransformationVersion);
+json::object markerObject() {
+  json::object marker;
+  marker.reserve(2);
+  marker.emplace("transformed", "true");
+  marker.emplace("transformation-version", kTransformationVersion);
+  return marker;
 }
 
 Error notAnObject() {
@@ -176,7 +168,7 @@ json::object toJson(const CloudEvent& event) {
   if (event.eventTime) o.emplace("eventTime", *event.eventTime);
   if (event.schemaURL) o.emplace("schemaURL", *event.schemaURL);
   if (event.contentType) o.emplace("contentType", *event.contentType);
-  if (!event.extensions.empty()) o.emplace("extensions", event.extensions);
+  if (event.marked || !event.extensions.empty()) o.emplace("extensions", allExtensions(event));
   o.emplace("data", dataValue(event));
   return o;
 }
@@ -193,15 +185,13 @@ std::string serialize(const CloudEvent& event) {
   if (event.eventTime) w.raw(",\"eventTime\":").string(*event.eventTime);
   if (event.schemaURL) w.raw(",\"schemaURL\":").string(*event.schemaURL);
   if (event.contentType) w.raw(",\"contentType\":").string(*event.contentType);
-  if (!event.extensions.empty()) {
-    w.raw(",\"extensions\":");
+  if (event.marked && event.extensions.empty()) {
     // Most events carry exactly the marker of gateway-built events: its text is known.
-    static const std::string markerText = json::serialize(gatewayEvent("").extensions);
-    if (isGatewayMarker(event.extensions)) {
-      w.raw(markerText);
-    } else {
-      w.object(event.extensions);
-    }
+    w.raw(",\"extensions\":").raw(kMarkerText);
+  } else if (event.marked) {
+    w.raw(",\"extensions\":").object(allExtensions(event));
+  } else if (!event.extensions.empty()) {
+    w.raw(",\"extensions\":").object(event.extensions);
   }
   w.raw(",\"data\":");
   if (!event.dataText.empty()) {
@@ -211,6 +201,26 @@ std::string serialize(const CloudEvent& event) {
   }
   w.raw('}');
   return out;
+}
+
+json::object allExtensions(const CloudEvent& event) {
+  if (!event.marked) return event.extensions;
+  json::object all;
+  all.reserve(event.extensions.size() + 1);
+  all.emplace("eventgateway", markerObject());
+  for (const auto& [key, value] : event.extensions) all[key] = value;
+  return all;
+}
+
+void unmark(CloudEvent& event) {
+  if (!event.marked) return;
+  event.marked = false;
+  if (event.extensions.contains("eventgateway")) return;
+  json::object all;
+  all.reserve(event.extensions.size() + 1);
+  all.emplace("eventgateway", markerObject());
+  for (auto& [key, value] : event.extensions) all.emplace(key, std::move(value));
+  event.extensions = std::move(all);
 }
 
 json::value dataValue(const CloudEvent& event) {

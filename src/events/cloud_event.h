@@ -20,13 +20,26 @@ struct CloudEvent {
   std::optional<std::string> eventTime;  // RFC 3339
   std::optional<std::string> schemaURL;
   std::optional<std::string> contentType;
-  boost::json::object extensions;  // omitted from JSON when empty
+  boost::json::object extensions;  // omitted from JSON when empty (and not `marked`)
+  // Events the gateway builds (gatewayEvent) carry its marker,
+  // extensions.eventgateway = {"transformed":"true","transformation-version":"0.1"}.
+  // It stays this flag, not an object in `extensions`, until something writes into
+  // extensions.eventgateway (unmark), so that building an event allocates no JSON.
+  // serialize and toJson write it as if it were in `extensions`; allExtensions reads
+  // both.
+  bool marked = false;
   boost::json::value data;         // null when absent
   // The JSON text of data when the gateway wrote it straight from a request (the
   // http.request events): used instead of `data`, which then stays null. dataValue()
   // reads the data either way.
   std::string dataText;
 };
+
+// `extensions` with the marker of a `marked` event in it, first: the JSON form's.
+boost::json::object allExtensions(const CloudEvent& event);
+// Moves the marker of a `marked` event into `extensions` (before writing into
+// extensions.eventgateway); does nothing otherwise.
+void unmark(CloudEvent& event);
 
 // `data`, or `dataText` parsed.
 boost::json::value dataValue(const CloudEvent& event);

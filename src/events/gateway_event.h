@@ -21,8 +21,8 @@ std::string newEventId();
 std::string nowRfc3339();
 
 // An event of `eventType` with a new eventID, the current eventTime, the gateway
-// source, cloudEventsVersion "0.1" and extensions.eventgateway =
-// {"transformed":"true","transformation-version":"0.1"}; data is null and
+// source, cloudEventsVersion "0.1" and the gateway's marker in extensions (`marked`:
+// eventgateway = {"transformed":"true","transformation-version":"0.1"}); data is null and
 // contentType absent, for the caller to fill.
 CloudEvent gatewayEvent(std::string eventType);
 

@@ -509,9 +509,10 @@ Result<IncomingEvent> eventFromRequest(const net::Request& req, std::string_view
 
   if (!h.legacy.empty()) return legacyEvent(req, h.legacy, contentType);
 
-  CloudEvent event = gatewayEvent(std::string(kHttpRequestEventType));
-  if (!contentType.empty()) event.contentType = contentType;
-  IncomingEvent incoming{std::move(event), IncomingEvent::kHttpRequest, true};
+  // Built in place: a CloudEvent is not cheap to move.
+  IncomingEvent incoming{gatewayEvent(std::string(kHttpRequestEventType)),
+                         IncomingEvent::kHttpRequest, true};
+  if (!contentType.empty()) incoming.event.contentType = contentType;
   incoming.event.dataText = requestText(req, path, h.host, contentType, &incoming.paramsAt);
   return incoming;
 }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "events/gateway_event.h"
+
 namespace eg::dispatch {
 namespace {
 
@@ -65,6 +67,15 @@ TEST(AttachAuthorization, KeepsOtherEventgatewayKeys) {
   events::CloudEvent bare;
   attachAuthorization(bare, json::object{{"principalId", "q"}});
   EXPECT_EQ(bare.extensions.at("eventgateway").at("authorization").at("principalId"), "q");
+
+  // A gateway-built event keeps its marker next to the authorization.
+  events::CloudEvent built = events::gatewayEvent("http.request");
+  attachAuthorization(built, json::object{{"principalId", "r"}});
+  const auto sent = json::parse(events::serialize(built));
+  const auto& eventgateway = sent.at("extensions").at("eventgateway");
+  EXPECT_EQ(eventgateway.at("transformed"), "true");
+  EXPECT_EQ(eventgateway.at("transformation-version"), "0.1");
+  EXPECT_EQ(eventgateway.at("authorization").at("principalId"), "r");
 }
 
 }  // namespace

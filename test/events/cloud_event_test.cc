@@ -281,17 +281,31 @@ namespace {
 
 TEST(SerializeExtensions, TheGatewayMarkerAndEveryOtherFormComeOutAsTheyAre) {
   namespace json = boost::json;
+  const json::object marker{{"transformed", "true"}, {"transformation-version", "0.1"}};
   CloudEvent e = gatewayEvent("a.b");
   auto extensionsOf = [](const CloudEvent& ev) {
     return json::parse(serialize(ev)).at("extensions");
   };
-  EXPECT_EQ(extensionsOf(e), json::value(e.extensions));
+  ASSERT_TRUE(e.marked);
+  EXPECT_EQ(extensionsOf(e), (json::object{{"eventgateway", marker}}));
+  EXPECT_EQ(extensionsOf(e), json::value(allExtensions(e)));
+  EXPECT_EQ(toJson(e).at("extensions"), json::value(allExtensions(e)));
   EXPECT_NE(serialize(e).find(
                 R"("extensions":{"eventgateway":{"transformed":"true","transformation-version":"0.1"}})"),
             std::string::npos);
 
-  // With an authorization attached the marker is no longer the known one.
+  // The marker next to another extension.
+  e.extensions["other"] = 1;
+  EXPECT_EQ(extensionsOf(e), (json::object{{"eventgateway", marker}, {"other", 1}}));
+  EXPECT_EQ(toJson(e).at("extensions"), extensionsOf(e));
+
+  // Unmarked, the marker is in `extensions`, where an authorization can join it.
+  unmark(e);
+  EXPECT_FALSE(e.marked);
+  EXPECT_EQ(e.extensions, (json::object{{"eventgateway", marker}, {"other", 1}}));
   e.extensions["eventgateway"].as_object()["authorization"] = json::object{{"user", "u"}};
+  EXPECT_EQ(extensionsOf(e), json::value(e.extensions));
+  unmark(e);  // a second time changes nothing
   EXPECT_EQ(extensionsOf(e), json::value(e.extensions));
 
   // Same members in another order, another value, another extension.
@@ -303,6 +317,8 @@ TEST(SerializeExtensions, TheGatewayMarkerAndEveryOtherFormComeOutAsTheyAre) {
   EXPECT_EQ(extensionsOf(e), json::value(e.extensions));
   e.extensions = json::object{{"other", 1}};
   EXPECT_EQ(extensionsOf(e), json::value(e.extensions));
+  e.extensions.clear();
+  EXPECT_FALSE(json::parse(serialize(e)).as_object().contains("extensions"));
 }
 
 }  // namespace

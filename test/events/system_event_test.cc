@@ -40,7 +40,7 @@ TEST(SystemEvent, IsAGatewayEventWithData) {
   EXPECT_EQ(e.eventID.size(), 36u);
   ASSERT_TRUE(e.eventTime);
   EXPECT_TRUE(isRfc3339(*e.eventTime));
-  EXPECT_TRUE(e.extensions.contains("eventgateway"));
+  EXPECT_TRUE(allExtensions(e).contains("eventgateway"));
   EXPECT_TRUE(isSystemEventType(e.eventType));
   const auto parsed = boost::json::parse(serialize(e));
   EXPECT_EQ(parsed.at("data").at("functionId"), "f1");
