@@ -40,7 +40,10 @@ const char* errorKindName(ErrorKind kind);
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
+  // Implicit by design. Two overloads rather than one by value: a value passed by
+  // value would be moved twice, once into the parameter and once into the variant.
+  Result(const T& value) : v_(std::in_place_index<0>, value) {}  // NOLINT
+  Result(T&& value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
   Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
 
   bool ok() const { return v_.index() == 0; }
