@@ -442,59 +442,62 @@ struct ReadOutcome {
   bool keepAlive = false;  // when simple
 };
 
-// Reads one response. The usual one arrives in a single read and is simple (see
-// parseSimpleResponse); anything else goes to `parser`, from its first byte.
-template <class Stream>
-asio::awaitable<ReadOutcome> readResponse(Stream& stream, beast::flat_buffer& buffer,
-                                          ResponseReader& parser, ClientResponse& response,
-                                          std::size_t maxBody, bool trySimple) {
-  ReadOutcome outcome;
-  for (;;) {
-    if (trySimple && buffer.size() > 0) {
-      const auto data = buffer.data();
-      std::size_t consumed = 0;
-      switch (parseSimpleResponse(
-          std::string_view(static_cast<const char*>(data.data()), data.size()),
-          std::min(maxBody, kSimpleMaxBody),
-          kResponseHeaderLimit, response, consumed, outcome.keepAlive)) {
-        case SimpleParse::kDone:
-          buffer.consume(consumed);
-          outcome.simple = true;
-          co_return outcome;
-        case SimpleParse::kNeedMore:
-          break;
-        case SimpleParse::kNotSimple:
-          trySimple = false;
-          break;
-      }
-    }
-    if (!trySimple) {
-      if (outcome.ec = parseBuffered(parser, buffer); outcome.ec) co_return outcome;
-      if (parser.is_done()) co_return outcome;
-    }
-    const std::size_t room = std::clamp(buffer.capacity() - buffer.size(), kMinRead, kMaxRead);
-    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(room), kTuple);
-    buffer.commit(n);
-    if (ec == asio::error::eof || ec == ssl::error::stream_truncated) {
-      if (trySimple) {
-        // A response that ends with the connection is never simple: let the parser
-        // have what arrived.
+// Reading one response is a loop of: look at what the buffer holds (readBuffered),
+// read more, look at how the read ended (readEnded). The usual response arrives in one
+// read and is simple (see parseSimpleResponse); anything else goes to `parser`, from
+// its first byte. Plain functions, so that the loop runs in exchange's own frame.
+enum class ReadStep { kDone, kMore };
+
+ReadStep readBuffered(beast::flat_buffer& buffer, ResponseReader& parser,
+                      ClientResponse& response, std::size_t maxBody, bool& trySimple,
+                      ReadOutcome& outcome) {
+  if (trySimple && buffer.size() > 0) {
+    const auto data = buffer.data();
+    std::size_t consumed = 0;
+    switch (parseSimpleResponse(std::string_view(static_cast<const char*>(data.data()), data.size()),
+                                std::min(maxBody, kSimpleMaxBody), kResponseHeaderLimit, response,
+                                consumed, outcome.keepAlive)) {
+      case SimpleParse::kDone:
+        buffer.consume(consumed);
+        outcome.simple = true;
+        return ReadStep::kDone;
+      case SimpleParse::kNeedMore:
+        break;
+      case SimpleParse::kNotSimple:
         trySimple = false;
-        if (outcome.ec = parseBuffered(parser, buffer); outcome.ec) co_return outcome;
-        if (parser.is_done()) co_return outcome;
-      }
-      if (!parser.got_some()) {
-        outcome.ec = http::error::end_of_stream;
-      } else {
-        parser.put_eof(outcome.ec);
-      }
-      co_return outcome;
-    }
-    if (ec) {
-      outcome.ec = ec;
-      co_return outcome;
+        break;
     }
   }
+  if (!trySimple) {
+    if (outcome.ec = parseBuffered(parser, buffer); outcome.ec) return ReadStep::kDone;
+    if (parser.is_done()) return ReadStep::kDone;
+  }
+  return ReadStep::kMore;
+}
+
+// After a read that ended with `ec`: kMore to look at the buffer again.
+ReadStep readEnded(const error_code& ec, beast::flat_buffer& buffer, ResponseReader& parser,
+                   bool& trySimple, ReadOutcome& outcome) {
+  if (ec == asio::error::eof || ec == ssl::error::stream_truncated) {
+    if (trySimple) {
+      // A response that ends with the connection is never simple: let the parser
+      // have what arrived.
+      trySimple = false;
+      if (outcome.ec = parseBuffered(parser, buffer); outcome.ec) return ReadStep::kDone;
+      if (parser.is_done()) return ReadStep::kDone;
+    }
+    if (!parser.got_some()) {
+      outcome.ec = http::error::end_of_stream;
+    } else {
+      parser.put_eof(outcome.ec);
+    }
+    return ReadStep::kDone;
+  }
+  if (ec) {
+    outcome.ec = ec;
+    return ReadStep::kDone;
+  }
+  return ReadStep::kMore;
 }
 
 // Writes into `x` (fresh) rather than returning it: the caller's frame then holds one
@@ -536,8 +539,16 @@ asio::awaitable<void> exchange(Stream& stream, Connection& conn, const ClientReq
     parser.body_limit(maxBody);
     const bool head = req.method == http::verb::head;
     if (head) parser.skip(true);
-    const ReadOutcome read =
-        co_await readResponse(stream, conn.buffer, parser, x.response, maxBody, !head);
+    ReadOutcome read;
+    bool trySimple = !head;
+    while (readBuffered(conn.buffer, parser, x.response, maxBody, trySimple, read) ==
+           ReadStep::kMore) {
+      beast::flat_buffer& buffer = conn.buffer;
+      const std::size_t room = std::clamp(buffer.capacity() - buffer.size(), kMinRead, kMaxRead);
+      auto [rec, n] = co_await stream.async_read_some(buffer.prepare(room), kTuple);
+      buffer.commit(n);
+      if (readEnded(rec, buffer, parser, trySimple, read) == ReadStep::kDone) break;
+    }
     const error_code& ec = read.ec;
     if (ec) {
       if (conn.deadline.expired) {

@@ -239,21 +239,46 @@ void writeHead(const Response& res, std::string& out) {
   out += "\r\n";
 }
 
-// Head and body leave in one gathered write (one sendmsg for a usual response).
+// Head and body leave in one gathered write (one sendmsg for a usual response). The
+// usual response fits the socket's send buffer and is sent here, without a coroutine;
+// `pending` then stays empty. Otherwise `pending` holds what writeResponse still has
+// to send. False when the connection failed.
+template <class Stream>
+bool startResponse(Stream& stream, const Response& res, bool headOnly, std::string& head,
+                   std::array<asio::const_buffer, 2>& pending) {
+  writeHead(res, head);
+  pending = {asio::buffer(head), headOnly ? asio::const_buffer() : asio::buffer(res.body())};
+  if constexpr (std::is_same_v<Stream, tcp::socket>) {
+    error_code ec;
+    if (writeNow(stream, pending, ec)) {
+      pending = {};
+      return !ec;
+    }
+  }
+  return true;
+}
+
+bool pendingWrite(const std::array<asio::const_buffer, 2>& pending) {
+  return pending[0].size() != 0 || pending[1].size() != 0;
+}
+
+// Sends what startResponse left, under the write timeout.
+template <class Stream>
+asio::awaitable<bool> finishResponse(Stream& stream, SessionNode& node,
+                                     std::array<asio::const_buffer, 2> pending) {
+  Deadlines::after(node.deadline, kWriteTimeout);
+  auto [ec, n] = co_await asio::async_write(stream, pending, kTuple);
+  Deadlines::clear(node.deadline);
+  co_return !ec;
+}
+
 template <class Stream>
 asio::awaitable<bool> writeResponse(Stream& stream, SessionNode& node, const Response& res,
                                     bool headOnly, std::string& head) {
-  writeHead(res, head);
-  std::array<asio::const_buffer, 2> out = {
-      asio::buffer(head), headOnly ? asio::const_buffer() : asio::buffer(res.body())};
-  if constexpr (std::is_same_v<Stream, tcp::socket>) {
-    error_code ec;
-    if (writeNow(stream, out, ec)) co_return !ec;
-  }
-  Deadlines::after(node.deadline, kWriteTimeout);
-  auto [ec, n] = co_await asio::async_write(stream, out, kTuple);
-  Deadlines::clear(node.deadline);
-  co_return !ec;
+  std::array<asio::const_buffer, 2> pending;
+  if (!startResponse(stream, res, headOnly, head, pending)) co_return false;
+  if (!pendingWrite(pending)) co_return true;
+  co_return co_await finishResponse(stream, node, pending);
 }
 
 asio::awaitable<void> lingeringClose(tcp::socket& tcp, SessionNode& node) {
@@ -377,7 +402,10 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream, SessionNo
       spdlog::error("http server: invalid response from handler: {}", e.what());
       res = errorResponse(http::status::internal_server_error, "internal server error", version);
     }
-    if (!co_await writeResponse(stream, node, res, headOnly, head)) co_return;
+    // Inline rather than through writeResponse: one coroutine less per request.
+    std::array<asio::const_buffer, 2> pending;
+    if (!startResponse(stream, res, headOnly, head, pending)) co_return;
+    if (pendingWrite(pending) && !co_await finishResponse(stream, node, pending)) co_return;
     if (!keepAlive) {
       error_code ignored;
       tcp.shutdown(tcp::socket::shutdown_send, ignored);
