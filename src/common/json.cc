@@ -1,6 +1,7 @@
 #include "common/json.h"
 
 #include <algorithm>
+#include <cstring>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -25,32 +26,42 @@ void drain(json::serializer& sr, std::string& out) {
   }
 }
 
-bool plainByte(unsigned char c) { return c >= 0x20 && c != '"' && c != '\\' && c < 0x7f; }
+#if defined(__SSE2__)
+// Whether none of the 16 bytes at `p` needs escaping.
+bool plain16(const char* p) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  // Signed: bytes from 0x80 up are negative, so "< 0x20" catches them too.
+  const __m128i bad = _mm_or_si128(
+      _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)), _mm_cmpeq_epi8(v, _mm_set1_epi8('"'))),
+      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')), _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f))));
+  return _mm_movemask_epi8(bad) == 0;
+}
+#endif
 
 // Most strings need no escaping: those are copied as they are. Anything that might
 // (control characters, quotes, backslashes, bytes from 0x7f up) goes to the serializer.
-// Sixteen bytes at a time where SSE2 is there (every x86-64).
+// Sixteen bytes at a time where SSE2 is there (every x86-64): the last sixteen overlap
+// the ones before, and a shorter string is checked in a padded copy.
 bool plain(std::string_view s) {
-  const char* p = s.data();
-  const char* const end = p + s.size();
 #if defined(__SSE2__)
-  const __m128i space = _mm_set1_epi8(0x20);
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i backslash = _mm_set1_epi8('\\');
-  const __m128i del = _mm_set1_epi8(0x7f);
-  for (; end - p >= 16; p += 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    // Signed: bytes from 0x80 up are negative, so "< 0x20" catches them too.
-    const __m128i bad = _mm_or_si128(
-        _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, quote)),
-        _mm_or_si128(_mm_cmpeq_epi8(v, backslash), _mm_cmpeq_epi8(v, del)));
-    if (_mm_movemask_epi8(bad) != 0) return false;
+  const std::size_t n = s.size();
+  if (n < 16) {
+    char padded[16];
+    std::memset(padded, 'a', sizeof padded);
+    if (n != 0) std::memcpy(padded, s.data(), n);
+    return plain16(padded);
   }
-#endif
-  for (; p != end; ++p) {
-    if (!plainByte(static_cast<unsigned char>(*p))) return false;
+  for (std::size_t i = 0; i + 16 < n; i += 16) {
+    if (!plain16(s.data() + i)) return false;
+  }
+  return plain16(s.data() + n - 16);
+#else
+  for (char c : s) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b == '"' || b == '\\' || b >= 0x7f) return false;
   }
   return true;
+#endif
 }
 
 }  // namespace
