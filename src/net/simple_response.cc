@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -48,6 +49,52 @@ std::size_t skipText(const unsigned char* bytes, std::size_t p, std::size_t n) {
   return p;
 }
 
+// The first byte at or after `p` that is not a token byte (or `n`). Header names are
+// mostly letters, digits and '-': those are skipped sixteen at a time, the table
+// decides the rest.
+std::size_t skipToken(const unsigned char* bytes, std::size_t p, std::size_t n) {
+#if defined(__SSE2__)
+  for (; p + 16 <= n; p += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + p));
+    // Signed compares: bytes from 0x80 up are negative and fail every range.
+    const __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+    const __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(folded, _mm_set1_epi8('a' - 1)),
+                                         _mm_cmplt_epi8(folded, _mm_set1_epi8('z' + 1)));
+    const __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                                        _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+    const __m128i usual =
+        _mm_or_si128(_mm_or_si128(letter, digit), _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+    const unsigned other = ~static_cast<unsigned>(_mm_movemask_epi8(usual)) & 0xffffu;
+    if (other != 0) {
+      p += static_cast<std::size_t>(__builtin_ctz(other));
+      break;
+    }
+  }
+#endif
+  while (p < n && kClasses.token[bytes[p]]) ++p;
+  return p;
+}
+
+std::uint64_t load8(const char* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// `token` equals `lowered` ignoring case. `lowered` is lower-case letters and '-', of
+// at least 8 bytes; `token` holds token bytes only. Setting bit 0x20 lower-cases a
+// letter, and no other token byte becomes a lower-case letter or '-' by it, so
+// comparing eight bytes at a time (the last eight overlapping) is exact.
+bool iequalToken(std::string_view token, std::string_view lowered) {
+  if (token.size() != lowered.size()) return false;
+  constexpr std::uint64_t kFold = 0x2020202020202020ULL;
+  const std::size_t n = token.size();
+  for (std::size_t i = 0; i + 8 < n; i += 8) {
+    if ((load8(token.data() + i) | kFold) != load8(lowered.data() + i)) return false;
+  }
+  return (load8(token.data() + n - 8) | kFold) == load8(lowered.data() + n - 8);
+}
+
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
 // `lowered` is lower case already.
@@ -76,9 +123,11 @@ void readConnection(std::string_view value, bool& close, bool& keepAlive) {
   }
 }
 
+// Offsets into the input rather than string_views: a trivial type, so that the array
+// of them costs nothing until a field is stored.
 struct Field {
-  std::string_view name;
-  std::string_view value;  // trimmed
+  std::size_t nameAt, nameSize;
+  std::size_t valueAt, valueSize;  // trimmed
 };
 
 constexpr std::size_t kMaxFields = 32;
@@ -129,7 +178,7 @@ SimpleParse parseSimpleResponse(std::string_view in, std::size_t maxBody,
       break;
     }
     const std::size_t nameStart = p;
-    while (p < n && kClasses.token[bytes[p]]) ++p;
+    p = skipToken(bytes, p, n);
     if (p >= n) return shortInput;
     if (p == nameStart || in[p] != ':') return SimpleParse::kNotSimple;  // obs-fold too
     const std::string_view name = in.substr(nameStart, p - nameStart);
@@ -147,10 +196,10 @@ SimpleParse parseSimpleResponse(std::string_view in, std::size_t maxBody,
     p += 2;
 
     if (count == kMaxFields) return SimpleParse::kNotSimple;
-    fields[count++] = Field{name, value};
+    fields[count++] = Field{nameStart, name.size(), valueStart, value.size()};
     switch (name.size()) {
       case 14:
-        if (iequal(name, "content-length")) {
+        if (iequalToken(name, "content-length")) {
           if (hasLength || value.empty() || value.size() > 18) return SimpleParse::kNotSimple;
           for (char c : value) {
             if (c < '0' || c > '9') return SimpleParse::kNotSimple;
@@ -160,10 +209,10 @@ SimpleParse parseSimpleResponse(std::string_view in, std::size_t maxBody,
         }
         break;
       case 17:
-        if (iequal(name, "transfer-encoding")) return SimpleParse::kNotSimple;
+        if (iequalToken(name, "transfer-encoding")) return SimpleParse::kNotSimple;
         break;
       case 10:
-        if (iequal(name, "connection")) readConnection(value, close, keep);
+        if (iequalToken(name, "connection")) readConnection(value, close, keep);
         break;
       default:
         break;
@@ -178,7 +227,10 @@ SimpleParse parseSimpleResponse(std::string_view in, std::size_t maxBody,
   if (verbatim) {
     out.setHeaderLines(in.substr(fieldsStart, fieldsEnd - fieldsStart));
   } else {
-    for (std::size_t i = 0; i < count; ++i) out.addHeader(fields[i].name, fields[i].value);
+    for (std::size_t i = 0; i < count; ++i) {
+      const Field& f = fields[i];
+      out.addHeader(in.substr(f.nameAt, f.nameSize), in.substr(f.valueAt, f.valueSize));
+    }
   }
   out.body.assign(in.data() + bodyStart, static_cast<std::size_t>(length));
   consumed = bodyStart + static_cast<std::size_t>(length);

@@ -64,6 +64,14 @@ TEST(SimpleResponse, ReadsTheUsualResponseLikeBeast) {
       // Long values and reasons (scanned sixteen bytes at a time), tabs and obs-text.
       "HTTP/1.1 299 A rather long reason phrase\tof many words\r\n"
       "X-Long: " + std::string(40, 'v') + "\t\xff\x80 end\r\nContent-Length: 1\r\n\r\nx",
+      // Names: every token byte, long ones (letters, digits and '-' are skipped sixteen
+      // at a time), and the framing names in any case.
+      "HTTP/1.1 200 OK\r\nX_!#$%&'*+.^`|~9: v\r\ncontent-LENGTH: 2\r\n\r\nhi",
+      "HTTP/1.1 200 OK\r\nX-" + std::string(37, 'n') + "-Name2: v\r\nX-" +
+          std::string(20, 'n') + "_tail: w\r\nCONTENT-length: 2\r\n\r\nhi",
+      "HTTP/1.1 200 OK\r\nCONNECTION: Close\r\nContent-Length: 2\r\n\r\nhi",
+      "HTTP/1.1 200 OK\r\nContent-Lengtg: 5\r\nContent-Length: 2\r\n\r\nhi",
+      "HTTP/1.1 200 OK\r\nConnectioN: close\r\nContent-Length: 2\r\n\r\nhi",
   };
   for (const auto& in : inputs) {
     SCOPED_TRACE(in);
@@ -109,6 +117,9 @@ TEST(SimpleResponse, LeavesEverythingElseToTheGeneralParser) {
       "HTTP/1.1 200 OK\r\nX-Bad: " + std::string(17, 'a') + "\nX-Injected: 1" +
           "\r\nContent-Length: 0\r\n\r\n",
       "HTTP/1.1 200 OK\r\nBad Name: v\r\nContent-Length: 0\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nX-" + std::string(20, 'n') + "\xe9: v\r\nContent-Length: 0\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nX-" + std::string(20, 'n') + "\"q: v\r\nContent-Length: 0\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nTRANSFER-encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
       "HTTP/1.1 200 OK\r\n: v\r\nContent-Length: 0\r\n\r\n",
       "HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n",
       "HTTP/1.1 20x OK\r\nContent-Length: 0\r\n\r\n",
