@@ -164,8 +164,8 @@ bool Dispatcher::waitDrained(std::chrono::milliseconds timeout) {
 
 metrics::Counter& Dispatcher::counter(metrics::CounterFamily& family, std::string_view space,
                                       std::string_view type) {
-  // The same counter as last time on this thread, for this family (requests of one
-  // route follow each other): two short string compares instead of a hashed lookup.
+  // The counters this thread used last (requests of one route follow each other):
+  // short string compares instead of a hashed lookup.
   struct Last {
     uint64_t instance = 0;  // not the address: a new dispatcher may get the old one's
     const void* family = nullptr;
@@ -173,13 +173,18 @@ metrics::Counter& Dispatcher::counter(metrics::CounterFamily& family, std::strin
     std::string type;
     metrics::Counter* counter = nullptr;
   };
+  // A few of them, searched in turn: a request counts in two families (received and
+  // processed), which must not evict each other.
   thread_local std::array<Last, 4> lasts;
-  Last& last = lasts[reinterpret_cast<std::uintptr_t>(&family) / alignof(metrics::CounterFamily) %
-                     lasts.size()];
-  if (last.instance == instance_ && last.family == &family && last.space == space &&
-      last.type == type) {
-    return *last.counter;
+  thread_local std::size_t nextSlot = 0;
+  for (Last& last : lasts) {
+    if (last.family == &family && last.instance == instance_ && last.space == space &&
+        last.type == type) {
+      return *last.counter;
+    }
   }
+  Last& last = lasts[nextSlot];
+  nextSlot = (nextSlot + 1) % lasts.size();
   // CounterFamily::with takes a lock; the request path looks its counters up in a
   // per-thread table instead. Keys name the dispatcher and the family, so tables never
   // mix counters of two registries.
