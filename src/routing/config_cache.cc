@@ -62,6 +62,8 @@ bool sameIdentity(const model::ParsedKey& key, std::string_view space, std::stri
   return key.space == space && key.id == id;
 }
 
+std::atomic<uint64_t> nextCacheId{1};
+
 }  // namespace
 
 struct ConfigCache::Impl {
@@ -86,10 +88,34 @@ struct ConfigCache::Impl {
   // section is one shared_ptr copy.
   mutable std::mutex currentMu;
   std::shared_ptr<const Snapshot> current;
+  // Bumped after each publish, before waiters are told. Readers remember, per thread,
+  // the snapshot they loaded last and take the lock only when this moved. Remembered
+  // weakly, so that no thread keeps a snapshot (and its invokers) alive. `id` tells
+  // caches apart (an Impl may reuse a destroyed one's address).
+  std::atomic<uint64_t> generation{0};
+  const uint64_t id = nextCacheId.fetch_add(1, std::memory_order_relaxed);
 
   std::shared_ptr<const Snapshot> loadCurrent() const {
-    std::lock_guard lock(currentMu);
-    return current;
+    struct Last {
+      uint64_t id = 0;
+      uint64_t generation = 0;
+      std::weak_ptr<const Snapshot> snapshot;
+    };
+    thread_local Last last;
+    const uint64_t g = generation.load(std::memory_order_acquire);
+    if (last.id == id && last.generation == g) {
+      if (auto snap = last.snapshot.lock()) return snap;
+    }
+    std::shared_ptr<const Snapshot> snap;
+    {
+      std::lock_guard lock(currentMu);
+      snap = current;
+    }
+    // Loaded after reading g: at least as new as generation g's snapshot.
+    last.id = id;
+    last.generation = g;
+    last.snapshot = snap;
+    return snap;
   }
 
   // Invokers of the last build, by store key. Touched only by builds, which run one at a
@@ -385,6 +411,7 @@ struct ConfigCache::Impl {
       std::lock_guard lock(currentMu);
       previous = std::exchange(current, snap);
     }
+    generation.fetch_add(1, std::memory_order_release);
     const int64_t revision = snap->revision();
     {
       std::lock_guard lock(waitersMu);

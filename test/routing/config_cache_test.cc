@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -318,6 +319,51 @@ TEST_F(ConfigCacheTest, ManyQuickWritesCoalesceButEndCurrent) {
     ASSERT_TRUE(snap->findSync("GET", "/p" + std::to_string(i), "http.request").has_value()) << i;
   }
   EXPECT_LE(published.load(), 200);
+}
+
+// Readers keep the snapshot they loaded last per thread: they must still see every
+// published one, never go back, and see a write once waitForRevision said it is there.
+TEST_F(ConfigCacheTest, ReadersOnOtherThreadsFollowEveryPublish) {
+  putFunction("s1", "f1");
+  ConfigCache cache(store_, registry_);
+  start(cache);
+  std::atomic<bool> done{false};
+  std::atomic<int> backwards{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&] {
+      int64_t seen = 0;
+      while (!done.load()) {
+        const int64_t revision = cache.snapshot()->revision();
+        if (revision < seen) ++backwards;
+        seen = revision;
+      }
+    });
+  }
+  for (int i = 0; i < 50; ++i) {
+    const std::string path = "/r" + std::to_string(i);
+    const int64_t revision = putSubscription(sync("s1", "sub" + std::to_string(i), path));
+    ASSERT_TRUE(waitFor(cache, revision));
+    // A thread that has read before, and one that has not.
+    std::shared_ptr<const Snapshot> warm = cache.snapshot();
+    EXPECT_GE(warm->revision(), revision);
+    EXPECT_TRUE(warm->findSync("GET", path, "http.request").has_value()) << path;
+    std::thread([&] {
+      EXPECT_GE(cache.snapshot()->revision(), revision);
+      EXPECT_GE(cache.snapshot()->revision(), revision);
+    }).join();
+  }
+  done = true;
+  for (auto& reader : readers) reader.join();
+  EXPECT_EQ(backwards.load(), 0);
+
+  // A second cache on the same threads is not mistaken for the first.
+  FakeStore other;
+  ConfigCache second(other, registry_);
+  auto st = testing::runAwaitable(second.start());
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_EQ(second.snapshot()->function("s1", "f1"), nullptr);
+  EXPECT_NE(cache.snapshot()->function("s1", "f1"), nullptr);
 }
 
 TEST_F(ConfigCacheTest, StopKeepsLastSnapshotReadable) {
