@@ -559,8 +559,8 @@ net::Response Dispatcher::syncAnswer(const net::Request& request, std::string_vi
                  space, functionId);
     return jsonError(request, http::status::internal_server_error, kMalformedResponse);
   }
+  // Framed (Content-Length, keep-alive) by the server as it writes the head.
   net::Response response{http::status::ok, request.version()};
-  response.keep_alive(request.keep_alive());
   writeFunctionResponse(std::move(parsed).value(), response);
   return response;
 }

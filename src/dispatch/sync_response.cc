@@ -253,7 +253,7 @@ void writeFunctionResponse(FunctionResponse parsed, net::Response& response) {
     response.set(http::field::content_type, sniffContentType(parsed.body));
   }
   response.body() = std::move(parsed.body);
-  response.prepare_payload();
+  // Framing (Content-Length, Connection) is the server's: it writes it with the head.
 }
 
 }  // namespace eg::dispatch

@@ -33,7 +33,8 @@ Result<FunctionResponse> parseFunctionResponse(std::string_view result);
 std::string_view sniffContentType(std::string_view body);
 
 // Writes `parsed` into `response` (status, headers, body; a Content-Type is guessed when
-// the function gave none and the body is not empty).
+// the function gave none and the body is not empty). No framing fields: the server
+// frames the response as it writes it.
 void writeFunctionResponse(FunctionResponse parsed, net::Response& response);
 
 }  // namespace eg::dispatch

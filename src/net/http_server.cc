@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <charconv>
+#include <cstring>
 #include <chrono>
 #include <exception>
 #include <future>
@@ -186,8 +187,10 @@ bool handlerWantsClose(const Response& res) {
 void preparePayload(Response& res) {
   const unsigned code = res.result_int();
   if (code / 100 == 1 || code == 204 || code == 304) {
+    // No body, and no length: RFC 9110 forbids one on 1xx and 204 (Beast writes 0).
     res.body().clear();
-    res.prepare_payload();
+    res.erase(http::field::content_length);
+    res.erase(http::field::transfer_encoding);
     return;
   }
   // One pass over the handful of fields: lookups by name cost more than the check saves.
@@ -210,33 +213,93 @@ void preparePayload(Response& res) {
   res.prepare_payload();
 }
 
-void appendNumber(std::string& out, unsigned n) {
-  char digits[16];
-  auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), n);
-  out.append(digits, end);
+// Whether the server writes the framing of `res` itself, as writeHead's last lines:
+// the usual response, whose handler left framing to the server (no Content-Length,
+// Transfer-Encoding or Connection field, a status that has a body). Anything else is
+// framed here through Beast's fields, as the handler's fields demand.
+bool frameOnWrite(Response& res, bool keepAlive) {
+  const unsigned code = res.result_int();
+  bool own = !(code / 100 == 1 || code == 204 || code == 304);
+  if (own) {
+    for (const auto& field : res) {
+      const http::field name = field.name();
+      if (name == http::field::content_length || name == http::field::transfer_encoding ||
+          name == http::field::connection) {
+        own = false;
+        break;
+      }
+    }
+  }
+  if (own) return true;
+  // Most handlers answered with the request's keep-alive already.
+  if (res.keep_alive() != keepAlive) res.keep_alive(keepAlive);
+  preparePayload(res);
+  return false;
+}
+
+char* put(char* p, std::string_view s) {
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
 }
 
 // The head as Beast's serializer writes it (status line, fields in order, blank line),
-// into a buffer the connection reuses: no allocation and one pass once warm.
-void writeHead(const Response& res, std::string& out) {
-  out.clear();
-  out += "HTTP/";
-  appendNumber(out, res.version() / 10);
-  out += '.';
-  appendNumber(out, res.version() % 10);
-  out += ' ';
-  appendNumber(out, res.result_int());
-  out += ' ';
-  const std::string_view reason = res.reason();
-  out += reason.empty() ? std::string_view(http::obsolete_reason(res.result())) : reason;
-  out += "\r\n";
-  for (const auto& field : res) {
-    out += field.name_string();
-    out += ": ";
-    out += field.value();
-    out += "\r\n";
+// into a buffer the connection reuses: no allocation and one pass once warm. With
+// `frame`, the framing lines Beast would have added (Content-Length of the body, then
+// Connection where the version's default does not hold) come last.
+void writeHead(const Response& res, bool frame, bool keepAlive, std::string& out) {
+  const unsigned version = res.version();
+  const unsigned code = res.result_int();
+  std::string_view reason = res.reason();
+  if (reason.empty()) reason = http::obsolete_reason(res.result());
+  char length[24];
+  const std::size_t lengthSize =
+      frame ? static_cast<std::size_t>(
+                  std::to_chars(std::begin(length), std::end(length), res.body().size()).ptr -
+                  length)
+            : 0;
+  std::string_view connection;
+  if (frame && version >= 11 && !keepAlive) connection = "Connection: close\r\n";
+  if (frame && version < 11 && keepAlive) connection = "Connection: keep-alive\r\n";
+
+  // "HTTP/1.1 200 " (versions and codes past one digit each go the long way below).
+  std::size_t size = 13 + reason.size() + 2 + 2;
+  for (const auto& field : res) size += field.name_string().size() + field.value().size() + 4;
+  if (frame) size += 16 + lengthSize + 2 + connection.size();
+  const bool shortLine = version / 10 < 10 && code >= 100 && code <= 999;
+  out.resize(size);
+  char* p = out.data();
+  if (shortLine) {
+    p = put(p, "HTTP/");
+    *p++ = static_cast<char>('0' + version / 10);
+    *p++ = '.';
+    *p++ = static_cast<char>('0' + version % 10);
+    *p++ = ' ';
+    *p++ = static_cast<char>('0' + code / 100);
+    *p++ = static_cast<char>('0' + code / 10 % 10);
+    *p++ = static_cast<char>('0' + code % 10);
+    *p++ = ' ';
+  } else {
+    const std::string line = "HTTP/" + std::to_string(version / 10) + "." +
+                              std::to_string(version % 10) + " " + std::to_string(code) + " ";
+    out.resize(size - 13 + line.size());
+    p = put(out.data(), line);
   }
-  out += "\r\n";
+  p = put(p, reason);
+  p = put(p, "\r\n");
+  for (const auto& field : res) {
+    p = put(p, field.name_string());
+    p = put(p, ": ");
+    p = put(p, field.value());
+    p = put(p, "\r\n");
+  }
+  if (frame) {
+    p = put(p, "Content-Length: ");
+    p = put(p, std::string_view(length, lengthSize));
+    p = put(p, "\r\n");
+    p = put(p, connection);
+  }
+  p = put(p, "\r\n");
+  out.resize(static_cast<std::size_t>(p - out.data()));
 }
 
 // Head and body leave in one gathered write (one sendmsg for a usual response). The
@@ -244,9 +307,9 @@ void writeHead(const Response& res, std::string& out) {
 // `pending` then stays empty. Otherwise `pending` holds what writeResponse still has
 // to send. False when the connection failed.
 template <class Stream>
-bool startResponse(Stream& stream, const Response& res, bool headOnly, std::string& head,
-                   std::array<asio::const_buffer, 2>& pending) {
-  writeHead(res, head);
+bool startResponse(Stream& stream, const Response& res, bool frame, bool keepAlive,
+                   bool headOnly, std::string& head, std::array<asio::const_buffer, 2>& pending) {
+  writeHead(res, frame, keepAlive, head);
   pending = {asio::buffer(head), headOnly ? asio::const_buffer() : asio::buffer(res.body())};
   if constexpr (std::is_same_v<Stream, tcp::socket>) {
     error_code ec;
@@ -276,7 +339,9 @@ template <class Stream>
 asio::awaitable<bool> writeResponse(Stream& stream, SessionNode& node, const Response& res,
                                     bool headOnly, std::string& head) {
   std::array<asio::const_buffer, 2> pending;
-  if (!startResponse(stream, res, headOnly, head, pending)) co_return false;
+  if (!startResponse(stream, res, false, res.keep_alive(), headOnly, head, pending)) {
+    co_return false;
+  }
   if (!pendingWrite(pending)) co_return true;
   co_return co_await finishResponse(stream, node, pending);
 }
@@ -394,17 +459,17 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream, SessionNo
     const bool keepAlive =
         clientKeepAlive && !worker.stopping && (failed || !handlerWantsClose(res));
     res.version(version);
-    // Most handlers answered with the request's keep-alive already.
-    if (res.keep_alive() != keepAlive) res.keep_alive(keepAlive);
+    bool frame = false;
     try {
-      preparePayload(res);
+      frame = frameOnWrite(res, keepAlive);
     } catch (const std::exception& e) {
       spdlog::error("http server: invalid response from handler: {}", e.what());
       res = errorResponse(http::status::internal_server_error, "internal server error", version);
+      res.keep_alive(keepAlive);
     }
     // Inline rather than through writeResponse: one coroutine less per request.
     std::array<asio::const_buffer, 2> pending;
-    if (!startResponse(stream, res, headOnly, head, pending)) co_return;
+    if (!startResponse(stream, res, frame, keepAlive, headOnly, head, pending)) co_return;
     if (pendingWrite(pending) && !co_await finishResponse(stream, node, pending)) co_return;
     if (!keepAlive) {
       error_code ignored;

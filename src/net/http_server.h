@@ -47,7 +47,10 @@ struct ServerSettings {
 };
 
 // A plain function from request to response: testable without sockets. It runs on the
-// io_context of the connection and must not block.
+// io_context of the connection and must not block. Framing is the server's: a response
+// without Content-Length, Transfer-Encoding and Connection fields gets them written
+// with its head (the cheapest way); one that has them is corrected where they are
+// wrong (length, keep-alive the client did not ask for).
 using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
 
 // HTTP/1.1 server with keep-alive. Malformed requests get 400, oversized bodies 413,

@@ -106,7 +106,8 @@ TEST(WriteFunctionResponse, StatusHeadersBodyAndSniffing) {
   EXPECT_EQ(res["X-Thing"], "v");
   EXPECT_EQ(res[http::field::content_type], "text/html; charset=utf-8");
   EXPECT_EQ(res.body(), "<html><body>nope</body></html>");
-  EXPECT_EQ(res[http::field::content_length], "30");
+  // Framing is left to the server.
+  EXPECT_TRUE(res[http::field::content_length].empty());
 
   net::Response plain{http::status::ok, 11};
   writeFunctionResponse({200, {}, "hello"}, plain);
@@ -129,7 +130,7 @@ TEST(WriteFunctionResponse, FramingHeadersAreIgnoredAndNoContentHasNoBody) {
   EXPECT_EQ(res.result_int(), 204u);
   EXPECT_TRUE(res.body().empty());
   EXPECT_TRUE(res[http::field::transfer_encoding].empty());
-  EXPECT_NE(res[http::field::content_length], "99");
+  EXPECT_TRUE(res[http::field::content_length].empty());
 }
 
 TEST(SniffContentType, Kinds) {

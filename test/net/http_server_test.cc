@@ -49,6 +49,12 @@ struct EchoHandler {
       }
       co_return res;
     }
+    if (req.target() == "/nocontent") {
+      // Unframed, with a body a 204 must not carry.
+      Response res{http::status::no_content, 11};
+      res.body() = "dropped";
+      co_return res;
+    }
     Response res{http::status::ok, 11};
     res.set(http::field::content_type, "text/plain");
     res.set("X-Method", std::string(req.method_string()));
@@ -124,6 +130,39 @@ TEST_F(HttpServerTest, TheServerHasTheLastWordOnFraming) {
   EXPECT_EQ(r->body, "framed");
   EXPECT_EQ(r->header("connection").find("keep-alive"), std::string::npos);
   EXPECT_TRUE(old.waitClosed(std::chrono::seconds(2)));
+}
+
+// Handlers may leave framing out (the echo handler does): the server writes it.
+TEST_F(HttpServerTest, UnframedResponsesAreFramedAsTheyAreWritten) {
+  startServer();
+  // HTTP/1.0 asking for keep-alive gets it, announced.
+  RawConn old(port());
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(old.send("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    auto r = old.readResponse();
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->head.substr(0, 17), "http/1.0 200 ok\r\n");
+    EXPECT_EQ(r->header("content-length"), "5");
+    EXPECT_EQ(r->header("connection"), "keep-alive");
+    EXPECT_EQ(r->body, "hello");
+  }
+  EXPECT_FALSE(old.waitClosed(std::chrono::milliseconds(100)));
+
+  // HTTP/1.1: no Connection field while the connection stays; a 204 goes without its
+  // body and without a length, and the connection still serves the next request.
+  RawConn c(port());
+  ASSERT_TRUE(c.send(get("/nocontent")));
+  auto none = c.readResponse(5s, /*headOnly=*/true);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 204);
+  EXPECT_EQ(none->header("content-length"), "");
+  ASSERT_TRUE(c.send(post("/", "")));
+  auto empty = c.readResponse();
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->status, 200);
+  EXPECT_EQ(empty->header("content-length"), "0");
+  EXPECT_EQ(empty->header("connection"), "");
+  EXPECT_EQ(empty->body, "");
 }
 
 TEST_F(HttpServerTest, KeepAliveServesRequestsOnOneConnection) {
