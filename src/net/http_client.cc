@@ -259,11 +259,13 @@ Status validateHeaders(const std::vector<std::pair<std::string, std::string>>& h
 // Fixed headers were checked by their owner when they were configured.
 Status validateHeaders(const ClientRequest& req) { return validateHeaders(req.headers); }
 
-// Serializes the request head into `out` (reused, so no allocation once warm).
-void writeHead(std::string& out, const ClientRequest& req, const Url& url,
-               std::string_view body) {
-  out.clear();
-  out += http::to_string(req.method);
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// The head up to Content-Length: request line, Host, `fixed` (when set) and `headers`
+// but the reserved ones, and a User-Agent unless one of them is.
+void writeHeadStart(std::string& out, http::verb method, const Url& url, const Headers* fixed,
+                    const Headers& headers) {
+  out += http::to_string(method);
   out += ' ';
   out += url.target;
   out += " HTTP/1.1\r\nHost: ";
@@ -274,8 +276,8 @@ void writeHead(std::string& out, const ClientRequest& req, const Url& url,
   }
   out += "\r\n";
   bool userAgent = false;
-  auto append = [&](const std::vector<std::pair<std::string, std::string>>& headers) {
-    for (const auto& [name, value] : headers) {
+  auto append = [&](const Headers& list) {
+    for (const auto& [name, value] : list) {
       if (isReserved(name)) continue;
       if (beast::iequals(name, "user-agent")) userAgent = true;
       out += name;
@@ -284,15 +286,35 @@ void writeHead(std::string& out, const ClientRequest& req, const Url& url,
       out += "\r\n";
     }
   };
-  if (req.fixedHeaders != nullptr) append(*req.fixedHeaders);
-  append(req.headers);
+  if (fixed != nullptr) append(*fixed);
+  append(headers);
   if (!userAgent) {
     out += "User-Agent: ";
     out += kUserAgent;
     out += "\r\n";
   }
+}
+
+// Serializes the request head into `out` (reused, so no allocation once warm).
+void writeHead(std::string& out, const ClientRequest& req, const Url& url,
+               std::string_view body) {
+  if (req.fixedHead != nullptr) {
+    out.assign(*req.fixedHead);
+    for (const auto& [name, value] : req.headers) {
+      if (isReserved(name)) continue;
+      out += name;
+      out += ": ";
+      out += value;
+      out += "\r\n";
+    }
+  } else {
+    out.clear();
+    writeHeadStart(out, req.method, url, req.fixedHeaders, req.headers);
+  }
+  char digits[24];
+  const auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), body.size());
   out += "Content-Length: ";
-  appendNumber(out, body.size());
+  out.append(digits, end);
   out += "\r\n\r\n";
 }
 
@@ -580,6 +602,12 @@ asio::awaitable<void> exchange(Stream& stream, Connection& conn, const ClientReq
 }
 
 }  // namespace
+
+std::string fixedRequestHead(http::verb method, const Url& url, const Headers& headers) {
+  std::string out;
+  writeHeadStart(out, method, url, nullptr, headers);
+  return out;
+}
 
 std::string Url::hostHeader() const {
   std::string out;

@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <string>
+#include <vector>
+#include <mutex>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -148,6 +150,64 @@ TEST_F(HttpClientTest, CallersUserAgentWins) {
   auto res = runSync(ioc_, client.send(std::move(req)));
   ASSERT_TRUE(res.ok());
   EXPECT_EQ(res->header("X-User-Agent"), "custom/1");
+}
+
+constexpr std::string_view kOk = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+// A head written once (fixedRequestHead) goes out exactly as the one written per call.
+TEST_F(HttpClientTest, AFixedHeadIsSentAsTheHeadWrittenPerCall) {
+  std::mutex mu;
+  std::vector<std::string> requests;
+  ScriptedServer server([&](RawConn& c, const std::atomic<bool>&) {
+    // Connections are served one after the other: an idle one is let go soon (the
+    // client then sends on a new one).
+    while (auto request = c.readRequest(300ms)) {
+      {
+        std::lock_guard lock(mu);
+        requests.push_back(*request);
+      }
+      c.send(kOk);
+    }
+  });
+  HttpClient client;
+  for (const std::string& text : {"http://127.0.0.1:" + std::to_string(server.port()) + "/f?q=1",
+                                  "http://localhost:" + std::to_string(server.port())}) {
+    SCOPED_TRACE(text);
+    const Url url = mustParse(text);
+    const std::vector<std::pair<std::string, std::string>> fixed = {
+        {"Content-Type", "application/cloudevents+json"}, {"Host", "ignored"},
+        {"Content-Length", "1"}, {"X-Api-Key", "k"}};
+    const std::string head = fixedRequestHead(http::verb::post, url, fixed);
+    // Per call, once, and once followed by headers of the call.
+    for (int way = 0; way < 3; ++way) {
+      ClientRequest req;
+      req.url = &url;
+      if (way == 0) {
+        req.fixedHeaders = &fixed;
+      } else {
+        req.fixedHead = &head;
+      }
+      if (way == 2) req.headers = {{"X-Call", "c"}, {"Connection", "close"}};
+      req.bodyView = "payload";
+      auto res = runSync(ioc_, client.send(std::move(req)));
+      ASSERT_TRUE(res.ok()) << res.error().message;
+    }
+    std::lock_guard lock(mu);
+    ASSERT_EQ(requests.size(), 3u);
+    EXPECT_EQ(requests[0], requests[1]);
+    EXPECT_NE(requests[1].find("\r\nContent-Type: application/cloudevents+json\r\n"
+                               "X-Api-Key: k\r\nUser-Agent: event-gateway\r\n"
+                               "Content-Length: 7\r\n\r\npayload"),
+              std::string::npos)
+        << requests[1];
+    EXPECT_EQ(requests[1].find("ignored"), std::string::npos);
+    EXPECT_NE(requests[2].find("User-Agent: event-gateway\r\nX-Call: c\r\n"
+                               "Content-Length: 7\r\n\r\npayload"),
+              std::string::npos)
+        << requests[2];
+    EXPECT_EQ(requests[2].find("close"), std::string::npos);
+    requests.clear();
+  }
 }
 
 TEST_F(HttpClientTest, ReusesOneConnectionForSequentialCalls) {
@@ -348,7 +408,6 @@ TEST_F(HttpClientTest, ConnectionRefusedIsUnavailable) {
   EXPECT_EQ(res.error().kind, ErrorKind::kUnavailable) << res.error().message;
 }
 
-constexpr std::string_view kOk = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
 TEST_F(HttpClientTest, RetriesOnceWhenAPooledConnectionWasClosed) {
   // Answers as if keeping the connection alive, then closes it.

@@ -88,20 +88,21 @@ std::string loggableUrl(const net::Url& url) {
 
 HttpInvoker::HttpInvoker(net::HttpClient& client, HttpProviderSettings settings)
     : client_(client), settings_(std::move(settings)), loggableUrl_(loggableUrl(settings_.url)) {
+  std::vector<std::pair<std::string, std::string>> headers;
   const bool hasContentType =
       std::any_of(settings_.headers.begin(), settings_.headers.end(),
                   [](const auto& h) { return boost::beast::iequals(h.first, "Content-Type"); });
-  if (!hasContentType) requestHeaders_.emplace_back("Content-Type", kCloudEventsContentType);
-  requestHeaders_.insert(requestHeaders_.end(), settings_.headers.begin(),
-                         settings_.headers.end());
+  if (!hasContentType) headers.emplace_back("Content-Type", kCloudEventsContentType);
+  headers.insert(headers.end(), settings_.headers.begin(), settings_.headers.end());
+  requestHead_ = net::fixedRequestHead(net::http::verb::post, settings_.url, headers);
 }
 
 boost::asio::awaitable<Result<CallResult>> HttpInvoker::call(std::string_view payload) const {
   net::ClientRequest request;
   request.method = net::http::verb::post;
   request.url = &settings_.url;
-  // Neither the headers nor the payload are copied: both outlive the call.
-  request.fixedHeaders = &requestHeaders_;
+  // Neither the head nor the payload are copied: both outlive the call.
+  request.fixedHead = &requestHead_;
   request.bodyView = payload;
   request.connectTimeout = settings_.connectTimeout;
   request.responseTimeout = settings_.timeout;

@@ -61,7 +61,9 @@ class HttpInvoker final : public Invoker {
  private:
   net::HttpClient& client_;
   HttpProviderSettings settings_;
-  std::vector<std::pair<std::string, std::string>> requestHeaders_;  // with Content-Type
+  // The head of every call up to Content-Length (net::fixedRequestHead): the URL,
+  // Content-Type and the configured headers.
+  std::string requestHead_;
   std::string loggableUrl_;
 };
 
