@@ -11,8 +11,10 @@ IoPool::IoPool(std::size_t threads) {
   threads = std::max<std::size_t>(threads, 1);
   contexts_.reserve(threads);
   for (std::size_t i = 0; i < threads; ++i) {
-    // Each context is run by exactly one thread: the hint lets Asio drop its locking.
-    contexts_.push_back(std::make_unique<asio::io_context>(1));
+    // Each context is run by exactly one thread, and its sockets are used only from
+    // it: Asio can drop the lock it takes around every socket operation. Posting and
+    // timers from other threads stay safe (the scheduler and reactor still lock).
+    contexts_.push_back(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO));
   }
 }
 
