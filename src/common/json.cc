@@ -27,47 +27,58 @@ void drain(json::serializer& sr, std::string& out) {
 }
 
 #if defined(__SSE2__)
-// Whether none of the 16 bytes at `p` needs escaping.
-bool plain16(const char* p) {
+// The bytes among the 16 at `p` that need escaping, as a bit mask.
+unsigned escapedMask(const char* p) {
   const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   // Signed: bytes from 0x80 up are negative, so "< 0x20" catches them too.
   const __m128i bad = _mm_or_si128(
       _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)), _mm_cmpeq_epi8(v, _mm_set1_epi8('"'))),
       _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')), _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f))));
-  return _mm_movemask_epi8(bad) == 0;
+  return static_cast<unsigned>(_mm_movemask_epi8(bad));
 }
 #endif
 
-// Most strings need no escaping: those are copied as they are. Anything that might
-// (control characters, quotes, backslashes, bytes from 0x7f up) goes to the serializer.
 // Sixteen bytes at a time where SSE2 is there (every x86-64): the last sixteen overlap
-// the ones before, and a shorter string is checked in a padded copy.
-bool plain(std::string_view s) {
-#if defined(__SSE2__)
+// the ones before, and a shorter string is checked in a padded copy. Inline here, so
+// that JsonWriter::string does not pay a call.
+inline std::size_t plainPrefixOf(std::string_view s) {
   const std::size_t n = s.size();
-  if (n < 16) {
+#if defined(__SSE2__)
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    if (const unsigned mask = escapedMask(s.data() + i); mask != 0) {
+      return i + static_cast<std::size_t>(__builtin_ctz(mask));
+    }
+  }
+  if (i == n) return n;
+  unsigned mask = 0;
+  if (n >= 16) {
+    // The last sixteen bytes, less those checked already.
+    mask = escapedMask(s.data() + n - 16) >> (i - (n - 16));
+  } else {
     char padded[16];
     std::memset(padded, 'a', sizeof padded);
-    if (n != 0) std::memcpy(padded, s.data(), n);
-    return plain16(padded);
+    std::memcpy(padded, s.data(), n);
+    mask = escapedMask(padded);
   }
-  for (std::size_t i = 0; i + 16 < n; i += 16) {
-    if (!plain16(s.data() + i)) return false;
-  }
-  return plain16(s.data() + n - 16);
+  return mask != 0 ? i + static_cast<std::size_t>(__builtin_ctz(mask)) : n;
 #else
-  for (char c : s) {
-    const auto b = static_cast<unsigned char>(c);
-    if (b < 0x20 || b == '"' || b == '\\' || b >= 0x7f) return false;
+  for (std::size_t j = 0; j < n; ++j) {
+    const auto b = static_cast<unsigned char>(s[j]);
+    if (b < 0x20 || b == '"' || b == '\\' || b >= 0x7f) return j;
   }
-  return true;
+  return n;
 #endif
 }
 
 }  // namespace
 
+std::size_t plainPrefix(std::string_view s) { return plainPrefixOf(s); }
+
 JsonWriter& JsonWriter::string(std::string_view s) {
-  if (plain(s)) {
+  // Most strings need no escaping: those are copied as they are, the rest goes to the
+  // serializer.
+  if (plainPrefixOf(s) == s.size()) {
     out_.push_back('"');
     out_.append(s);
     out_.push_back('"');

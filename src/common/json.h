@@ -19,6 +19,11 @@ Result<json::value> parseJson(std::string_view text);
 // The error body every API answers with: {"errors":[{"message":"..."}]}.
 std::string errorBody(std::string_view message);
 
+// The length of the longest prefix of `s` that a JSON string holds as it is: up to the
+// first control character, quote, backslash, or byte from 0x7f up (which boost::json
+// would escape, or may be part of a multi-byte character).
+std::size_t plainPrefix(std::string_view s);
+
 // Appends JSON text to a string without building a document, for the documents the
 // request path writes. Strings and values come out exactly as boost::json::serialize
 // writes them. The serializer is the thread's own, reused, so that writing costs no

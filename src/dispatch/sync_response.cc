@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include "common/http_syntax.h"
+#include "common/json.h"
 
 namespace eg::dispatch {
 
@@ -97,18 +98,12 @@ class PlainAnswer {
   }
   bool string(std::string_view& out) {
     if (!eat('"')) return false;
-    const std::size_t start = at_;
-    while (at_ < s_.size()) {
-      const auto c = static_cast<unsigned char>(s_[at_]);
-      if (c == '"') {
-        out = s_.substr(start, at_ - start);
-        ++at_;
-        return true;
-      }
-      if (c == '\\' || c < 0x20 || c >= 0x7f) return false;
-      ++at_;
-    }
-    return false;
+    // Up to the closing quote, with nothing a JSON string would have to escape.
+    const std::size_t length = plainPrefix(s_.substr(at_));
+    if (at_ + length == s_.size() || s_[at_ + length] != '"') return false;
+    out = s_.substr(at_, length);
+    at_ += length + 1;
+    return true;
   }
   // 1 to 4 digits without a leading zero; larger and other numbers go the long way.
   bool number(unsigned& out) {

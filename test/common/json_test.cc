@@ -33,6 +33,22 @@ TEST(JsonWriter, StringsComeOutAsBoostJsonWritesThem) {
   }
 }
 
+TEST(PlainPrefix, EndsAtTheFirstByteToEscape) {
+  for (std::size_t length = 0; length <= 40; ++length) {
+    const std::string base(length, 'x');
+    ASSERT_EQ(plainPrefix(base), length);
+    for (const char special : {'"', '\\', '\0', '\n', '\x1f', '\x7f', '\x80', '\xff'}) {
+      for (std::size_t at = 0; at < length; ++at) {
+        std::string s = base;
+        s[at] = special;
+        s += '"';  // a later one does not matter
+        ASSERT_EQ(plainPrefix(s), at) << "length " << length << " byte " << int(special);
+      }
+    }
+  }
+  EXPECT_EQ(plainPrefix(" !#~}"), 5u);
+}
+
 TEST(JsonWriter, AppendsKeysValuesAndRawText) {
   std::string out = "[";
   JsonWriter w(out);
