@@ -308,38 +308,41 @@ void Dispatcher::emitSystemEvent(const std::shared_ptr<const routing::Snapshot>&
   }
 }
 
-asio::awaitable<Result<providers::CallResult>> Dispatcher::callFunction(
-    const std::shared_ptr<const routing::Snapshot>& snapshot, std::string_view space,
-    std::string_view functionId, const routing::FunctionEntry* function,
-    std::string_view payload, bool quiet) {
-  if (!quiet && hasSystemSubscribers(snapshot, SystemEvent::kFunctionInvoking)) {
-    emitSystemEvent(snapshot, SystemEvent::kFunctionInvoking, space,
-                    functionInvokingData(space, payload, functionId));
-  }
+namespace {
 
-  Result<providers::CallResult> result = providers::CallResult{};
-  if (function != nullptr && function->invoker != nullptr) {
-    result = co_await function->invoker->call(payload);
-  } else {
-    result = Error::unavailable("function \"" + std::string(functionId) + "\" cannot be called");
-  }
+asio::awaitable<Result<providers::CallResult>> failedCall(Error error) { co_return error; }
 
+}  // namespace
+
+asio::awaitable<Result<providers::CallResult>> Dispatcher::startCall(const CallSite& site) {
+  if (!site.quiet && hasSystemSubscribers(site.snapshot, SystemEvent::kFunctionInvoking)) {
+    emitSystemEvent(site.snapshot, SystemEvent::kFunctionInvoking, site.space,
+                    functionInvokingData(site.space, site.payload, site.functionId));
+  }
+  if (site.function == nullptr || site.function->invoker == nullptr) {
+    return failedCall(Error::unavailable("function \"" + std::string(site.functionId) +
+                                         "\" cannot be called"));
+  }
+  return site.function->invoker->call(site.payload);
+}
+
+void Dispatcher::finishCall(const CallSite& site, const Result<providers::CallResult>& result) {
   if (!result) {
-    spdlog::info("function invocation failed: space={} functionId={} error={}", space,
-                 functionId, result.error().message);
-    if (!quiet && hasSystemSubscribers(snapshot, SystemEvent::kFunctionInvocationFailed)) {
-      emitSystemEvent(
-          snapshot, SystemEvent::kFunctionInvocationFailed, space,
-          functionInvocationFailedData(space, payload, functionId, result.error().message));
+    spdlog::info("function invocation failed: space={} functionId={} error={}", site.space,
+                 site.functionId, result.error().message);
+    if (!site.quiet &&
+        hasSystemSubscribers(site.snapshot, SystemEvent::kFunctionInvocationFailed)) {
+      emitSystemEvent(site.snapshot, SystemEvent::kFunctionInvocationFailed, site.space,
+                      functionInvocationFailedData(site.space, site.payload, site.functionId,
+                                                   result.error().message));
     }
-  } else {
-    spdlog::debug("function invoked: space={} functionId={}", space, functionId);
-    if (!quiet && hasSystemSubscribers(snapshot, SystemEvent::kFunctionInvoked)) {
-      emitSystemEvent(snapshot, SystemEvent::kFunctionInvoked, space,
-                      functionInvokedData(space, payload, functionId, result->body));
-    }
+    return;
   }
-  co_return result;
+  spdlog::debug("function invoked: space={} functionId={}", site.space, site.functionId);
+  if (!site.quiet && hasSystemSubscribers(site.snapshot, SystemEvent::kFunctionInvoked)) {
+    emitSystemEvent(site.snapshot, SystemEvent::kFunctionInvoked, site.space,
+                    functionInvokedData(site.space, site.payload, site.functionId, result->body));
+  }
 }
 
 asio::awaitable<Result<json::object>> Dispatcher::authorize(const routing::Snapshot& snapshot,
@@ -395,41 +398,53 @@ asio::awaitable<void> Dispatcher::deliver(std::shared_ptr<Delivery> d) {
   }
 
   if (!skip) {
-    co_await callFunction(d->snapshot, space, functionId, d->route.function, *payload,
-                          d->system);
+    const CallSite site{d->snapshot, space, functionId, d->route.function, *payload, d->system};
+    const auto result = co_await startCall(site);
+    finishCall(site, result);
   }
   counter(processed_, space, d->type).inc();
   processingSeconds_.observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - d->queuedAt).count());
 }
 
+namespace {
+
+asio::awaitable<net::Response> ready(net::Response response) { co_return response; }
+
+}  // namespace
+
 asio::awaitable<net::Response> Dispatcher::handle(net::Request& request) {
   if (draining_.load()) {
-    co_return jsonError(request, http::status::service_unavailable, kShuttingDown);
+    return ready(jsonError(request, http::status::service_unavailable, kShuttingDown));
   }
   std::shared_ptr<const routing::Snapshot> snapshot = source_();
   if (!snapshot) {
-    co_return jsonError(request, http::status::service_unavailable,
-                        "configuration not loaded yet");
+    return ready(jsonError(request, http::status::service_unavailable,
+                           "configuration not loaded yet"));
   }
-  const std::string path = requestPath(request.target());
+  std::string path = requestPath(request.target());
 
   // CORS only concerns requests that carry an Origin, and preflights.
   const bool preflight = isPreflight(request);
+  const bool origin = !request[http::field::origin].empty();
+  if (!preflight && !origin) return dispatch(request, std::move(snapshot), path);
   const model::CorsRules* rules = nullptr;
   if (preflight) {
     rules = snapshot->cors(upper(request[http::field::access_control_request_method]), path);
-  } else if (!request[http::field::origin].empty()) {
+  } else {
     rules = snapshot->cors(request.method_string(), path);
   }
-  if (rules == nullptr && (preflight || !request[http::field::origin].empty()) &&
-      isLegacyEventRequest(request, preflight)) {
-    rules = &allowAllRules();
-  }
-  if (preflight && rules != nullptr) co_return preflightResponse(*rules, request);
+  if (rules == nullptr && isLegacyEventRequest(request, preflight)) rules = &allowAllRules();
+  if (preflight && rules != nullptr) return ready(preflightResponse(*rules, request));
+  if (rules == nullptr) return dispatch(request, std::move(snapshot), path);
+  return dispatchWithCors(request, std::move(snapshot), std::move(path), *rules);
+}
 
-  net::Response response = co_await dispatch(request, std::move(snapshot), path);
-  if (rules != nullptr) applyCors(*rules, request, response);
+asio::awaitable<net::Response> Dispatcher::dispatchWithCors(
+    net::Request& request, std::shared_ptr<const routing::Snapshot> snapshot, std::string path,
+    const model::CorsRules& rules) {
+  net::Response response = co_await dispatch(request, snapshot, path);
+  applyCors(rules, request, response);
   co_return response;
 }
 
@@ -565,12 +580,6 @@ net::Response Dispatcher::syncAnswer(const net::Request& request, std::string_vi
   return response;
 }
 
-namespace {
-
-asio::awaitable<net::Response> ready(net::Response response) { co_return response; }
-
-}  // namespace
-
 asio::awaitable<net::Response> Dispatcher::dispatch(
     net::Request& request, std::shared_ptr<const routing::Snapshot> snapshot,
     const std::string& path) {
@@ -602,8 +611,10 @@ asio::awaitable<net::Response> Dispatcher::callSync(net::Request& request, SyncC
     payload = authorized;
   }
 
-  auto result = co_await callFunction(call.snapshot, subscription.space, subscription.functionId,
-                                      call.route.function, payload, false);
+  const CallSite site{call.snapshot,       subscription.space, subscription.functionId,
+                      call.route.function, payload,            false};
+  const auto result = co_await startCall(site);
+  finishCall(site, result);
   counter(processed_, subscription.space, subscription.eventType).inc();
   if (!result) {
     co_return jsonError(request, http::status::internal_server_error, kFunctionCallFailed);
@@ -613,8 +624,7 @@ asio::awaitable<net::Response> Dispatcher::callSync(net::Request& request, SyncC
 
 asio::awaitable<net::Response> Dispatcher::invoke(net::Request& request,
                                                   std::shared_ptr<const routing::Snapshot> snapshot,
-                                                  const std::string& path,
-                                                  events::CloudEvent event) {
+                                                  std::string path, events::CloudEvent event) {
   const std::string_view space = headerOr(request, "Space", kDefaultSpace);
   const std::string_view functionId = request["Function-ID"];
   const routing::Route* route =
@@ -636,8 +646,10 @@ asio::awaitable<net::Response> Dispatcher::invoke(net::Request& request,
                                       headers ? json::serialize(*headers) : "{}"));
   }
 
-  auto result = co_await callFunction(snapshot, routeSpace, route->subscription->functionId,
-                                      route->function, payload, false);
+  const CallSite site{snapshot, routeSpace, route->subscription->functionId, route->function,
+                      payload, false};
+  auto result = co_await startCall(site);
+  finishCall(site, result);
   counter(processed_, routeSpace, model::kInvokeEventType).inc();
   if (!result) {
     co_return jsonError(request, http::status::internal_server_error, kFunctionCallFailed);

@@ -71,6 +71,7 @@ class Dispatcher {
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
+  // Not a coroutine: a request without CORS rules goes straight to dispatch's.
   boost::asio::awaitable<net::Response> handle(net::Request& request);
 
   void startDraining();
@@ -111,19 +112,32 @@ class Dispatcher {
   Plan makePlan(net::Request& request, std::shared_ptr<const routing::Snapshot> snapshot,
                 const std::string& path);
   boost::asio::awaitable<net::Response> callSync(net::Request& request, SyncCall call);
+  // dispatch, with CORS headers added to its answer. `rules` point into `snapshot`,
+  // which the frame keeps.
+  boost::asio::awaitable<net::Response> dispatchWithCors(
+      net::Request& request, std::shared_ptr<const routing::Snapshot> snapshot, std::string path,
+      const model::CorsRules& rules);
   // The HTTP answer made of a sync subscriber's result (spec §3.3).
   static net::Response syncAnswer(const net::Request& request, std::string_view result,
                                   std::string_view space, std::string_view functionId);
+  // `path` by value: dispatch returns this coroutine to a caller whose path is gone.
   boost::asio::awaitable<net::Response> invoke(net::Request& request,
                                                std::shared_ptr<const routing::Snapshot> snapshot,
-                                               const std::string& path,
-                                               events::CloudEvent event);
+                                               std::string path, events::CloudEvent event);
 
-  // Calls a function, with the function.* system events around the call unless `quiet`.
-  boost::asio::awaitable<Result<providers::CallResult>> callFunction(
-      const std::shared_ptr<const routing::Snapshot>& snapshot, std::string_view space,
-      std::string_view functionId, const routing::FunctionEntry* function,
-      std::string_view payload, bool quiet);
+  // A function call, with the function.* system events around it unless `quiet`:
+  // `co_await startCall(...)`, then finishCall with the result. Two plain halves rather
+  // than one coroutine, so that the caller's frame is the only one the call adds.
+  struct CallSite {
+    const std::shared_ptr<const routing::Snapshot>& snapshot;
+    std::string_view space;
+    std::string_view functionId;
+    const routing::FunctionEntry* function;
+    std::string_view payload;
+    bool quiet;
+  };
+  boost::asio::awaitable<Result<providers::CallResult>> startCall(const CallSite& site);
+  void finishCall(const CallSite& site, const Result<providers::CallResult>& result);
 
   // Calls the authorizer function `authorizerId` of `space`: the authorization to
   // attach, or an Error when unauthorised (refused, malformed answer, failed call).
