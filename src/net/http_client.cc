@@ -522,83 +522,57 @@ ReadStep readEnded(const error_code& ec, beast::flat_buffer& buffer, ResponseRea
   return ReadStep::kMore;
 }
 
-// Writes into `x` (fresh) rather than returning it: the caller's frame then holds one
-// Exchange, not also the returned temporary.
-template <class Stream>
-asio::awaitable<void> exchange(Stream& stream, Connection& conn, const ClientRequest& req,
-                               std::string_view body, std::size_t maxBody, Exchange& x) {
-  const Url& url = *req.url;
-  Deadlines::after(conn.deadline, req.responseTimeout);
-  // Plain TCP gathers both buffers in one writev; TLS would make two records of them.
+// Sets up `out` for sending the head in `conn` and then `body`. Over TLS a small body
+// joins the head (two buffers would make two records); plain TCP gathers both buffers
+// in one writev.
+void requestBuffers(Connection& conn, std::string_view body,
+                    std::array<asio::const_buffer, 2>& out) {
   const bool coalesced = conn.tls && !body.empty() && body.size() <= kCoalesceLimit;
   if (coalesced) conn.head += body;
-  std::array<asio::const_buffer, 2> out = {
-      asio::buffer(conn.head), coalesced ? asio::const_buffer() : asio::buffer(body)};
-  error_code wec;
-  bool written = false;
-  if constexpr (std::is_same_v<Stream, tcp::socket>) written = writeNow(stream, out, wec);
-  if (!written) {
-    std::size_t wn = 0;
-    std::tie(wec, wn) = co_await asio::async_write(stream, out, kTuple);
+  out = {asio::buffer(conn.head), coalesced ? asio::const_buffer() : asio::buffer(body)};
+}
+
+void writeFailed(const error_code& ec, const Connection& conn, const ClientRequest& req,
+                 Exchange& x) {
+  const Url& url = *req.url;
+  if (conn.deadline.expired) {
+    x.error = timeoutError(url, "request to", req.responseTimeout);
+  } else {
+    x.error = unavailableError(url, "cannot send request to", ec);
+    x.retryable = true;
   }
-  if (wec) {
+}
+
+// After a response was read: true when the exchange is over (x says how), false when
+// it was an interim response and the final one is still to come.
+bool responseRead(const ReadOutcome& read, const ResponseReader& parser, const Connection& conn,
+                  const ClientRequest& req, std::size_t maxBody, int interim, Exchange& x) {
+  const Url& url = *req.url;
+  const error_code& ec = read.ec;
+  if (ec) {
     if (conn.deadline.expired) {
       x.error = timeoutError(url, "request to", req.responseTimeout);
+    } else if (ec == http::error::body_limit) {
+      x.error = Error::invalid("response from " + url.origin() + " exceeds " +
+                               std::to_string(maxBody) + " bytes");
+    } else if (isHttpParseError(ec)) {
+      x.error = Error::invalid("malformed response from " + url.origin() + ": " + ec.message());
     } else {
-      x.error = unavailableError(url, "cannot send request to", wec);
-      x.retryable = true;
+      x.error = unavailableError(url, "no response from", ec);
+      x.retryable = interim == 0 && !parser.got_some() && conn.buffer.size() == 0;
     }
-    co_return;
+    return true;
   }
-
-  for (int interim = 0;; ++interim) {
-    x.response.status = 0;
-    x.response.clearHeaders();
-    x.response.body.clear();
-    ResponseReader parser(x.response);
-    parser.eager(true);
-    parser.header_limit(kResponseHeaderLimit);
-    parser.body_limit(maxBody);
-    const bool head = req.method == http::verb::head;
-    if (head) parser.skip(true);
-    ReadOutcome read;
-    bool trySimple = !head;
-    while (readBuffered(conn.buffer, parser, x.response, maxBody, trySimple, read) ==
-           ReadStep::kMore) {
-      beast::flat_buffer& buffer = conn.buffer;
-      const std::size_t room = std::clamp(buffer.capacity() - buffer.size(), kMinRead, kMaxRead);
-      auto [rec, n] = co_await stream.async_read_some(buffer.prepare(room), kTuple);
-      buffer.commit(n);
-      if (readEnded(rec, buffer, parser, trySimple, read) == ReadStep::kDone) break;
-    }
-    const error_code& ec = read.ec;
-    if (ec) {
-      if (conn.deadline.expired) {
-        x.error = timeoutError(url, "request to", req.responseTimeout);
-      } else if (ec == http::error::body_limit) {
-        x.error = Error::invalid("response from " + url.origin() + " exceeds " +
-                                 std::to_string(maxBody) + " bytes");
-      } else if (isHttpParseError(ec)) {
-        x.error = Error::invalid("malformed response from " + url.origin() + ": " + ec.message());
-      } else {
-        x.error = unavailableError(url, "no response from", ec);
-        x.retryable = interim == 0 && !parser.got_some() && conn.buffer.size() == 0;
-      }
-      co_return;
-    }
-    const unsigned status = x.response.status;
-    if (status / 100 == 1 && status != 101) {
-      if (interim >= kMaxInterimResponses) {
-        x.error = Error::invalid("too many interim responses from " + url.origin());
-        co_return;
-      }
-      continue;
-    }
-    // Leftover bytes after a complete response mean the framing cannot be trusted.
-    x.keepAlive = (read.simple ? read.keepAlive : parser.keep_alive()) &&
-                  conn.buffer.size() == 0 && status != 101;
-    co_return;
+  const unsigned status = x.response.status;
+  if (status / 100 == 1 && status != 101) {
+    if (interim < kMaxInterimResponses) return false;
+    x.error = Error::invalid("too many interim responses from " + url.origin());
+    return true;
   }
+  // Leftover bytes after a complete response mean the framing cannot be trusted.
+  x.keepAlive = (read.simple ? read.keepAlive : parser.keep_alive()) &&
+                conn.buffer.size() == 0 && status != 101;
+  return true;
 }
 
 }  // namespace
@@ -762,6 +736,7 @@ asio::awaitable<Result<ClientResponse>> HttpClient::send(ClientRequest request) 
   std::unique_ptr<Connection> conn = takeIdle(bucket, Clock::now(), shared.settings.idleTimeout);
   bool reused = conn != nullptr;
   InUse inUse(deadlines);
+  const std::size_t maxBody = shared.settings.maxResponseBody;
   Exchange x;
   for (int attempt = 0;; ++attempt) {
     if (!conn) {
@@ -771,13 +746,52 @@ asio::awaitable<Result<ClientResponse>> HttpClient::send(ClientRequest request) 
       reused = false;
     }
     inUse.attach(*conn);
-    writeHead(conn->head, request, url, body);
-    // (Not a conditional expression: GCC 12 mishandles co_await inside one.)
+    Connection& c = *conn;
+    writeHead(c.head, request, url, body);
     x = Exchange{};
-    if (conn->tls) {
-      co_await exchange(*conn->tls, *conn, request, body, shared.settings.maxResponseBody, x);
-    } else {
-      co_await exchange(*conn->plain, *conn, request, body, shared.settings.maxResponseBody, x);
+    // The exchange, in this frame rather than a coroutine of its own: the request, then
+    // responses until a final one. Each await names the stream: TLS or plain TCP.
+    // (if/else, not conditional expressions: GCC 12 mishandles co_await inside one.)
+    Deadlines::after(c.deadline, request.responseTimeout);
+    std::array<asio::const_buffer, 2> out;
+    requestBuffers(c, body, out);
+    error_code wec;
+    if (c.tls || !writeNow(*c.plain, out, wec)) {
+      std::size_t wn = 0;
+      if (c.tls) {
+        std::tie(wec, wn) = co_await asio::async_write(*c.tls, out, kTuple);
+      } else {
+        std::tie(wec, wn) = co_await asio::async_write(*c.plain, out, kTuple);
+      }
+    }
+    if (wec) writeFailed(wec, c, request, x);
+    for (int interim = 0; !wec; ++interim) {
+      x.response.status = 0;
+      x.response.clearHeaders();
+      x.response.body.clear();
+      ResponseReader parser(x.response);
+      parser.eager(true);
+      parser.header_limit(kResponseHeaderLimit);
+      parser.body_limit(maxBody);
+      const bool head = request.method == http::verb::head;
+      if (head) parser.skip(true);
+      ReadOutcome read;
+      bool trySimple = !head;
+      beast::flat_buffer& buffer = c.buffer;
+      while (readBuffered(buffer, parser, x.response, maxBody, trySimple, read) ==
+             ReadStep::kMore) {
+        const std::size_t room = std::clamp(buffer.capacity() - buffer.size(), kMinRead, kMaxRead);
+        error_code rec;
+        std::size_t n = 0;
+        if (c.tls) {
+          std::tie(rec, n) = co_await c.tls->async_read_some(buffer.prepare(room), kTuple);
+        } else {
+          std::tie(rec, n) = co_await c.plain->async_read_some(buffer.prepare(room), kTuple);
+        }
+        buffer.commit(n);
+        if (readEnded(rec, buffer, parser, trySimple, read) == ReadStep::kDone) break;
+      }
+      if (responseRead(read, parser, c, request, maxBody, interim, x)) break;
     }
     inUse.detach();
     if (!x.error) {
