@@ -79,9 +79,10 @@ JsonWriter& JsonWriter::string(std::string_view s) {
   // Most strings need no escaping: those are copied as they are, the rest goes to the
   // serializer.
   if (plainPrefixOf(s) == s.size()) {
-    out_.push_back('"');
-    out_.append(s);
-    out_.push_back('"');
+    // Room for the quoted string in one call, then the string between the quotes.
+    const std::size_t at = out_.size();
+    out_.append(s.size() + 2, '"');
+    std::memcpy(out_.data() + at + 1, s.data(), s.size());
     return *this;
   }
   json::serializer& sr = threadSerializer();

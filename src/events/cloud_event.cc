@@ -1,6 +1,9 @@
 #include "events/cloud_event.h"
 
 #include <algorithm>
+#include <array>
+#include <cstring>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -173,7 +176,67 @@ json::object toJson(const CloudEvent& event) {
   return o;
 }
 
+namespace {
+
+char* put(char* p, std::string_view s) {
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+// serialize's text for the usual gateway-built event: data kept as text, no extension
+// but the marker, and attributes that need no escaping (checked here). Sized once and
+// copied piece by piece, instead of appended piece by piece. nullopt for anything else.
+std::optional<std::string> serializePlain(const CloudEvent& event) {
+  if (event.dataText.empty() || !event.extensions.empty()) return std::nullopt;
+  // Each key carries the quotes around it and the closing quote of the value before.
+  std::array<std::pair<std::string_view, std::string_view>, 8> attributes;
+  std::size_t count = 0;
+  attributes[count++] = {R"({"eventType":")", event.eventType};
+  if (event.eventTypeVersion) {
+    attributes[count++] = {R"(","eventTypeVersion":")", *event.eventTypeVersion};
+  }
+  attributes[count++] = {R"(","cloudEventsVersion":")", event.cloudEventsVersion};
+  attributes[count++] = {R"(","source":")", event.source};
+  attributes[count++] = {R"(","eventID":")", event.eventID};
+  if (event.eventTime) attributes[count++] = {R"(","eventTime":")", *event.eventTime};
+  if (event.schemaURL) attributes[count++] = {R"(","schemaURL":")", *event.schemaURL};
+  if (event.contentType) attributes[count++] = {R"(","contentType":")", *event.contentType};
+  constexpr std::string_view kExtensions = R"(","extensions":)";
+  constexpr std::string_view kData = R"(,"data":)";
+  constexpr std::string_view kDataAfterString = R"(","data":)";
+
+  std::size_t size = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto& [key, value] = attributes[i];
+    if (plainPrefix(value) != value.size()) return std::nullopt;
+    size += key.size() + value.size();
+  }
+  size += (event.marked ? kExtensions.size() + kMarkerText.size() + kData.size()
+                        : kDataAfterString.size()) +
+          event.dataText.size() + 1;
+
+  std::string out(size, '\0');
+  char* p = out.data();
+  for (std::size_t i = 0; i < count; ++i) {
+    p = put(p, attributes[i].first);
+    p = put(p, attributes[i].second);
+  }
+  if (event.marked) {
+    p = put(p, kExtensions);
+    p = put(p, kMarkerText);
+    p = put(p, kData);
+  } else {
+    p = put(p, kDataAfterString);
+  }
+  p = put(p, event.dataText);
+  *p = '}';
+  return out;
+}
+
+}  // namespace
+
 std::string serialize(const CloudEvent& event) {
+  if (auto text = serializePlain(event)) return std::move(*text);
   std::string out;
   out.reserve(320 + event.eventType.size() + event.source.size() + event.dataText.size());
   JsonWriter w(out);
