@@ -67,4 +67,14 @@ void attachAuthorization(events::CloudEvent& event, json::object authorization) 
   slot.get_object()["authorization"] = std::move(authorization);
 }
 
+Result<std::string> authorizedPayload(std::string_view eventJson, json::object authorization) {
+  boost::system::error_code ec;
+  json::value value = json::parse(eventJson, ec);
+  if (ec) return Error::internal("event to authorize is not JSON: " + ec.message());
+  auto event = events::fromJson(std::move(value));
+  if (!event) return Error::internal("event to authorize: " + event.error().message);
+  attachAuthorization(*event, std::move(authorization));
+  return events::serialize(*event);
+}
+
 }  // namespace eg::dispatch

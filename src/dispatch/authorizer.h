@@ -26,4 +26,10 @@ Result<boost::json::object> parseAuthorizerResult(std::string_view result);
 // Sets extensions.eventgateway.authorization, keeping the other eventgateway keys.
 void attachAuthorization(events::CloudEvent& event, boost::json::object authorization);
 
+// The event's JSON with the authorization attached: the CloudEvent read back from
+// `eventJson`, attachAuthorization, serialized again. kInternal when `eventJson` is not
+// a CloudEvent (the gateway wrote it, so that is a bug).
+Result<std::string> authorizedPayload(std::string_view eventJson,
+                                      boost::json::object authorization);
+
 }  // namespace eg::dispatch

@@ -119,12 +119,11 @@ struct CounterKeyHash {
 struct Dispatcher::Delivery {
   std::shared_ptr<const routing::Snapshot> snapshot;
   routing::Route route;
-  std::shared_ptr<const events::CloudEvent> event;  // null for system events
-  std::shared_ptr<const std::string> payload;
+  std::shared_ptr<const std::string> payload;  // the event's JSON
   // The http.request data of the original request, for authorizers; null when the
   // subscriber's event type has none.
   std::shared_ptr<const std::string> request;
-  std::string_view type;  // into *event or a static system event name
+  std::string_view type;  // into *snapshot or a static system event name
   bool system = false;
   std::chrono::steady_clock::time_point queuedAt;
 };
@@ -377,22 +376,26 @@ asio::awaitable<void> Dispatcher::deliver(std::shared_ptr<Delivery> d) {
   bool skip = false;
 
   // System events carry no request to authorize; they go out as they are.
-  if (!d->system && d->event) {
+  if (!d->system) {
     const model::EventType* eventType = d->snapshot->eventType(space, d->type);
     if (eventType != nullptr && eventType->authorizerId) {
       auto authorization =
           co_await authorize(*d->snapshot, space, *eventType->authorizerId, *d->payload,
                              d->request ? std::string_view(*d->request) : "null");
+      if (authorization) {
+        auto withAuthorization = authorizedPayload(*d->payload, std::move(authorization).value());
+        if (withAuthorization) {
+          authorized = std::move(withAuthorization).value();
+          payload = &authorized;
+        } else {
+          authorization = std::move(withAuthorization).error();
+        }
+      }
       if (!authorization) {
         spdlog::info("async delivery skipped, unauthorized: space={} functionId={} type={}",
                      space, functionId, d->type);
         counter(unauthorized_, space, d->type).inc();
         skip = true;
-      } else {
-        events::CloudEvent copy = *d->event;
-        attachAuthorization(copy, std::move(authorization).value());
-        authorized = events::serialize(copy);
-        payload = &authorized;
       }
     }
   }
@@ -484,29 +487,15 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
   }
 
   if (sync && httpRequest) events::setPathParams(*incoming, sync->params);
-
-  // The event is serialized once; every delivery and the sync call share the text.
-  SyncCall call;
-  std::shared_ptr<const events::CloudEvent> shared;
-  const events::CloudEvent* eventPtr = &event;
-  if (!routes.empty()) {
-    shared = std::make_shared<const events::CloudEvent>(std::move(event));
-    call.sharedPayload = std::make_shared<const std::string>(events::serialize(*shared));
-    eventPtr = shared.get();
-  } else {
-    call.payload = events::serialize(event);
-  }
-  const std::string_view payload = call.text();
-  const std::string_view type = eventPtr->eventType;
+  const std::string_view type = event.eventType;
 
   // A 202 is a promise: take room for every delivery at once, or refuse the event
   // before anything (the sync call included) happened.
-  std::shared_ptr<const std::string> requestJson;
   if (!routes.empty()) {
     if (!queue_.tryReserve(routes.size())) {
       for (const auto& route : routes) counter(dropped_, route.subscription->space, type).inc();
       spdlog::warn("event {} of type {} refused: the delivery queue is full",
-                   eventPtr->eventID, type);
+                   events::eventId(*incoming), type);
       auto response = jsonError(request, http::status::service_unavailable, kQueueFull);
       response.set(http::field::retry_after, "1");
       return answer(std::move(response));
@@ -517,6 +506,20 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
       queue_.release(routes.size());
       return answer(jsonError(request, http::status::service_unavailable, kShuttingDown));
     }
+  }
+
+  // The event's JSON is written once; the sync call and every delivery share it.
+  // Authorizers read the CloudEvent back from it (see authorizedPayload).
+  SyncCall call;
+  if (!routes.empty()) {
+    call.sharedPayload = std::make_shared<const std::string>(events::takeEventJson(*incoming));
+  } else {
+    call.payload = events::takeEventJson(*incoming);
+  }
+  const std::string_view payload = call.text();
+
+  std::shared_ptr<const std::string> requestJson;
+  if (!routes.empty()) {
     for (const auto& route : routes) {
       const model::EventType* et = snapshot->eventType(route.subscription->space, type);
       if (et != nullptr && et->authorizerId) {
@@ -530,11 +533,12 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
       auto delivery = std::make_shared<Delivery>();
       delivery->snapshot = snapshot;
       delivery->route = route;
-      delivery->event = shared;
       delivery->payload = call.sharedPayload;
       const model::EventType* et = snapshot->eventType(route.subscription->space, type);
       if (et != nullptr && et->authorizerId) delivery->request = requestJson;
-      delivery->type = type;
+      // The subscription's type is the event's (routes match it exactly), and lives as
+      // long as the snapshot the delivery holds.
+      delivery->type = route.subscription->eventType;
       delivery->queuedAt = now;
       queue_.submit([this, delivery = std::move(delivery)] { return deliver(delivery); });
     }
@@ -560,7 +564,6 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
       et != nullptr && et->authorizerId) {
     call.authorizerId = &*et->authorizerId;
     call.requestText = requestJson ? *requestJson : events::httpRequestText(request, path);
-    call.event = std::make_unique<events::CloudEvent>(shared ? *shared : std::move(event));
   }
   call.snapshot = std::move(snapshot);
   return call;
@@ -606,8 +609,12 @@ asio::awaitable<net::Response> Dispatcher::callSync(net::Request& request, SyncC
                           reason.kind == ErrorKind::kInvalid ? std::string_view(reason.message)
                                                              : kUnauthorized);
     }
-    attachAuthorization(*call.event, std::move(authorization).value());
-    authorized = events::serialize(*call.event);
+    auto withAuthorization = authorizedPayload(payload, std::move(authorization).value());
+    if (!withAuthorization) {
+      counter(processed_, subscription.space, subscription.eventType).inc();
+      co_return jsonError(request, http::status::internal_server_error, kFunctionCallFailed);
+    }
+    authorized = std::move(withAuthorization).value();
     payload = authorized;
   }
 

@@ -93,7 +93,6 @@ class Dispatcher {
     std::shared_ptr<const std::string> sharedPayload;   // when async deliveries share it
     // The event type's authorizer (into *snapshot), and what it is given.
     const std::string* authorizerId = nullptr;
-    std::unique_ptr<events::CloudEvent> event;  // the authorization is attached to it
     std::string requestText;
     std::string_view text() const { return sharedPayload ? *sharedPayload : payload; }
   };

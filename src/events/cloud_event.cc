@@ -109,8 +109,7 @@ Result<CloudEvent> parseObject(Object& o) {
   return event;
 }
 
-constexpr std::string_view kMarkerText =
-    R"({"eventgateway":{"transformed":"true","transformation-version":"0.1"}})";
+constexpr std::string_view kMarkerText = kGatewayExtensionsJson;
 
 json::object markerObject() {
   json::object marker;

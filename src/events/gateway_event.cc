@@ -45,7 +45,7 @@ void writeDigits(char* out, unsigned value, int width) {
 
 }  // namespace
 
-std::string newEventId() {
+void appendEventId(std::string& out) {
   auto& engine = generator();
   uint64_t hi = engine();
   uint64_t lo = engine();
@@ -53,17 +53,23 @@ std::string newEventId() {
   lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10xx
 
   // 8-4-4-4-12 hex digits.
-  std::string id(36, '-');
-  char* p = id.data();
+  const std::size_t at = out.size();
+  out.append(36, '-');
+  char* p = out.data() + at;
   p = putHex(p, hi >> 32, 4) + 1;
   p = putHex(p, hi >> 16, 2) + 1;
   p = putHex(p, hi, 2) + 1;
   p = putHex(p, lo >> 48, 2) + 1;
   putHex(p, lo, 6);
+}
+
+std::string newEventId() {
+  std::string id;
+  appendEventId(id);
   return id;
 }
 
-std::string nowRfc3339() {
+void appendRfc3339(std::string& out) {
   using namespace std::chrono;
   const auto now = floor<milliseconds>(system_clock::now());
   const auto second = floor<seconds>(now);
@@ -90,11 +96,17 @@ std::string nowRfc3339() {
     lastSecond = second;
   }
 
-  std::string out(24, '\0');  // 2018-04-05T17:31:00.123Z
-  std::memcpy(out.data(), prefix.data(), prefix.size());
-  out[19] = '.';
-  writeDigits(out.data() + 20, static_cast<unsigned>((now - second).count()), 3);
-  out[23] = 'Z';
+  const std::size_t at = out.size();
+  out.append(24, 'Z');  // 2018-04-05T17:31:00.123Z
+  char* p = out.data() + at;
+  std::memcpy(p, prefix.data(), prefix.size());
+  p[19] = '.';
+  writeDigits(p + 20, static_cast<unsigned>((now - second).count()), 3);
+}
+
+std::string nowRfc3339() {
+  std::string out;
+  appendRfc3339(out);
   return out;
 }
 

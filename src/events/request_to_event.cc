@@ -464,10 +464,10 @@ json::object toJson(const HttpRequestData& data) {
 
 namespace {
 
-std::string requestText(const net::Request& req, std::string_view path, std::string_view host,
-                        std::string_view contentType, std::size_t* paramsAt) {
-  std::string out;
-  out.reserve(256 + path.size() + req.target().size() + req.body().size() * 4 / 3);
+// Appends the http.request data of `req` to `out`; `paramsAt`, when given, receives the
+// offset of the params object in `out`.
+void writeRequestText(const net::Request& req, std::string_view path, std::string_view host,
+                      std::string_view contentType, std::size_t* paramsAt, std::string& out) {
   JsonWriter w(out);
   w.raw("{\"path\":").string(path);
   w.raw(",\"method\":").string(req.method_string());
@@ -482,7 +482,52 @@ std::string requestText(const net::Request& req, std::string_view path, std::str
   w.raw(",\"body\":");
   writeBody(req.body(), contentType, w);
   w.raw('}');
+}
+
+std::size_t requestTextReserve(const net::Request& req, std::string_view path) {
+  return 256 + path.size() + req.target().size() + req.body().size() * 4 / 3;
+}
+
+std::string requestText(const net::Request& req, std::string_view path, std::string_view host,
+                        std::string_view contentType, std::size_t* paramsAt) {
+  std::string out;
+  out.reserve(requestTextReserve(req, path));
+  writeRequestText(req, path, host, contentType, paramsAt, out);
   return out;
+}
+
+// Rule 4: the http.request event, written as the JSON text serialize would give for
+// gatewayEvent("http.request") with this contentType and data.
+IncomingEvent httpRequestEvent(const net::Request& req, std::string_view path,
+                               std::string_view host, std::string_view contentType) {
+  IncomingEvent incoming;
+  incoming.kind = IncomingEvent::kHttpRequest;
+  incoming.gatewayBuilt = true;
+  incoming.event.eventType = kHttpRequestEventType;
+  if (!contentType.empty()) incoming.event.contentType = contentType;
+
+  std::string& out = incoming.text;
+  out.reserve(256 + contentType.size() + requestTextReserve(req, path));
+  out += R"({"eventType":"http.request","cloudEventsVersion":")";
+  out += kCloudEventsVersion;
+  out += R"(","source":")";
+  out += kGatewaySource;
+  out += R"(","eventID":")";
+  incoming.idAt = out.size();
+  appendEventId(out);
+  out += R"(","eventTime":")";
+  appendRfc3339(out);
+  out += '"';
+  if (!contentType.empty()) {
+    out += R"(,"contentType":)";
+    JsonWriter(out).string(contentType);
+  }
+  out += R"(,"extensions":)";
+  out += kGatewayExtensionsJson;
+  out += R"(,"data":)";
+  writeRequestText(req, path, host, contentType, &incoming.paramsAt, out);
+  out += '}';
+  return incoming;
 }
 
 }  // namespace
@@ -509,17 +554,29 @@ Result<IncomingEvent> eventFromRequest(const net::Request& req, std::string_view
 
   if (!h.legacy.empty()) return legacyEvent(req, h.legacy, contentType);
 
-  // Built in place: a CloudEvent is not cheap to move.
-  IncomingEvent incoming{gatewayEvent(std::string(kHttpRequestEventType)),
-                         IncomingEvent::kHttpRequest, true};
-  if (!contentType.empty()) incoming.event.contentType = contentType;
-  incoming.event.dataText = requestText(req, path, h.host, contentType, &incoming.paramsAt);
-  return incoming;
+  return httpRequestEvent(req, path, h.host, contentType);
+}
+
+std::string takeEventJson(IncomingEvent& incoming) {
+  if (!incoming.text.empty()) return std::exchange(incoming.text, {});
+  return serialize(incoming.event);
+}
+
+CloudEvent cloudEvent(const IncomingEvent& incoming) {
+  if (incoming.text.empty()) return incoming.event;
+  // Written by httpRequestEvent: it parses and validates.
+  auto event = fromJson(json::parse(incoming.text));
+  return std::move(event).value();
+}
+
+std::string_view eventId(const IncomingEvent& incoming) {
+  if (incoming.text.empty()) return incoming.event.eventID;
+  return std::string_view(incoming.text).substr(incoming.idAt, 36);
 }
 
 bool setPathParams(IncomingEvent& incoming,
                    const std::vector<std::pair<std::string, std::string>>& params) {
-  std::string& text = incoming.event.dataText;
+  std::string& text = incoming.text;
   const std::size_t at = incoming.paramsAt;
   if (text.empty() || at == std::string::npos || at + incoming.paramsSize > text.size()) {
     return false;

@@ -78,15 +78,31 @@ struct IncomingEvent {
     kLegacy,       // Gen 1 `Event` header
     kHttpRequest,  // anything else: an `http.request` event
   };
+  // kHttpRequest: only eventType and contentType; the whole event is `text` (see
+  // cloudEvent). The other kinds: the whole event.
   CloudEvent event;
   Kind kind = kHttpRequest;
   // True when the gateway made the event up (gateway source, new ID and time, the
   // eventgateway extension); false when the client sent a CloudEvent.
   bool gatewayBuilt = false;
-  // kHttpRequest: where data.params is in event.dataText, and its length.
+  // kHttpRequest: the event's JSON, written straight from the request, exactly as
+  // serialize would write the CloudEvent it describes. Building that CloudEvent (its
+  // strings, its data) and serializing it cost more than the request path can spare;
+  // cloudEvent() reads it back when one is needed.
+  std::string text;
+  std::size_t idAt = 0;  // where the eventID's 36 characters are in `text`
+  // Where data.params is in `text`, and its length.
   std::size_t paramsAt = std::string::npos;
   std::size_t paramsSize = 2;
 };
+
+// The event's JSON: `text` (taken: it is left empty), or the event serialized.
+std::string takeEventJson(IncomingEvent& incoming);
+// The whole CloudEvent: `event`, or `text` read back (data as a JSON value and the
+// marker as an object in extensions, which serialize writes as `text` has them).
+CloudEvent cloudEvent(const IncomingEvent& incoming);
+// The eventID, from whichever holds it.
+std::string_view eventId(const IncomingEvent& incoming);
 
 // Applies the rules of spec §3.1 in order:
 //  1. Content-Type application/cloudevents+json (parameters allowed): the body is a
@@ -103,7 +119,7 @@ struct IncomingEvent {
 //     Go gateway did); otherwise a gateway event of the header's type whose data is
 //     the normalised body.
 //  4. Otherwise a gateway `http.request` event whose data is httpRequestText with
-//     empty params (see setPathParams), kept as text in event.dataText.
+//     empty params (see setPathParams), written with the event as `text`.
 // Gateway-built events carry contentType = the request's Content-Type when it has one.
 // `path` is the decoded request path without the query. Rejecting system event types
 // sent from outside is the caller's job (isSystemEventType).

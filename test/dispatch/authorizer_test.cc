@@ -78,5 +78,25 @@ TEST(AttachAuthorization, KeepsOtherEventgatewayKeys) {
   EXPECT_EQ(eventgateway.at("authorization").at("principalId"), "r");
 }
 
+TEST(AuthorizedPayload, AttachesToTheEventsJsonAndKeepsTheRest) {
+  events::CloudEvent built = events::gatewayEvent("http.request");
+  built.dataText = R"({"path":"/a","n":1.5})";
+  const std::string text = events::serialize(built);
+  auto withAuthorization = authorizedPayload(text, json::object{{"principalId", "p"}});
+  ASSERT_TRUE(withAuthorization.ok()) << withAuthorization.error().message;
+  auto sent = json::parse(*withAuthorization).as_object();
+  EXPECT_EQ(sent.at("extensions").at("eventgateway").at("authorization").at("principalId"), "p");
+  EXPECT_EQ(sent.at("extensions").at("eventgateway").at("transformed"), "true");
+  // Everything else is the event as it was.
+  sent["extensions"].as_object()["eventgateway"].as_object().erase("authorization");
+  EXPECT_EQ(json::value(sent), json::parse(text));
+
+  for (std::string_view bad : {"not json", R"({"eventType":"a"})", "[]"}) {
+    auto r = authorizedPayload(bad, json::object{{"principalId", "p"}});
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().kind, ErrorKind::kInternal) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace eg::dispatch

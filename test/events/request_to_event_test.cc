@@ -48,7 +48,8 @@ void expectGatewayBuilt(const CloudEvent& e) {
   EXPECT_EQ(e.eventID.size(), 36u);
   ASSERT_TRUE(e.eventTime);
   EXPECT_TRUE(isRfc3339(*e.eventTime));
-  EXPECT_TRUE(e.marked);
+  // Marked, or (read back from text) with the marker in extensions.
+  EXPECT_EQ(allExtensions(e).size(), 1u);
   EXPECT_EQ(allExtensions(e).at("eventgateway"),
             (json::object{{"transformed", "true"}, {"transformation-version", "0.1"}}));
 }
@@ -336,12 +337,17 @@ TEST(HttpRequestMode, DataDescribesTheRequest) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->kind, IncomingEvent::kHttpRequest);
   EXPECT_TRUE(r->gatewayBuilt);
-  const CloudEvent& e = r->event;
+  // The event is written as text, with the attributes the dispatcher reads set too.
+  EXPECT_EQ(r->event.eventType, "http.request");
+  EXPECT_EQ(r->event.contentType, "application/json");
+  const CloudEvent e = cloudEvent(*r);
   EXPECT_EQ(e.eventType, "http.request");
   EXPECT_EQ(e.contentType, "application/json");
   expectGatewayBuilt(e);
+  EXPECT_EQ(eventId(*r), e.eventID);
+  // The text is what serialize writes for that CloudEvent.
+  EXPECT_EQ(serialize(e), r->text);
 
-  EXPECT_TRUE(e.data.is_null());  // the data is kept as text
   const json::value value = dataValue(e);
   const json::object& data = value.as_object();
   EXPECT_EQ(data.at("path"), "/users/a b");
@@ -368,7 +374,10 @@ TEST(HttpRequestMode, NoContentTypeAndNoBody) {
   auto r = eventFromRequest(makeRequest(http::verb::get, "/", {}), "/");
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->event.contentType);
-  const json::value value = dataValue(r->event);
+  const CloudEvent e = cloudEvent(*r);
+  EXPECT_FALSE(e.contentType);
+  EXPECT_EQ(serialize(e), r->text);
+  const json::value value = dataValue(e);
   const json::object& data = value.as_object();
   EXPECT_EQ(data.at("method"), "GET");
   EXPECT_EQ(data.at("host"), "");
@@ -382,7 +391,7 @@ TEST(HttpRequestMode, OpaqueBodyIsBase64) {
                                  std::string("\x00\xff\x10", 3)),
                             "/hello");
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(dataValue(r->event).at("body"), "AP8Q");
+  EXPECT_EQ(dataValue(cloudEvent(*r)).at("body"), "AP8Q");
 }
 
 TEST(HttpRequestMode, StructAndDirectJsonAgree) {
@@ -416,14 +425,21 @@ TEST(SetPathParams, FillsParamsOfHttpRequestEvents) {
   auto r = eventFromRequest(makeRequest(http::verb::get, "/users/7?q=}", {}), "/users/7");
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(setPathParams(*r, {{"id", "7"}, {"group", "a }b\""}}));
-  EXPECT_EQ(dataValue(r->event).at("params"), (json::object{{"id", "7"}, {"group", "a }b\""}}));
-  // Replacing keeps the rest of the data intact.
+  EXPECT_EQ(dataValue(cloudEvent(*r)).at("params"),
+            (json::object{{"id", "7"}, {"group", "a }b\""}}));
+  // Replacing keeps the rest of the event intact.
   EXPECT_TRUE(setPathParams(*r, {{"other", "1"}}));
-  const json::value data = dataValue(r->event);
+  const CloudEvent e = cloudEvent(*r);
+  const json::value data = dataValue(e);
   EXPECT_EQ(data.at("params"), (json::object{{"other", "1"}}));
   EXPECT_EQ(data.at("query"), (json::object{{"q", json::array{"}"}}}));
   EXPECT_TRUE(data.at("body").is_null());
-  EXPECT_EQ(json::parse(serialize(r->event)).at("data"), data);
+  EXPECT_EQ(e.eventType, "http.request");
+  EXPECT_EQ(serialize(e), r->text);
+  const std::string id(eventId(*r));
+  EXPECT_EQ(takeEventJson(*r), serialize(e));
+  EXPECT_TRUE(r->text.empty());
+  EXPECT_EQ(id, e.eventID);
 
   IncomingEvent plain;
   plain.event.data = "x";
@@ -435,6 +451,11 @@ TEST(SetPathParams, FillsParamsOfHttpRequestEvents) {
       "/");
   ASSERT_TRUE(binary.ok());
   EXPECT_FALSE(setPathParams(*binary, {{"id", "1"}}));
+  // Events the client sent are the CloudEvent itself, serialized on demand.
+  EXPECT_TRUE(binary->text.empty());
+  EXPECT_EQ(eventId(*binary), "1");
+  EXPECT_EQ(serialize(cloudEvent(*binary)), serialize(binary->event));
+  EXPECT_EQ(takeEventJson(*binary), serialize(binary->event));
 }
 
 // Helpers.
