@@ -27,9 +27,13 @@ trap 'exit 130' INT TERM
 # A port nothing uses on 127.0.0.1, not one already handed out by this run.
 TAKEN=" "
 free_port() {
-  local p i
+  local p i low=32768
+  # Below the ephemeral range, so that no outgoing connection of the run (wrk's, the
+  # gateway's) can take the port between this check and the bind.
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  ((low > 12000)) || die "the ephemeral port range starts too low ($low) for free_port"
   for ((i = 0; i < 200; i++)); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (low - 10000)))
     [[ $TAKEN == *" $p "* ]] && continue
     if [ -z "$(ss -Htan "( sport = :$p or dport = :$p )")" ]; then
       TAKEN+="$p "
