@@ -321,12 +321,6 @@ TEST(SerializeExtensions, TheGatewayMarkerAndEveryOtherFormComeOutAsTheyAre) {
   EXPECT_FALSE(json::parse(serialize(e)).as_object().contains("extensions"));
 }
 
-}  // namespace
-}  // namespace eg::events
-
-namespace eg::events {
-namespace {
-
 // serialize writes events whose data is text in one sized pass when it can: whatever
 // the optional attributes, the marker, or a string that needs escaping (which takes the
 // general path), the text must be boost::json's serialization of toJson.
