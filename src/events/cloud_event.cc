@@ -1,9 +1,6 @@
 #include "events/cloud_event.h"
 
 #include <algorithm>
-#include <array>
-#include <cstring>
-#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -109,7 +106,6 @@ Result<CloudEvent> parseObject(Object& o) {
   return event;
 }
 
-constexpr std::string_view kMarkerText = kGatewayExtensionsJson;
 
 json::object markerObject() {
   json::object marker;
@@ -171,73 +167,13 @@ json::object toJson(const CloudEvent& event) {
   if (event.schemaURL) o.emplace("schemaURL", *event.schemaURL);
   if (event.contentType) o.emplace("contentType", *event.contentType);
   if (event.marked || !event.extensions.empty()) o.emplace("extensions", allExtensions(event));
-  o.emplace("data", dataValue(event));
+  o.emplace("data", event.data);
   return o;
 }
 
-namespace {
-
-char* put(char* p, std::string_view s) {
-  std::memcpy(p, s.data(), s.size());
-  return p + s.size();
-}
-
-// serialize's text for the usual gateway-built event: data kept as text, no extension
-// but the marker, and attributes that need no escaping (checked here). Sized once and
-// copied piece by piece, instead of appended piece by piece. nullopt for anything else.
-std::optional<std::string> serializePlain(const CloudEvent& event) {
-  if (event.dataText.empty() || !event.extensions.empty()) return std::nullopt;
-  // Each key carries the quotes around it and the closing quote of the value before.
-  std::array<std::pair<std::string_view, std::string_view>, 8> attributes;
-  std::size_t count = 0;
-  attributes[count++] = {R"({"eventType":")", event.eventType};
-  if (event.eventTypeVersion) {
-    attributes[count++] = {R"(","eventTypeVersion":")", *event.eventTypeVersion};
-  }
-  attributes[count++] = {R"(","cloudEventsVersion":")", event.cloudEventsVersion};
-  attributes[count++] = {R"(","source":")", event.source};
-  attributes[count++] = {R"(","eventID":")", event.eventID};
-  if (event.eventTime) attributes[count++] = {R"(","eventTime":")", *event.eventTime};
-  if (event.schemaURL) attributes[count++] = {R"(","schemaURL":")", *event.schemaURL};
-  if (event.contentType) attributes[count++] = {R"(","contentType":")", *event.contentType};
-  constexpr std::string_view kExtensions = R"(","extensions":)";
-  constexpr std::string_view kData = R"(,"data":)";
-  constexpr std::string_view kDataAfterString = R"(","data":)";
-
-  std::size_t size = 0;
-  for (std::size_t i = 0; i < count; ++i) {
-    const auto& [key, value] = attributes[i];
-    if (plainPrefix(value) != value.size()) return std::nullopt;
-    size += key.size() + value.size();
-  }
-  size += (event.marked ? kExtensions.size() + kMarkerText.size() + kData.size()
-                        : kDataAfterString.size()) +
-          event.dataText.size() + 1;
-
-  std::string out(size, '\0');
-  char* p = out.data();
-  for (std::size_t i = 0; i < count; ++i) {
-    p = put(p, attributes[i].first);
-    p = put(p, attributes[i].second);
-  }
-  if (event.marked) {
-    p = put(p, kExtensions);
-    p = put(p, kMarkerText);
-    p = put(p, kData);
-  } else {
-    p = put(p, kDataAfterString);
-  }
-  p = put(p, event.dataText);
-  *p = '}';
-  return out;
-}
-
-}  // namespace
-
 std::string serialize(const CloudEvent& event) {
-  if (auto text = serializePlain(event)) return std::move(*text);
   std::string out;
-  out.reserve(320 + event.eventType.size() + event.source.size() + event.dataText.size());
+  out.reserve(320 + event.eventType.size() + event.source.size());
   JsonWriter w(out);
   w.raw("{\"eventType\":").string(event.eventType);
   if (event.eventTypeVersion) w.raw(",\"eventTypeVersion\":").string(*event.eventTypeVersion);
@@ -249,18 +185,13 @@ std::string serialize(const CloudEvent& event) {
   if (event.contentType) w.raw(",\"contentType\":").string(*event.contentType);
   if (event.marked && event.extensions.empty()) {
     // Most events carry exactly the marker of gateway-built events: its text is known.
-    w.raw(",\"extensions\":").raw(kMarkerText);
+    w.raw(",\"extensions\":").raw(kGatewayExtensionsJson);
   } else if (event.marked) {
     w.raw(",\"extensions\":").object(allExtensions(event));
   } else if (!event.extensions.empty()) {
     w.raw(",\"extensions\":").object(event.extensions);
   }
-  w.raw(",\"data\":");
-  if (!event.dataText.empty()) {
-    w.raw(event.dataText);
-  } else {
-    w.value(event.data);
-  }
+  w.raw(",\"data\":").value(event.data);
   w.raw('}');
   return out;
 }
@@ -283,11 +214,6 @@ void unmark(CloudEvent& event) {
   all.emplace("eventgateway", markerObject());
   for (auto& [key, value] : event.extensions) all.emplace(key, std::move(value));
   event.extensions = std::move(all);
-}
-
-json::value dataValue(const CloudEvent& event) {
-  if (event.dataText.empty()) return event.data;
-  return json::parse(event.dataText);
 }
 
 Result<CloudEvent> fromJson(const json::value& value) {

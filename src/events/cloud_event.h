@@ -29,10 +29,6 @@ struct CloudEvent {
   // both.
   bool marked = false;
   boost::json::value data;         // null when absent
-  // The JSON text of data when the gateway wrote it straight from a request (the
-  // http.request events): used instead of `data`, which then stays null. dataValue()
-  // reads the data either way.
-  std::string dataText;
 };
 
 // `extensions` with the marker of a `marked` event in it, first: the JSON form's.
@@ -40,9 +36,6 @@ boost::json::object allExtensions(const CloudEvent& event);
 // Moves the marker of a `marked` event into `extensions` (before writing into
 // extensions.eventgateway); does nothing otherwise.
 void unmark(CloudEvent& event);
-
-// `data`, or `dataText` parsed.
-boost::json::value dataValue(const CloudEvent& event);
 
 // The JSON form, attributes in the order eventType, eventTypeVersion?,
 // cloudEventsVersion, source, eventID, eventTime?, schemaURL?, contentType?,

@@ -100,8 +100,9 @@ struct IncomingEvent {
 std::string takeEventJson(IncomingEvent& incoming);
 // The whole CloudEvent: `event`, or `text` read back (data as a JSON value and the
 // marker as an object in extensions, which serialize writes as `text` has them).
+// Before takeEventJson.
 CloudEvent cloudEvent(const IncomingEvent& incoming);
-// The eventID, from whichever holds it.
+// The eventID, from whichever holds it. Before takeEventJson.
 std::string_view eventId(const IncomingEvent& incoming);
 
 // Applies the rules of spec §3.1 in order:

@@ -80,7 +80,7 @@ TEST(AttachAuthorization, KeepsOtherEventgatewayKeys) {
 
 TEST(AuthorizedPayload, AttachesToTheEventsJsonAndKeepsTheRest) {
   events::CloudEvent built = events::gatewayEvent("http.request");
-  built.dataText = R"({"path":"/a","n":1.5})";
+  built.data = json::parse(R"({"path":"/a","n":1.5})");
   const std::string text = events::serialize(built);
   auto withAuthorization = authorizedPayload(text, json::object{{"principalId", "p"}});
   ASSERT_TRUE(withAuthorization.ok()) << withAuthorization.error().message;

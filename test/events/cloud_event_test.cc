@@ -321,25 +321,5 @@ TEST(SerializeExtensions, TheGatewayMarkerAndEveryOtherFormComeOutAsTheyAre) {
   EXPECT_FALSE(json::parse(serialize(e)).as_object().contains("extensions"));
 }
 
-// serialize writes events whose data is text in one sized pass when it can: whatever
-// the optional attributes, the marker, or a string that needs escaping (which takes the
-// general path), the text must be boost::json's serialization of toJson.
-TEST(CloudEventSerialize, TextDataComesOutAsTheDocumentWould) {
-  namespace json = boost::json;
-  for (int variant = 0; variant < 64; ++variant) {
-    CloudEvent e = gatewayEvent(variant & 1 ? "http.request" : "a\"quoted\\type\x01");
-    e.dataText = R"({"path":"/p","params":{},"body":null})";
-    if (variant & 2) e.eventTypeVersion = "1.0";
-    if (variant & 4) e.eventTime.reset();
-    if (variant & 8) e.schemaURL = "https://example.com/schema";
-    if (variant & 16) e.contentType = "application/json; charset=\"utf-8\"";
-    if (variant & 32) e.marked = false;
-    SCOPED_TRACE(variant);
-    const std::string text = serialize(e);
-    EXPECT_EQ(text, json::serialize(toJson(e)));
-    EXPECT_EQ(json::parse(text).at("data"), json::parse(e.dataText));
-  }
-}
-
 }  // namespace
 }  // namespace eg::events

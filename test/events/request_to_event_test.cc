@@ -348,7 +348,7 @@ TEST(HttpRequestMode, DataDescribesTheRequest) {
   // The text is what serialize writes for that CloudEvent.
   EXPECT_EQ(serialize(e), r->text);
 
-  const json::value value = dataValue(e);
+  const json::value value = e.data;
   const json::object& data = value.as_object();
   EXPECT_EQ(data.at("path"), "/users/a b");
   EXPECT_EQ(data.at("method"), "PUT");
@@ -377,7 +377,7 @@ TEST(HttpRequestMode, NoContentTypeAndNoBody) {
   const CloudEvent e = cloudEvent(*r);
   EXPECT_FALSE(e.contentType);
   EXPECT_EQ(serialize(e), r->text);
-  const json::value value = dataValue(e);
+  const json::value value = e.data;
   const json::object& data = value.as_object();
   EXPECT_EQ(data.at("method"), "GET");
   EXPECT_EQ(data.at("host"), "");
@@ -391,7 +391,7 @@ TEST(HttpRequestMode, OpaqueBodyIsBase64) {
                                  std::string("\x00\xff\x10", 3)),
                             "/hello");
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(dataValue(cloudEvent(*r)).at("body"), "AP8Q");
+  EXPECT_EQ(cloudEvent(*r).data.at("body"), "AP8Q");
 }
 
 TEST(HttpRequestMode, StructAndDirectJsonAgree) {
@@ -425,12 +425,12 @@ TEST(SetPathParams, FillsParamsOfHttpRequestEvents) {
   auto r = eventFromRequest(makeRequest(http::verb::get, "/users/7?q=}", {}), "/users/7");
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(setPathParams(*r, {{"id", "7"}, {"group", "a }b\""}}));
-  EXPECT_EQ(dataValue(cloudEvent(*r)).at("params"),
+  EXPECT_EQ(cloudEvent(*r).data.at("params"),
             (json::object{{"id", "7"}, {"group", "a }b\""}}));
   // Replacing keeps the rest of the event intact.
   EXPECT_TRUE(setPathParams(*r, {{"other", "1"}}));
   const CloudEvent e = cloudEvent(*r);
-  const json::value data = dataValue(e);
+  const json::value data = e.data;
   EXPECT_EQ(data.at("params"), (json::object{{"other", "1"}}));
   EXPECT_EQ(data.at("query"), (json::object{{"q", json::array{"}"}}}));
   EXPECT_TRUE(data.at("body").is_null());
