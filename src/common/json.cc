@@ -82,7 +82,7 @@ JsonWriter& JsonWriter::string(std::string_view s) {
     // Room for the quoted string in one call, then the string between the quotes.
     const std::size_t at = out_.size();
     out_.append(s.size() + 2, '"');
-    std::memcpy(out_.data() + at + 1, s.data(), s.size());
+    if (!s.empty()) std::memcpy(out_.data() + at + 1, s.data(), s.size());
     return *this;
   }
   json::serializer& sr = threadSerializer();

@@ -476,9 +476,9 @@ ReadStep readBuffered(beast::flat_buffer& buffer, ResponseReader& parser,
   if (trySimple && buffer.size() > 0) {
     const auto data = buffer.data();
     std::size_t consumed = 0;
-    switch (parseSimpleResponse(std::string_view(static_cast<const char*>(data.data()), data.size()),
-                                std::min(maxBody, kSimpleMaxBody), kResponseHeaderLimit, response,
-                                consumed, outcome.keepAlive)) {
+    const std::string_view bytes(static_cast<const char*>(data.data()), data.size());
+    switch (parseSimpleResponse(bytes, std::min(maxBody, kSimpleMaxBody), kResponseHeaderLimit,
+                                response, consumed, outcome.keepAlive)) {
       case SimpleParse::kDone:
         buffer.consume(consumed);
         outcome.simple = true;

@@ -6,8 +6,8 @@
 #include <array>
 #include <atomic>
 #include <charconv>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 #include <exception>
 #include <future>
 #include <limits>
