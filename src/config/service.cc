@@ -283,19 +283,28 @@ asio::awaitable<Status> ConfigService::deleteResource(std::string space, std::st
   co_return raceLost(std::string(Resource<T>::kName) + " " + q(id));
 }
 
+template <class Uses>
+asio::awaitable<Status> ConfigService::refuseIfSubscribed(std::string space, std::string what,
+                                                          Uses uses) {
+  auto subs = co_await listResources<model::Subscription>(std::move(space), {});
+  if (!subs) co_return std::move(subs).error();
+  for (const auto& s : *subs) {
+    if (uses(s)) {
+      co_return Error::invalid(what + " cannot be deleted because subscription " +
+                               q(s.subscriptionId) + " uses it.");
+    }
+  }
+  co_return Status{};
+}
+
 asio::awaitable<Status> ConfigService::deleteFunction(std::string space, std::string id) {
   co_return co_await deleteResource<model::Function>(
       space, id,
       [&](const store::KeyValue&, std::vector<store::Op>&) -> asio::awaitable<Status> {
-        auto subs = co_await listResources<model::Subscription>(space, {});
-        if (!subs) co_return std::move(subs).error();
-        for (const auto& s : *subs) {
-          if (s.functionId == id) {
-            co_return Error::invalid("Function " + q(id) +
-                                     " cannot be deleted because subscription " +
-                                     q(s.subscriptionId) + " uses it.");
-          }
-        }
+        auto unused = co_await refuseIfSubscribed(
+            space, "Function " + q(id),
+            [&](const model::Subscription& s) { return s.functionId == id; });
+        if (!unused) co_return unused;
         auto types = co_await listResources<model::EventType>(space, {});
         if (!types) co_return std::move(types).error();
         for (const auto& e : *types) {
@@ -389,16 +398,9 @@ asio::awaitable<Status> ConfigService::deleteEventType(std::string space, std::s
   co_return co_await deleteResource<model::EventType>(
       space, name,
       [&](const store::KeyValue&, std::vector<store::Op>&) -> asio::awaitable<Status> {
-        auto subs = co_await listResources<model::Subscription>(space, {});
-        if (!subs) co_return std::move(subs).error();
-        for (const auto& s : *subs) {
-          if (s.eventType == name && usesEventType(s)) {
-            co_return Error::invalid("Event Type " + q(name) +
-                                     " cannot be deleted because subscription " +
-                                     q(s.subscriptionId) + " uses it.");
-          }
-        }
-        co_return Status{};
+        co_return co_await refuseIfSubscribed(
+            space, "Event Type " + q(name),
+            [&](const model::Subscription& s) { return s.eventType == name && usesEventType(s); });
       });
 }
 

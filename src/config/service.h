@@ -100,6 +100,9 @@ class ConfigService {
   asio::awaitable<Result<std::vector<T>>> listResources(std::string space, MetadataFilters filters);
   template <class T, class Check>
   asio::awaitable<Status> deleteResource(std::string space, std::string id, Check check);
+  // Refuses deleting `what` (e.g. `Function "f"`) when a subscription of `space` uses it.
+  template <class Uses>
+  asio::awaitable<Status> refuseIfSubscribed(std::string space, std::string what, Uses uses);
   Status validateProvider(const model::Function& fn) const;
 
   store::Store& store_;
