@@ -95,6 +95,13 @@ std::string get(std::string_view target, std::string_view extra = "") {
   return "GET " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n" + std::string(extra) + "\r\n";
 }
 
+// Sends `request` on `c` and reads its answer (the head only, with `headOnly`).
+std::optional<RawResponse> roundTrip(RawConn& c, std::string_view request,
+                                     bool headOnly = false) {
+  if (!c.send(request)) return std::nullopt;
+  return c.readResponse(5s, headOnly);
+}
+
 TEST_F(HttpServerTest, AnswersWithTheHandlersResponse) {
   startServer();
   ASSERT_NE(port(), 0);
@@ -151,13 +158,11 @@ TEST_F(HttpServerTest, UnframedResponsesAreFramedAsTheyAreWritten) {
   // HTTP/1.1: no Connection field while the connection stays; a 204 goes without its
   // body and without a length, and the connection still serves the next request.
   RawConn c(port());
-  ASSERT_TRUE(c.send(get("/nocontent")));
-  auto none = c.readResponse(5s, /*headOnly=*/true);
+  auto none = roundTrip(c, get("/nocontent"), /*headOnly=*/true);
   ASSERT_TRUE(none);
   EXPECT_EQ(none->status, 204);
   EXPECT_EQ(none->header("content-length"), "");
-  ASSERT_TRUE(c.send(post("/", "")));
-  auto empty = c.readResponse();
+  auto empty = roundTrip(c, post("/", ""));
   ASSERT_TRUE(empty);
   EXPECT_EQ(empty->status, 200);
   EXPECT_EQ(empty->header("content-length"), "0");
@@ -215,14 +220,12 @@ TEST_F(HttpServerTest, Http10ClosesByDefault) {
 TEST_F(HttpServerTest, HeadWritesNoBody) {
   startServer();
   RawConn c(port());
-  ASSERT_TRUE(c.send("HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
-  auto h = c.readResponse(5s, /*headOnly=*/true);
+  auto h = roundTrip(c, "HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\n", /*headOnly=*/true);
   ASSERT_TRUE(h);
   EXPECT_EQ(h->status, 200);
   EXPECT_EQ(h->header("content-length"), "5");
   // Were a body written, it would be read as the start of the next response.
-  ASSERT_TRUE(c.send(post("/", "next")));
-  auto r = c.readResponse();
+  auto r = roundTrip(c, post("/", "next"));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "next");
