@@ -496,6 +496,15 @@ std::string requestText(const net::Request& req, std::string_view path, std::str
   return out;
 }
 
+// The start of every http.request event's text, up to its eventID.
+constexpr std::string_view kTextEventType =
+    R"({"eventType":"http.request","cloudEventsVersion":")";
+constexpr std::string_view kTextSource = R"(","source":")";
+constexpr std::string_view kTextEventId = R"(","eventID":")";
+constexpr std::size_t kTextEventIdAt = kTextEventType.size() + kCloudEventsVersion.size() +
+                                       kTextSource.size() + kGatewaySource.size() +
+                                       kTextEventId.size();
+
 // Rule 4: the http.request event, written as the JSON text serialize would give for
 // gatewayEvent("http.request") with this contentType and data.
 IncomingEvent httpRequestEvent(const net::Request& req, std::string_view path,
@@ -508,12 +517,11 @@ IncomingEvent httpRequestEvent(const net::Request& req, std::string_view path,
 
   std::string& out = incoming.text;
   out.reserve(256 + contentType.size() + requestTextReserve(req, path));
-  out += R"({"eventType":"http.request","cloudEventsVersion":")";
+  out += kTextEventType;
   out += kCloudEventsVersion;
-  out += R"(","source":")";
+  out += kTextSource;
   out += kGatewaySource;
-  out += R"(","eventID":")";
-  incoming.idAt = out.size();
+  out += kTextEventId;
   appendEventId(out);
   out += R"(","eventTime":")";
   appendRfc3339(out);
@@ -562,16 +570,9 @@ std::string takeEventJson(IncomingEvent& incoming) {
   return serialize(incoming.event);
 }
 
-CloudEvent cloudEvent(const IncomingEvent& incoming) {
-  if (incoming.text.empty()) return incoming.event;
-  // Written by httpRequestEvent: it parses and validates.
-  auto event = fromJson(json::parse(incoming.text));
-  return std::move(event).value();
-}
-
 std::string_view eventId(const IncomingEvent& incoming) {
   if (incoming.text.empty()) return incoming.event.eventID;
-  return std::string_view(incoming.text).substr(incoming.idAt, 36);
+  return std::string_view(incoming.text).substr(kTextEventIdAt, 36);
 }
 
 bool setPathParams(IncomingEvent& incoming,

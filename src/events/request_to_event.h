@@ -78,8 +78,8 @@ struct IncomingEvent {
     kLegacy,       // Gen 1 `Event` header
     kHttpRequest,  // anything else: an `http.request` event
   };
-  // kHttpRequest: only eventType and contentType; the whole event is `text` (see
-  // cloudEvent). The other kinds: the whole event.
+  // kHttpRequest: only eventType and contentType; the whole event is `text`. The
+  // other kinds: the whole event.
   CloudEvent event;
   Kind kind = kHttpRequest;
   // True when the gateway made the event up (gateway source, new ID and time, the
@@ -88,9 +88,8 @@ struct IncomingEvent {
   // kHttpRequest: the event's JSON, written straight from the request, exactly as
   // serialize would write the CloudEvent it describes. Building that CloudEvent (its
   // strings, its data) and serializing it cost more than the request path can spare;
-  // cloudEvent() reads it back when one is needed.
+  // whoever needs the CloudEvent (authorizers) reads it back from the JSON.
   std::string text;
-  std::size_t idAt = 0;  // where the eventID's 36 characters are in `text`
   // Where data.params is in `text`, and its length.
   std::size_t paramsAt = std::string::npos;
   std::size_t paramsSize = 2;
@@ -98,10 +97,6 @@ struct IncomingEvent {
 
 // The event's JSON: `text` (taken: it is left empty), or the event serialized.
 std::string takeEventJson(IncomingEvent& incoming);
-// The whole CloudEvent: `event`, or `text` read back (data as a JSON value and the
-// marker as an object in extensions, which serialize writes as `text` has them).
-// Before takeEventJson.
-CloudEvent cloudEvent(const IncomingEvent& incoming);
 // The eventID, from whichever holds it. Before takeEventJson.
 std::string_view eventId(const IncomingEvent& incoming);
 

@@ -42,6 +42,14 @@ Headers withHeaders(Headers base, const Headers& more) {
   return base;
 }
 
+// The whole CloudEvent of `incoming`: `event`, or its JSON text read back.
+CloudEvent cloudEvent(const IncomingEvent& incoming) {
+  if (incoming.text.empty()) return incoming.event;
+  auto event = fromJson(json::parse(incoming.text));
+  EXPECT_TRUE(event.ok()) << event.error().message;
+  return event ? *event : CloudEvent{};
+}
+
 void expectGatewayBuilt(const CloudEvent& e) {
   EXPECT_EQ(e.source, kGatewaySource);
   EXPECT_EQ(e.cloudEventsVersion, "0.1");
