@@ -518,16 +518,9 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
   }
   const std::string_view payload = call.text();
 
+  // The request's JSON for authorizers: written once, when the first one needs it.
   std::shared_ptr<const std::string> requestJson;
   if (!routes.empty()) {
-    for (const auto& route : routes) {
-      const model::EventType* et = snapshot->eventType(route.subscription->space, type);
-      if (et != nullptr && et->authorizerId) {
-        requestJson =
-            std::make_shared<const std::string>(events::httpRequestText(request, path));
-        break;
-      }
-    }
     const auto now = std::chrono::steady_clock::now();
     for (const auto& route : routes) {
       auto delivery = std::make_shared<Delivery>();
@@ -535,7 +528,13 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
       delivery->route = route;
       delivery->payload = call.sharedPayload;
       const model::EventType* et = snapshot->eventType(route.subscription->space, type);
-      if (et != nullptr && et->authorizerId) delivery->request = requestJson;
+      if (et != nullptr && et->authorizerId) {
+        if (!requestJson) {
+          requestJson =
+              std::make_shared<const std::string>(events::httpRequestText(request, path));
+        }
+        delivery->request = requestJson;
+      }
       // The subscription's type is the event's (routes match it exactly), and lives as
       // long as the snapshot the delivery holds.
       delivery->type = route.subscription->eventType;
