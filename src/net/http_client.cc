@@ -261,9 +261,23 @@ Status validateHeaders(const ClientRequest& req) { return validateHeaders(req.he
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-// The head up to Content-Length: request line, Host, `fixed` (when set) and `headers`
-// but the reserved ones, and a User-Agent unless one of them is.
-void writeHeadStart(std::string& out, http::verb method, const Url& url, const Headers* fixed,
+// Appends `headers` but the reserved ones; true when one of them is User-Agent.
+bool appendHeaders(std::string& out, const Headers& headers) {
+  bool userAgent = false;
+  for (const auto& [name, value] : headers) {
+    if (isReserved(name)) continue;
+    if (beast::iequals(name, "user-agent")) userAgent = true;
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  return userAgent;
+}
+
+// The head up to Content-Length: request line, Host, `headers` but the reserved ones,
+// and a User-Agent unless one of them is.
+void writeHeadStart(std::string& out, http::verb method, const Url& url,
                     const Headers& headers) {
   out += http::to_string(method);
   out += ' ';
@@ -275,20 +289,7 @@ void writeHeadStart(std::string& out, http::verb method, const Url& url, const H
     appendNumber(out, url.port);
   }
   out += "\r\n";
-  bool userAgent = false;
-  auto append = [&](const Headers& list) {
-    for (const auto& [name, value] : list) {
-      if (isReserved(name)) continue;
-      if (beast::iequals(name, "user-agent")) userAgent = true;
-      out += name;
-      out += ": ";
-      out += value;
-      out += "\r\n";
-    }
-  };
-  if (fixed != nullptr) append(*fixed);
-  append(headers);
-  if (!userAgent) {
+  if (!appendHeaders(out, headers)) {
     out += "User-Agent: ";
     out += kUserAgent;
     out += "\r\n";
@@ -300,16 +301,10 @@ void writeHead(std::string& out, const ClientRequest& req, const Url& url,
                std::string_view body) {
   if (req.fixedHead != nullptr) {
     out.assign(*req.fixedHead);
-    for (const auto& [name, value] : req.headers) {
-      if (isReserved(name)) continue;
-      out += name;
-      out += ": ";
-      out += value;
-      out += "\r\n";
-    }
+    appendHeaders(out, req.headers);
   } else {
     out.clear();
-    writeHeadStart(out, req.method, url, req.fixedHeaders, req.headers);
+    writeHeadStart(out, req.method, url, req.headers);
   }
   char digits[24];
   const auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), body.size());
@@ -579,7 +574,7 @@ bool responseRead(const ReadOutcome& read, const ResponseReader& parser, const C
 
 std::string fixedRequestHead(http::verb method, const Url& url, const Headers& headers) {
   std::string out;
-  writeHeadStart(out, method, url, nullptr, headers);
+  writeHeadStart(out, method, url, headers);
   return out;
 }
 

@@ -32,12 +32,9 @@ struct Url {
 struct ClientRequest {
   http::verb method = http::verb::post;
   const Url* url = nullptr;  // must outlive the call
-  // Sent first, when set: headers the caller keeps for many calls (must outlive the
-  // call). Unlike `headers` they are not checked per call: their owner checks them once.
-  const std::vector<std::pair<std::string, std::string>>* fixedHeaders = nullptr;
   // When set, the head up to Content-Length as fixedRequestHead wrote it for this
-  // method and URL (must outlive the call), instead of the request line, Host,
-  // `fixedHeaders` and User-Agent; `headers` follow it, and must not name User-Agent.
+  // method and URL (must outlive the call), instead of the request line, Host and
+  // User-Agent; `headers` follow it, and must not name User-Agent.
   const std::string* fixedHead = nullptr;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
@@ -49,8 +46,8 @@ struct ClientRequest {
 
 // The head of a request up to its Content-Length (request line, Host, `headers` but
 // Host and the framing ones, a User-Agent unless `headers` has one), for a caller that
-// sends many requests alike: written once instead of per call. `headers` are checked
-// by the caller, as ClientRequest::fixedHeaders are.
+// sends many requests alike: written once instead of per call. Unlike
+// ClientRequest::headers, `headers` are not checked here: the caller checks them once.
 std::string fixedRequestHead(http::verb method, const Url& url,
                              const std::vector<std::pair<std::string, std::string>>& headers);
 

@@ -183,7 +183,7 @@ TEST_F(HttpClientTest, AFixedHeadIsSentAsTheHeadWrittenPerCall) {
       ClientRequest req;
       req.url = &url;
       if (way == 0) {
-        req.fixedHeaders = &fixed;
+        req.headers = fixed;
       } else {
         req.fixedHead = &head;
       }
