@@ -28,6 +28,7 @@
 #include "common/http_syntax.h"
 #include "net/deadlines.h"
 #include "net/parse_buffered.h"
+#include "net/read_now.h"
 #include "net/simple_response.h"
 #include "net/write_now.h"
 
@@ -107,6 +108,7 @@ struct Connection {
   std::string head;           // serialized request head, reused likewise
   Clock::time_point idleSince;
   Deadlines::Entry deadline;  // registered while a call uses the connection
+  bool readsNow = false;      // plain, reused, and set up for readNow
 
   tcp::socket& socket() { return tls ? tls->next_layer() : *plain; }
 };
@@ -380,7 +382,7 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> connect(const asio::any_io_
   if (ec && conn->deadline.expired) co_return timeoutError(url, "connecting to", timeout);
   if (ec) co_return unavailableError(url, "cannot connect to", ec);
   socket.set_option(tcp::no_delay(true), ec);
-  socket.non_blocking(true, ec);  // for writeNow; async operations do not mind
+  socket.non_blocking(true, ec);  // for writeNow and readNow; async operations do not mind
 
   if (url.tls) {
     auto& stream = *conn->tls;
@@ -742,6 +744,9 @@ asio::awaitable<Result<ClientResponse>> HttpClient::send(ClientRequest request) 
     }
     inUse.attach(*conn);
     Connection& c = *conn;
+    // A connection's second exchange sets it up for readNow: a connection used once costs
+    // no extra syscall.
+    if (reused && c.plain && !c.readsNow) c.readsNow = watchPeerClose(*c.plain);
     writeHead(c.head, request, url, body);
     x = Exchange{};
     // The exchange, in this frame rather than a coroutine of its own: the request, then
@@ -780,8 +785,11 @@ asio::awaitable<Result<ClientResponse>> HttpClient::send(ClientRequest request) 
         std::size_t n = 0;
         if (c.tls) {
           std::tie(rec, n) = co_await c.tls->async_read_some(buffer.prepare(room), kTuple);
-        } else {
+        } else if (!readNow(*c.plain, buffer.prepare(room), n, rec)) {
+          // The usual case right after the request went out: the function has not
+          // answered yet, and the read waits without a receive that would fail.
           std::tie(rec, n) = co_await c.plain->async_read_some(buffer.prepare(room), kTuple);
+          readDone(*c.plain, rec, n, room);
         }
         buffer.commit(n);
         if (readEnded(rec, buffer, parser, trySimple, read) == ReadStep::kDone) break;

@@ -35,6 +35,7 @@
 #include "common/json.h"
 #include "net/deadlines.h"
 #include "net/parse_buffered.h"
+#include "net/read_now.h"
 #include "net/write_now.h"
 
 namespace eg::net {
@@ -369,6 +370,8 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream, SessionNo
   std::optional<http::request_parser<http::string_body>> parser;
   const auto headerLimit = static_cast<std::uint32_t>(
       std::min<std::size_t>(cfg.headerLimit, std::numeric_limits<std::uint32_t>::max()));
+  bool firstRequest = true;
+  bool readsNow = false;  // set up for readNow
 
   for (;;) {
     if (worker.stopping) co_return;
@@ -377,7 +380,20 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream, SessionNo
       if (buffer.capacity() > kMaxIdleBuffer) buffer.shrink_to_fit();
       node.idle = true;
       Deadlines::after(node.deadline, cfg.idleTimeout);
-      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(kFirstReadSize), kTuple);
+      error_code ec;
+      std::size_t n = 0;
+      if constexpr (std::is_same_v<Stream, tcp::socket>) {
+        // The client sends its next request once it has read our response: a receive
+        // tried now would find nothing. The first request is read as usual, so that a
+        // connection used once costs no extra syscall.
+        if (!readsNow && !firstRequest) readsNow = watchPeerClose(stream);
+        if (!readNow(stream, buffer.prepare(kFirstReadSize), n, ec)) {
+          std::tie(ec, n) = co_await stream.async_read_some(buffer.prepare(kFirstReadSize), kTuple);
+          readDone(stream, ec, n, kFirstReadSize);
+        }
+      } else {
+        std::tie(ec, n) = co_await stream.async_read_some(buffer.prepare(kFirstReadSize), kTuple);
+      }
       node.idle = false;
       if (ec) co_return;
       buffer.commit(n);
@@ -476,6 +492,7 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream, SessionNo
       tcp.shutdown(tcp::socket::shutdown_send, ignored);
       co_return;
     }
+    firstRequest = false;
   }
 }
 
@@ -486,7 +503,7 @@ asio::awaitable<void> session(ConnectionSlot slot, Worker& worker, tcp::socket s
   SessionNode node;
   Registration registration(worker, node);
   if (!st->tls) {
-    // For writeNow; async operations do not mind.
+    // For writeNow and readNow; async operations do not mind.
     error_code ignored;
     socket.non_blocking(true, ignored);
     node.deadline.socket = &socket;

@@ -64,7 +64,8 @@ class HttpClientTest : public ::testing::Test {
     return runSync(ioc_, client.send(std::move(req)));
   }
 
-  asio::io_context ioc_;
+  // Like the gateway's io threads: run by one thread, sockets without locking.
+  asio::io_context ioc_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::unique_ptr<IoPool> pool_;
   std::unique_ptr<HttpServer> server_;
 };
@@ -440,6 +441,28 @@ TEST_F(HttpClientTest, DoesNotResendOnceResponseBytesArrived) {
   EXPECT_EQ(partial.accepted(), 1);
 }
 
+TEST_F(HttpClientTest, ReadsAResponseThatArrivesInPieces) {
+  // Each pause lets the client run dry and wait; the next piece must still be read, and
+  // the connection is then reused as usual.
+  ScriptedServer slow([](RawConn& c, const std::atomic<bool>&) {
+    const std::string response = "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nin-12-pieces";
+    for (int i = 0; i < 3 && c.readRequest(); ++i) {
+      for (std::size_t at = 0; at < response.size(); at += 9) {
+        if (!c.send(response.substr(at, 9))) return;
+        std::this_thread::sleep_for(5ms);
+      }
+    }
+  });
+  HttpClient client;
+  Url url = mustParse("http://127.0.0.1:" + std::to_string(slow.port()) + "/");
+  for (int i = 0; i < 3; ++i) {
+    auto res = call(client, url, "x");
+    ASSERT_TRUE(res.ok()) << i << ": " << res.error().message;
+    EXPECT_EQ(res->body, "in-12-pieces");
+  }
+  EXPECT_EQ(slow.accepted(), 1);
+}
+
 TEST_F(HttpClientTest, MalformedResponseIsInvalid) {
   ScriptedServer garbage([](RawConn& c, const std::atomic<bool>&) {
     if (c.readRequest()) c.send("NOT HTTP AT ALL\r\n\r\n");
@@ -479,6 +502,22 @@ TEST_F(HttpClientTest, ResponseReadUntilCloseIsNotPooled) {
     EXPECT_EQ(res->body, "until-eof");
   }
   EXPECT_EQ(eof.accepted(), 2);
+}
+
+TEST_F(HttpClientTest, ReadsAResponseEndedByCloseOnAReusedConnection) {
+  // The end of the body and the FIN arrive together on a pooled connection: the client
+  // must still see the end of stream that completes the response.
+  ScriptedServer eof([](RawConn& c, const std::atomic<bool>&) {
+    if (c.readRequest()) c.send(kOk);
+    if (c.readRequest()) c.send("HTTP/1.1 200 OK\r\n\r\nuntil-eof");
+  });
+  HttpClient client;
+  Url url = mustParse("http://127.0.0.1:" + std::to_string(eof.port()) + "/");
+  ASSERT_TRUE(call(client, url).ok());
+  auto res = call(client, url, "", http::verb::post, 3s);
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  EXPECT_EQ(res->body, "until-eof");
+  EXPECT_EQ(eof.accepted(), 1);
 }
 
 TEST_F(HttpClientTest, SkipsInterimResponses) {

@@ -196,6 +196,73 @@ TEST_F(HttpServerTest, AnswersPipelinedRequestsInOrder) {
   EXPECT_EQ(h->body, "hello");
 }
 
+TEST_F(HttpServerTest, AnswersARequestSentWhileThePreviousIsBeingHandled) {
+  // The second request arrives while the server reads nothing (its handler is busy): the
+  // server must still see it once the first answer is out, and then go on as usual.
+  startServer();
+  RawConn c(port());
+  ASSERT_TRUE(c.send(get("/slow")));
+  ASSERT_TRUE(eventually([&] { return slowStarted_.load() == 1; }));
+  ASSERT_TRUE(c.send(post("/", "during")));
+  auto slow = c.readResponse();
+  auto during = c.readResponse();
+  ASSERT_TRUE(slow && during);
+  EXPECT_EQ(slow->status, 200);
+  EXPECT_EQ(during->body, "during");
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(c.send(post("/", "after" + std::to_string(i))));
+    auto r = c.readResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "after" + std::to_string(i));
+  }
+}
+
+TEST_F(HttpServerTest, AnswersAClientThatHalfClosesThenCloses) {
+  // Requests followed at once by the client's FIN (`nc -N`): the answers go out and the
+  // connection is closed, not left open until the idle timeout.
+  ServerSettings settings;
+  settings.idleTimeout = 30s;
+  startServer(settings);
+  {
+    RawConn c(port());
+    ASSERT_TRUE(c.send(post("/", "bye")));
+    ::shutdown(c.fd(), SHUT_WR);
+    auto r = c.readResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "bye");
+    EXPECT_TRUE(c.waitClosed(2s));
+  }
+  // The second request and the FIN arrive while the server is busy with the first, so
+  // they are reported together.
+  RawConn c(port());
+  ASSERT_TRUE(c.send(get("/slow")));
+  ASSERT_TRUE(eventually([&] { return slowStarted_.load() == 1; }));
+  ASSERT_TRUE(c.send(post("/", "last")));
+  ::shutdown(c.fd(), SHUT_WR);
+  auto slow = c.readResponse();
+  auto last = c.readResponse();
+  ASSERT_TRUE(slow && last);
+  EXPECT_EQ(last->body, "last");
+  EXPECT_TRUE(c.waitClosed(2s));
+}
+
+TEST_F(HttpServerTest, ReadsARequestThatArrivesInPieces) {
+  startServer();
+  RawConn c(port());
+  const std::string request = post("/", "pieces");
+  for (std::size_t at = 0; at < request.size(); at += 7) {
+    ASSERT_TRUE(c.send(request.substr(at, 7)));
+    std::this_thread::sleep_for(2ms);
+  }
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "pieces");
+  ASSERT_TRUE(c.send(post("/", "next")));
+  auto next = c.readResponse();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body, "next");
+}
+
 TEST_F(HttpServerTest, ClosesWhenTheClientAsksTo) {
   startServer();
   RawConn c(port());
