@@ -16,6 +16,7 @@
 #   SUT_CORE       core of the gateway and the nginx proxy (0)
 #   LOAD_CORE      core of wrk and the backend            (1)
 #   NGINX          nginx binary                           (/usr/sbin/nginx)
+#   SYSCALLS       seconds of the syscalls-per-request count, 0 to skip (3)
 #   NGINX_ONLY=1   measure only nginx (checks the setup without a gateway binary)
 #   KEEP_TMP=1     keep the temp dir (configs, logs, raw wrk output)
 set -euo pipefail
@@ -34,12 +35,13 @@ SUT_CORE=${SUT_CORE:-0}
 LOAD_CORE=${LOAD_CORE:-1}
 NGINX=${NGINX:-/usr/sbin/nginx}
 NGINX_ONLY=${NGINX_ONLY:-0}
+SYSCALLS=${SYSCALLS:-3}
 
 # shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 for v in DURATION WARMUP ROUNDS CONNECTIONS ASYNC_DURATION ASYNC_WORKERS ASYNC_BACKLOG \
-         DRAIN_TIMEOUT SUT_CORE LOAD_CORE; do
+         DRAIN_TIMEOUT SUT_CORE LOAD_CORE SYSCALLS; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer, got '${!v}'"
 done
 ((DURATION > 0 && ROUNDS > 0 && CONNECTIONS > 0 && ASYNC_DURATION > 0)) ||
@@ -93,6 +95,7 @@ start_nginx "$TMP/backend" "$LOAD_CORE" "http://127.0.0.1:$BACKEND_PORT/"
 
 nginx_proxy_conf "$TMP/proxy" "$BACKEND_PORT" "$PROXY_PORT"
 start_nginx "$TMP/proxy" "$SUT_CORE" "http://127.0.0.1:$PROXY_PORT/"
+PROXY_PID=$NGINX_PID
 
 config() {  # $1 path under /v1/spaces/default, $2 JSON body; expects 201
   local status
@@ -211,6 +214,41 @@ fi
 
 gw_rps=$(median "${GW_RPS[@]}") gw_p50=$(median "${GW_P50[@]}") gw_p99=$(median "${GW_P99[@]}")
 
+# --- syscalls per request ----------------------------------------------------------
+# Syscalls are the largest cost of a relayed request on loopback. Counted with perf's
+# syscall tracepoints while wrk runs SYSCALLS seconds (not with strace, which slows the
+# process enough to change whether its reads find data waiting).
+# Prints "syscalls recv failed_recv requests" for process $2 under load on $3.
+count_syscalls() {  # $1 name, $2 pid, $3 url
+  local out="$TMP/perf-$1.txt" wrk_out="$TMP/wrk-syscalls-$1.txt" perf_pid requests
+  perf stat -x, -o "$out" -e raw_syscalls:sys_enter -e syscalls:sys_enter_recvfrom \
+    -e syscalls:sys_exit_recvfrom --filter 'ret < 0' -p "$2" -- sleep $((SYSCALLS + 1)) \
+    >/dev/null 2>&1 &
+  perf_pid=$!
+  sleep 0.3
+  on_load wrk "${WRK_ARGS[@]}" -d"${SYSCALLS}s" "$3" >"$wrk_out" 2>&1 || true
+  wait "$perf_pid" || return 1
+  requests=$(awk '/ requests in / { print $1 }' "$wrk_out")
+  awk -F, -v r="${requests:-0}" '
+    $3 ~ /^raw_syscalls:sys_enter/ { all = $1 }
+    $3 ~ /^syscalls:sys_enter_recvfrom/ { recv = $1 }
+    $3 ~ /^syscalls:sys_exit_recvfrom/ { failed = $1 }
+    END { if (all == "" || r == 0) exit 1; print all, recv, failed, r }' "$out"
+}
+syscalls_line="not counted (SYSCALLS=0)"
+if ((SYSCALLS > 0)); then
+  syscalls_line="not counted (needs perf with syscall tracepoints, as root)"
+  nginx_worker=$(pgrep -P "$PROXY_PID" | head -1)
+  if command -v perf >/dev/null && [ -n "$nginx_worker" ] &&
+     gw_sys=$(count_syscalls gateway "$GATEWAY_PID" "$GW_URL") &&
+     ng_sys=$(count_syscalls nginx "$nginx_worker" "$NGINX_URL"); then
+    syscalls_line=$(awk -v g="$gw_sys" -v n="$ng_sys" 'BEGIN {
+      split(g, a, " "); split(n, b, " ")
+      printf "gateway %.2f (recv %.2f, failed %.2f), nginx %.2f (recv %.2f, failed %.2f)",
+        a[1] / a[4], a[2] / a[4], a[3] / a[4], b[1] / b[4], b[2] / b[4], b[3] / b[4] }')
+  fi
+fi
+
 # --- async accept rate -------------------------------------------------------------
 cat >"$TMP/async.lua" <<'EOF'
 wrk.method = "POST"
@@ -288,6 +326,7 @@ printf '%-16s %10s %9s %9s\n' "gateway (sync)" "$gw_rps" "$gw_p50" "$gw_p99"
 printf '%-16s %10s %9s %9s\n' "nginx (proxy)" "$ng_rps" "$ng_p50" "$ng_p99"
 printf '%-16s %10s   p50 %s   p99 %s\n' "ratio gw/nginx" "$(ratio "$gw_rps" "$ng_rps")" \
   "$(ratio "$gw_p50" "$ng_p50")" "$(ratio "$gw_p99" "$ng_p99")"
+echo "syscalls per request: $syscalls_line"
 echo "async: accepted $accept_rps req/s ($accepted in $(awk -v d="$duration_us" 'BEGIN { printf "%.2f", d / 1e6 }')s)," \
   "503 $refused, other $other, socket errors ${async_errs:-0}," \
   "delivered $delivered/$accepted (processed metric $processed_n), drained: $drained after ${drain_secs}s"
