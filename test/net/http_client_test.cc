@@ -52,6 +52,15 @@ class HttpClientTest : public ::testing::Test {
     if (pool_) pool_->stop();
   }
 
+  // `times` calls in a row, each answered `answer`.
+  void expectAnswers(HttpClient& client, const Url& url, int times, std::string_view answer) {
+    for (int i = 0; i < times; ++i) {
+      auto res = call(client, url, "x");
+      ASSERT_TRUE(res.ok()) << i << ": " << res.error().message;
+      EXPECT_EQ(res->body, answer);
+    }
+  }
+
   Result<ClientResponse> call(HttpClient& client, const Url& url, std::string body = "",
                               http::verb method = http::verb::post,
                               std::chrono::milliseconds responseTimeout = 5s) {
@@ -417,11 +426,7 @@ TEST_F(HttpClientTest, RetriesOnceWhenAPooledConnectionWasClosed) {
   });
   HttpClient client;
   Url url = mustParse("http://127.0.0.1:" + std::to_string(closer.port()) + "/");
-  for (int i = 0; i < 3; ++i) {
-    auto res = call(client, url, "x");
-    ASSERT_TRUE(res.ok()) << i << ": " << res.error().message;
-    EXPECT_EQ(res->body, "ok");
-  }
+  expectAnswers(client, url, 3, "ok");
   EXPECT_EQ(closer.accepted(), 3);
 }
 
@@ -455,11 +460,7 @@ TEST_F(HttpClientTest, ReadsAResponseThatArrivesInPieces) {
   });
   HttpClient client;
   Url url = mustParse("http://127.0.0.1:" + std::to_string(slow.port()) + "/");
-  for (int i = 0; i < 3; ++i) {
-    auto res = call(client, url, "x");
-    ASSERT_TRUE(res.ok()) << i << ": " << res.error().message;
-    EXPECT_EQ(res->body, "in-12-pieces");
-  }
+  expectAnswers(client, url, 3, "in-12-pieces");
   EXPECT_EQ(slow.accepted(), 1);
 }
 

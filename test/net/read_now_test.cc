@@ -42,6 +42,21 @@ class ReadNowTest : public ::testing::Test {
     pollfd p{socket_->native_handle(), POLLIN, 0};
     return ::poll(&p, 1, 2000) == 1;
   }
+  bool deliver(std::string_view text) { return peer_->send(text) && arrived(); }
+
+  void expectEndOfStreamNow() {
+    std::size_t n = 0;
+    error_code ec;
+    ASSERT_TRUE(readNow(*socket_, asio::buffer(buf_), n, ec));
+    EXPECT_EQ(ec, asio::error::eof);
+  }
+
+  // `text` is waiting, but readNow does not try: the read that waits for the reactor
+  // gets it.
+  void expectReadOnlyByWaiting(const std::string& text) {
+    EXPECT_EQ(tryRead(), std::nullopt);
+    EXPECT_EQ(waitRead(), text);
+  }
 
   // What readNow gives, as text; nullopt when it did not read.
   std::optional<std::string> tryRead() {
@@ -79,17 +94,14 @@ class ReadNowTest : public ::testing::Test {
 
 TEST_F(ReadNowTest, AfterTheWatchStartsTheFirstReadWaits) {
   connect();
-  ASSERT_TRUE(peer_->send("abc"));
-  ASSERT_TRUE(arrived());
-  // Watching re-armed the socket, so the reactor will announce what is there: not tried.
-  EXPECT_EQ(tryRead(), std::nullopt);
-  EXPECT_EQ(waitRead(), "abc");
+  ASSERT_TRUE(deliver("abc"));
+  // Watching re-armed the socket, so the reactor will announce what is there.
+  expectReadOnlyByWaiting("abc");
 }
 
 TEST_F(ReadNowTest, ReadsRightAwayWhatTheReactorAnnounced) {
   connect();
-  ASSERT_TRUE(peer_->send("abc"));
-  ASSERT_TRUE(arrived());
+  ASSERT_TRUE(deliver("abc"));
   reactorRuns();
   EXPECT_EQ(tryRead(), "abc");
 }
@@ -100,10 +112,8 @@ TEST_F(ReadNowTest, AfterAShortReadTheNextReadWaitsForTheReactor) {
   EXPECT_EQ(waitRead(), "abc");
   // The socket ran dry; data arriving now is not received before epoll reports it.
   for (const std::string next : {"def", "ghi"}) {
-    ASSERT_TRUE(peer_->send(next));
-    ASSERT_TRUE(arrived());
-    EXPECT_EQ(tryRead(), std::nullopt);
-    EXPECT_EQ(waitRead(), next);
+    ASSERT_TRUE(deliver(next));
+    expectReadOnlyByWaiting(next);
   }
 }
 
@@ -111,8 +121,7 @@ TEST_F(ReadNowTest, ReadinessSeenWhileNobodyReadsIsNotLost) {
   connect();
   ASSERT_TRUE(peer_->send("a"));
   EXPECT_EQ(waitRead(), "a");
-  ASSERT_TRUE(peer_->send("late"));
-  ASSERT_TRUE(arrived());
+  ASSERT_TRUE(deliver("late"));
   // The reactor runs with no read pending (as while a request is being handled) and takes
   // the readiness event; the next read must then try right away.
   reactorRuns();
@@ -122,16 +131,13 @@ TEST_F(ReadNowTest, ReadinessSeenWhileNobodyReadsIsNotLost) {
 TEST_F(ReadNowTest, FullReadsKeepTryingUntilTheSocketIsEmpty) {
   connect();
   const std::string twice(2 * buf_.size(), 'x');
-  ASSERT_TRUE(peer_->send(twice));
-  ASSERT_TRUE(arrived());
+  ASSERT_TRUE(deliver(twice));
   reactorRuns();
   EXPECT_EQ(tryRead(), std::string(buf_.size(), 'x'));
   EXPECT_EQ(tryRead(), std::string(buf_.size(), 'x'));  // more may have been there: tried
   EXPECT_EQ(tryRead(), std::nullopt);                    // tried: would block
-  ASSERT_TRUE(peer_->send("abc"));
-  ASSERT_TRUE(arrived());
-  EXPECT_EQ(tryRead(), std::nullopt);  // not tried
-  EXPECT_EQ(waitRead(), "abc");
+  ASSERT_TRUE(deliver("abc"));
+  expectReadOnlyByWaiting("abc");
 }
 
 TEST_F(ReadNowTest, DataWithThePeersCloseInOneEventIsNotTakenAsEmpty) {
@@ -140,59 +146,45 @@ TEST_F(ReadNowTest, DataWithThePeersCloseInOneEventIsNotTakenAsEmpty) {
   // read that follows must not count as emptying the socket, or the end of stream, which
   // no later event announces, would never be read.
   ASSERT_TRUE(peer_->send("last"));
-  ::shutdown(peer_->fd(), SHUT_WR);
+  ::shutdown(peer_->fd(), SHUT_WR);  // FIN right behind the data
   ASSERT_TRUE(arrived());
   EXPECT_EQ(waitRead(), "last");
-  std::size_t n = 0;
-  error_code ec;
-  ASSERT_TRUE(readNow(*socket_, asio::buffer(buf_), n, ec));
-  EXPECT_EQ(ec, asio::error::eof);
+  expectEndOfStreamNow();
 }
 
 TEST_F(ReadNowTest, AReadAfterThePeersCloseWasSeenKeepsTrying) {
   connect();
   ASSERT_TRUE(peer_->send("last"));
-  ::shutdown(peer_->fd(), SHUT_WR);
+  ::shutdown(peer_->fd(), SHUT_WR);  // FIN right behind the data
   ASSERT_TRUE(arrived());
   // The reactor takes the event with no read pending; readNow then reads the data.
   reactorRuns();
   EXPECT_EQ(tryRead(), "last");
-  std::size_t n = 0;
-  error_code ec;
-  ASSERT_TRUE(readNow(*socket_, asio::buffer(buf_), n, ec));
-  EXPECT_EQ(ec, asio::error::eof);
+  expectEndOfStreamNow();
 }
 
 TEST_F(ReadNowTest, LeavesSocketsOfALockingContextAlone) {
   connect(/*locking=*/true);
-  ASSERT_TRUE(peer_->send("abc"));
-  ASSERT_TRUE(arrived());
+  ASSERT_TRUE(deliver("abc"));
   // Such a context may run its reactor on another thread: readNow never reads, and Asio's
   // own read does what it always does.
-  EXPECT_EQ(tryRead(), std::nullopt);
-  EXPECT_EQ(waitRead(), "abc");
-  ASSERT_TRUE(peer_->send("def"));
-  ASSERT_TRUE(arrived());
-  EXPECT_EQ(tryRead(), std::nullopt);
-  EXPECT_EQ(waitRead(), "def");
+  expectReadOnlyByWaiting("abc");
+  ASSERT_TRUE(deliver("def"));
+  expectReadOnlyByWaiting("def");
 }
 
 TEST_F(ReadNowTest, LeavesSocketsWithoutAWatchedCloseAlone) {
   connect(/*locking=*/false, /*watch=*/false);
-  ASSERT_TRUE(peer_->send("abc"));
-  ASSERT_TRUE(arrived());
-  EXPECT_EQ(tryRead(), std::nullopt);
-  EXPECT_EQ(waitRead(), "abc");
+  ASSERT_TRUE(deliver("abc"));
+  expectReadOnlyByWaiting("abc");
 }
 
 TEST_F(ReadNowTest, LeavesBlockingSocketsAlone) {
   connect();
   socket_->non_blocking(false);
   EXPECT_FALSE(watchPeerClose(*socket_));
-  ASSERT_TRUE(peer_->send("abc"));
-  ASSERT_TRUE(arrived());
-  EXPECT_EQ(tryRead(), std::nullopt);  // a read here could block the thread
-  EXPECT_EQ(waitRead(), "abc");
+  ASSERT_TRUE(deliver("abc"));
+  expectReadOnlyByWaiting("abc");  // a read in readNow could block the thread
 }
 
 }  // namespace
