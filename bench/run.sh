@@ -238,7 +238,7 @@ count_syscalls() {  # $1 name, $2 pid, $3 url
 syscalls_line="not counted (SYSCALLS=0)"
 if ((SYSCALLS > 0)); then
   syscalls_line="not counted (needs perf with syscall tracepoints, as root)"
-  nginx_worker=$(pgrep -P "$PROXY_PID" | head -1)
+  nginx_worker=$(pgrep -P "$PROXY_PID" | head -1) || true
   if command -v perf >/dev/null && [ -n "$nginx_worker" ] &&
      gw_sys=$(count_syscalls gateway "$GATEWAY_PID" "$GW_URL") &&
      ng_sys=$(count_syscalls nginx "$nginx_worker" "$NGINX_URL"); then
