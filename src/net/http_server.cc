@@ -488,8 +488,11 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream, SessionNo
     if (!startResponse(stream, res, frame, keepAlive, headOnly, head, pending)) co_return;
     if (pendingWrite(pending) && !co_await finishResponse(stream, node, pending)) co_return;
     if (!keepAlive) {
-      error_code ignored;
-      tcp.shutdown(tcp::socket::shutdown_send, ignored);
+      // Closing the socket sends the FIN behind the response; a shutdown first would
+      // only cost a syscall. A client that pipelined more requests gets a lingering
+      // close instead: closing on bytes it may still be sending would reset the
+      // connection, and a reset can discard the answer before the client reads it.
+      if (buffer.size() > 0) co_await lingeringClose(tcp, node);
       co_return;
     }
     firstRequest = false;

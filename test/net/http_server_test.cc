@@ -273,6 +273,18 @@ TEST_F(HttpServerTest, ClosesWhenTheClientAsksTo) {
   EXPECT_TRUE(c.waitClosed(2s));
 }
 
+TEST_F(HttpServerTest, KeepsReadingAfterAClosingAnswerWhileTheClientSendsMore) {
+  // More bytes behind a Connection: close request than the socket buffers hold: closing
+  // on them would reset the connection while the client is still sending.
+  startServer();
+  RawConn c(port());
+  ASSERT_TRUE(c.send(get("/hello", "Connection: close\r\n") + std::string(512 * 1024, 'x')));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "hello");
+  EXPECT_TRUE(c.waitClosed(2s));
+}
+
 TEST_F(HttpServerTest, Http10ClosesByDefault) {
   startServer();
   RawConn c(port());
