@@ -12,7 +12,7 @@ std::shared_ptr<Deadlines> Deadlines::create(const asio::any_io_executor& ex,
 }
 
 Deadlines::Deadlines(const asio::any_io_executor& ex, std::chrono::milliseconds tick)
-    : timer_(ex), tick_(std::max(tick, std::chrono::milliseconds(1))) {}
+    : timer_(std::in_place, ex), tick_(std::max(tick, std::chrono::milliseconds(1))) {}
 
 std::chrono::milliseconds Deadlines::tickFor(std::chrono::milliseconds shortest) {
   return std::clamp(shortest / 10, std::chrono::milliseconds(5), std::chrono::milliseconds(500));
@@ -40,15 +40,16 @@ void Deadlines::remove(Entry& e) {
 
 void Deadlines::stop() {
   stopped_ = true;
-  timer_.cancel();
+  // A pending wait completes (cancelled) and sees stopped_; it does not touch the timer.
+  timer_.reset();
 }
 
 // The wait holds a reference to the object, so a sweep never runs on a destroyed one;
 // it stops re-arming once nothing is registered.
 void Deadlines::startSweep() {
   sweeping_ = true;
-  timer_.expires_after(tick_);
-  timer_.async_wait([self = shared_from_this()](const boost::system::error_code&) {
+  timer_->expires_after(tick_);
+  timer_->async_wait([self = shared_from_this()](const boost::system::error_code&) {
     if (self->stopped_) {
       self->sweeping_ = false;
       return;

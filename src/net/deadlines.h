@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -53,7 +54,8 @@ class Deadlines : public std::enable_shared_from_this<Deadlines> {
   static void after(Entry& e, std::chrono::milliseconds d) { set(e, Clock::now() + d); }
   static void clear(Entry& e) { e.deadline = Clock::time_point::max(); }
 
-  // Ends the sweep for good (the io_context is going away).
+  // Ends the sweep for good (the io_context is going away) and frees its timer, so
+  // that entries may still be added and removed until the object goes.
   void stop();
 
   // A tick suited to the shortest timeout in use: a tenth of it, within [5 ms, 500 ms].
@@ -76,7 +78,7 @@ class Deadlines : public std::enable_shared_from_this<Deadlines> {
   void startSweep();
   void sweep();
 
-  boost::asio::steady_timer timer_;
+  std::optional<boost::asio::steady_timer> timer_;  // empty once stopped
   std::chrono::milliseconds tick_;
   Entry* head_ = nullptr;
   std::size_t count_ = 0;

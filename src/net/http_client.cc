@@ -216,6 +216,8 @@ class PoolService : public asio::execution_context::service {
   void shutdown() override {
     last_ = nullptr;
     pools_.clear();
+    // Also frees the sweep's timer while the context's timer service still exists:
+    // services are destroyed newest first, and that one was created after this one.
     if (deadlines_) deadlines_->stop();
   }
 

@@ -239,7 +239,8 @@ bool frameOnWrite(Response& res, bool keepAlive) {
 }
 
 char* put(char* p, std::string_view s) {
-  std::memcpy(p, s.data(), s.size());
+  // An empty view may have a null data(), which memcpy must not be given.
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());
   return p + s.size();
 }
 
