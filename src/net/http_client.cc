@@ -108,7 +108,6 @@ struct Connection {
   std::string head;           // serialized request head, reused likewise
   Clock::time_point idleSince;
   Deadlines::Entry deadline;  // registered while a call uses the connection
-  bool readsNow = false;      // plain, reused, and set up for readNow
 
   tcp::socket& socket() { return tls ? tls->next_layer() : *plain; }
 };
@@ -746,9 +745,9 @@ asio::awaitable<Result<ClientResponse>> HttpClient::send(ClientRequest request) 
     }
     inUse.attach(*conn);
     Connection& c = *conn;
-    // A connection's second exchange sets it up for readNow: a connection used once costs
-    // no extra syscall.
-    if (reused && c.plain && !c.readsNow) c.readsNow = watchPeerClose(*c.plain);
+    // A connection's second exchange sets it up for readNow (once; later calls only
+    // check): a connection used once costs no extra syscall.
+    if (reused && c.plain) watchPeerClose(*c.plain);
     writeHead(c.head, request, url, body);
     x = Exchange{};
     // The exchange, in this frame rather than a coroutine of its own: the request, then

@@ -371,8 +371,6 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream, SessionNo
   std::optional<http::request_parser<http::string_body>> parser;
   const auto headerLimit = static_cast<std::uint32_t>(
       std::min<std::size_t>(cfg.headerLimit, std::numeric_limits<std::uint32_t>::max()));
-  bool firstRequest = true;
-  bool readsNow = false;  // set up for readNow
 
   for (;;) {
     if (worker.stopping) co_return;
@@ -385,9 +383,7 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream, SessionNo
       std::size_t n = 0;
       if constexpr (std::is_same_v<Stream, tcp::socket>) {
         // The client sends its next request once it has read our response: a receive
-        // tried now would find nothing. The first request is read as usual, so that a
-        // connection used once costs no extra syscall.
-        if (!readsNow && !firstRequest) readsNow = watchPeerClose(stream);
+        // tried now would find nothing (from the second request on, see below).
         if (!readNow(stream, buffer.prepare(kFirstReadSize), n, ec)) {
           std::tie(ec, n) = co_await stream.async_read_some(buffer.prepare(kFirstReadSize), kTuple);
           readDone(stream, ec, n, kFirstReadSize);
@@ -496,7 +492,9 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream, SessionNo
       if (buffer.size() > 0) co_await lingeringClose(tcp, node);
       co_return;
     }
-    firstRequest = false;
+    // The connection is kept: set it up for readNow (once; later calls only check). The
+    // first request was read as usual, so a connection used once costs no extra syscall.
+    if constexpr (std::is_same_v<Stream, tcp::socket>) watchPeerClose(stream);
   }
 }
 

@@ -148,9 +148,9 @@ inline bool watchPeerClose(boost::asio::ip::tcp::socket&) { return false; }
 }  // namespace read_now_detail
 
 // Makes `socket` eligible for readNow: has epoll report the peer closing its side
-// (EPOLLRDHUP). One epoll_ctl, once per socket, after it is connected and set
-// non-blocking, with no read outstanding; false when the socket does not qualify, and
-// readNow then always leaves reading to Asio.
+// (EPOLLRDHUP). One epoll_ctl the first time, after the socket is connected and set
+// non-blocking, with no read outstanding; later calls only check. False when the socket
+// does not qualify, and readNow then always leaves reading to Asio.
 inline bool watchPeerClose(boost::asio::ip::tcp::socket& socket) {
   return read_now_detail::watchPeerClose(socket);
 }
