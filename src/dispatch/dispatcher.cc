@@ -382,19 +382,19 @@ asio::awaitable<void> Dispatcher::deliver(std::shared_ptr<Delivery> d) {
       auto authorization =
           co_await authorize(*d->snapshot, space, *eventType->authorizerId, *d->payload,
                              d->request ? std::string_view(*d->request) : "null");
-      if (authorization) {
-        auto withAuthorization = authorizedPayload(*d->payload, std::move(authorization).value());
-        if (withAuthorization) {
-          authorized = std::move(withAuthorization).value();
-          payload = &authorized;
-        } else {
-          authorization = std::move(withAuthorization).error();
-        }
-      }
       if (!authorization) {
         spdlog::info("async delivery skipped, unauthorized: space={} functionId={} type={}",
                      space, functionId, d->type);
         counter(unauthorized_, space, d->type).inc();
+        skip = true;
+      } else if (auto withAuthorization =
+                     authorizedPayload(*d->payload, std::move(authorization).value())) {
+        authorized = std::move(withAuthorization).value();
+        payload = &authorized;
+      } else {
+        // Our own JSON did not read back: a bug, not the authorizer's refusal.
+        spdlog::error("async delivery skipped: space={} functionId={} type={}: {}", space,
+                      functionId, d->type, withAuthorization.error().message);
         skip = true;
       }
     }
@@ -489,9 +489,16 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
   if (sync && httpRequest) events::setPathParams(*incoming, sync->params);
   const std::string_view type = event.eventType;
 
-  // A 202 is a promise: take room for every delivery at once, or refuse the event
-  // before anything (the sync call included) happened.
-  if (!routes.empty()) {
+  // The event's JSON is written once; the sync call and every delivery share it.
+  // Authorizers read the CloudEvent back from it (see authorizedPayload).
+  SyncCall call;
+  // The request's JSON for authorizers: written once, when the first one needs it.
+  std::shared_ptr<const std::string> requestJson;
+  if (routes.empty()) {
+    call.payload = events::takeEventJson(*incoming);
+  } else {
+    // A 202 is a promise: take room for every delivery at once, or refuse the event
+    // before anything (the sync call included) happened.
     if (!queue_.tryReserve(routes.size())) {
       for (const auto& route : routes) counter(dropped_, route.subscription->space, type).inc();
       spdlog::warn("event {} of type {} refused: the delivery queue is full",
@@ -506,21 +513,7 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
       queue_.release(routes.size());
       return answer(jsonError(request, http::status::service_unavailable, kShuttingDown));
     }
-  }
-
-  // The event's JSON is written once; the sync call and every delivery share it.
-  // Authorizers read the CloudEvent back from it (see authorizedPayload).
-  SyncCall call;
-  if (!routes.empty()) {
     call.sharedPayload = std::make_shared<const std::string>(events::takeEventJson(*incoming));
-  } else {
-    call.payload = events::takeEventJson(*incoming);
-  }
-  const std::string_view payload = call.text();
-
-  // The request's JSON for authorizers: written once, when the first one needs it.
-  std::shared_ptr<const std::string> requestJson;
-  if (!routes.empty()) {
     const auto now = std::chrono::steady_clock::now();
     for (const auto& route : routes) {
       auto delivery = std::make_shared<Delivery>();
@@ -542,6 +535,7 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
       queue_.submit([this, delivery = std::move(delivery)] { return deliver(delivery); });
     }
   }
+  const std::string_view payload = call.text();
 
   if (announce) {
     const json::object requestData = events::httpRequestJson(request, path);
