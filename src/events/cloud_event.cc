@@ -106,7 +106,6 @@ Result<CloudEvent> parseObject(Object& o) {
   return event;
 }
 
-
 json::object markerObject() {
   json::object marker;
   marker.reserve(2);

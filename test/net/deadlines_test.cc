@@ -118,6 +118,37 @@ TEST(Deadlines, TheSweepEndsWhenNothingIsRegistered) {
   EXPECT_LT(Clock::now() - start, 1s);
 }
 
+TEST(Deadlines, AfterStopNothingIsSweptAndTheObjectMayOutliveItsContext) {
+  auto ctx = std::make_unique<asio::io_context>();
+  auto deadlines = Deadlines::create(ctx->get_executor(), 5ms);
+  bool done = false;
+  {
+    Pair pair(*ctx);
+    Deadlines::Entry entry;
+    entry.socket = &pair.server;
+    Deadlines::Registration registered(*deadlines, entry);
+    Deadlines::after(entry, 1ms);
+    deadlines->stop();
+    // Past its deadline, but no sweep cancels the read: the peer's byte completes it.
+    char byte = 0;
+    boost::system::error_code got;
+    pair.server.async_read_some(asio::buffer(&byte, 1), [&](auto ec, std::size_t) {
+      done = true;
+      got = ec;
+    });
+    asio::steady_timer later(*ctx, 50ms);
+    later.async_wait([&](auto) { asio::write(pair.client, asio::buffer("x", 1)); });
+    ctx->run_for(3s);
+    EXPECT_TRUE(done);
+    EXPECT_FALSE(got) << got.message();
+    EXPECT_FALSE(entry.expired);
+  }
+  // The sweep's timer went with stop(): the context (and its timer service) can go
+  // first, as it does when an io_context's services shut down.
+  ctx.reset();
+  deadlines.reset();
+}
+
 TEST(Deadlines, TickIsATenthOfTheShortestTimeoutWithinBounds) {
   EXPECT_EQ(Deadlines::tickFor(300ms), 30ms);
   EXPECT_EQ(Deadlines::tickFor(10ms), 5ms);
