@@ -8,7 +8,7 @@ packages=(
   g++ cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev libspdlog-dev libfmt-dev libgtest-dev libmimalloc-dev
-  nodejs npm etcd-server curl
+  nodejs npm etcd-server nats-server libnats-dev curl
 )
 if [ "${EG_BENCH:-0}" = 1 ]; then packages+=(nginx-light wrk); fi
 

@@ -13,6 +13,7 @@ const char* errorKindName(ErrorKind kind) {
     case ErrorKind::kCompacted: return "compacted";
     case ErrorKind::kTooLarge: return "too_large";
     case ErrorKind::kInternal: return "internal";
+    case ErrorKind::kRejected: return "rejected";
   }
   return "unknown";
 }

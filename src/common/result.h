@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -18,11 +20,14 @@ enum class ErrorKind {
   kCompacted,      // a watch asked for a revision the store no longer keeps
   kTooLarge,       // 413
   kInternal,       // our mistake: 500
+  kRejected,       // the callee refused for good (a 4xx answer): trying again will not help
 };
 
 struct Error {
   ErrorKind kind = ErrorKind::kInternal;
   std::string message;
+  // When the callee said when to try again (an HTTP Retry-After).
+  std::optional<std::chrono::milliseconds> retryAfter = std::nullopt;
 
   static Error invalid(std::string m) { return {ErrorKind::kInvalid, std::move(m)}; }
   static Error notFound(std::string m) { return {ErrorKind::kNotFound, std::move(m)}; }
@@ -32,6 +37,7 @@ struct Error {
   static Error timeout(std::string m) { return {ErrorKind::kTimeout, std::move(m)}; }
   static Error compacted(std::string m) { return {ErrorKind::kCompacted, std::move(m)}; }
   static Error internal(std::string m) { return {ErrorKind::kInternal, std::move(m)}; }
+  static Error rejected(std::string m) { return {ErrorKind::kRejected, std::move(m)}; }
 };
 
 const char* errorKindName(ErrorKind kind);

@@ -9,6 +9,7 @@
 #include <spdlog/common.h>
 
 #include "common/log.h"
+#include "model/resources.h"
 
 namespace eg::gateway {
 
@@ -35,6 +36,21 @@ struct Settings {
   std::chrono::milliseconds readTimeout{30'000};  // -read-timeout: a whole request, both APIs
   std::chrono::milliseconds idleTimeout{60'000};  // -idle-timeout: idle keep-alive connections
   size_t maxConnections = 10'000;                 // -max-connections: per API
+
+  // Delivery policy defaults (spec §5): what a subscription's deliveryPolicy leaves out.
+  int deliveryRetries = 10;                                   // -delivery-retries, 0–1000
+  model::Backoff deliveryBackoff = model::Backoff::kExponential;  // -delivery-backoff
+  std::chrono::milliseconds deliveryBackoffDelay{200};        // -delivery-backoff-delay
+  std::chrono::milliseconds deliveryMaxBackoff{60'000};       // -delivery-max-backoff
+  std::chrono::milliseconds deliveryMaxEventAge{24 * 3'600'000};  // -delivery-max-event-age
+
+  // The delivery queue (spec §5).
+  std::string queue = "embedded";  // -queue: "embedded", "memory" or "nats://host:port,..."
+  std::string queueDir;            // -queue-dir: embedded log; empty: <embed-data-dir>/queue
+  uint64_t queueMaxBytes = uint64_t{1} << 30;  // -queue-max-bytes: embedded log / NATS stream
+  int queueReplicas = 3;                       // -queue-replicas: NATS stream replicas, 1–5
+  std::string queueTlsCa, queueTlsCert, queueTlsKey;  // -queue-tls-ca/-cert/-key: TLS to NATS
+  std::string queueCreds;                             // -queue-creds: NATS credentials file
 
   spdlog::level::level_enum logLevel = spdlog::level::info;  // -log-level
   LogFormat logFormat = LogFormat::kJson;  // -log-format: text under -dev unless given

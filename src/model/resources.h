@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -34,6 +35,26 @@ struct CorsRules {
   bool allowCredentials = false;
 };
 
+// A Go duration as a client wrote it ("200ms", "1m30s") and its value. Output echoes
+// `text`, so that a client reads back exactly what it sent.
+struct Duration {
+  std::string text;
+  std::chrono::milliseconds value{0};
+};
+
+enum class Backoff { kExponential, kLinear, kConstant };
+
+// `deliveryPolicy` of an async subscription (spec §5). Every field is optional: the
+// gateway-wide defaults (-delivery-* flags) fill what is absent, when a delivery is made.
+struct DeliveryPolicy {
+  std::optional<int> retries;                       // 0–1000 retries after the first attempt
+  std::optional<Backoff> backoff;
+  std::optional<Duration> backoffDelay;             // the first retry's delay
+  std::optional<Duration> maxBackoff;               // no retry waits longer
+  std::optional<Duration> maxEventAge;              // no attempt after the event is this old
+  std::optional<std::string> deadLetterFunctionId;  // a function of the same space
+};
+
 // The API generation a resource was created with; output keeps that shape.
 enum class Generation { k1, k2 };
 
@@ -54,6 +75,7 @@ struct Subscription {
   std::string path = "/";
   std::optional<Metadata> metadata;
   std::optional<CorsRules> cors;  // Gen 1 http subscriptions only
+  std::optional<DeliveryPolicy> deliveryPolicy;  // async subscriptions only
 };
 
 struct Cors {

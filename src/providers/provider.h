@@ -1,6 +1,8 @@
 #pragma once
 
+#include <chrono>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -18,13 +20,22 @@ namespace eg::providers {
 struct CallResult {
   std::string body;
   std::string contentType;
+  // The HTTP status of an http function's answer (below 500: 5xx answers are failed
+  // calls); 200 for the other providers' successful calls. Async deliveries retry 408
+  // and 429 and give up on other 4xx answers at once.
+  unsigned status = 200;
+  // The answer's Retry-After, when it had one.
+  std::optional<std::chrono::milliseconds> retryAfter = std::nullopt;
 };
 
 // Calls one registered function. Built once per function when the configuration
 // snapshot is built (URLs parsed, credentials resolved lazily), then shared by every
 // request: immutable and thread-safe. A failed call (transport error, timeout, 5xx,
 // function error) is an Error whose message is safe to log and to put in an
-// invocationFailed system event (never contains secrets).
+// invocationFailed system event (never contains secrets). Its kind says whether trying
+// again may help: kTimeout and kUnavailable may (throttling, 5xx, transport, function
+// errors), kRejected will not (a 4xx answer of an AWS service); retryAfter carries the
+// callee's Retry-After.
 class Invoker {
  public:
   virtual ~Invoker() = default;
