@@ -1,5 +1,6 @@
 #include "providers/aws/aws_invokers.h"
 
+#include <chrono>
 #include <optional>
 
 #include <boost/asio/co_spawn.hpp>
@@ -201,6 +202,7 @@ struct ErrorCase {
   std::string body;
   std::string code;
   std::string hint;  // a piece of the hint
+  ErrorKind kind;
 };
 
 TEST_F(AwsInvokerTest, LambdaErrorsNameTheCodeAndWhatToFix) {
@@ -209,37 +211,38 @@ TEST_F(AwsInvokerTest, LambdaErrorsNameTheCodeAndWhatToFix) {
        {{"Content-Type", "application/json"},
         {"x-amzn-ErrorType", "AccessDeniedException:http://internal.amazon.com/coral/"}},
        R"({"Type":"User","Message":"User is not authorized to perform: lambda:InvokeFunction"})",
-       "AccessDeniedException", "grant lambda:InvokeFunction"},
+       "AccessDeniedException", "grant lambda:InvokeFunction", ErrorKind::kRejected},
       {403,
        {{"Content-Type", "application/json"}},
        R"({"__type":"com.amazon.coral.service#UnrecognizedClientException","message":"The security token included in the request is invalid."})",
-       "UnrecognizedClientException", "AWS does not know this access key"},
+       "UnrecognizedClientException", "AWS does not know this access key", ErrorKind::kRejected},
       {403,
        {{"Content-Type", "application/json"}},
        R"({"__type":"ExpiredTokenException","message":"The security token included in the request is expired"})",
-       "ExpiredTokenException", "the session token has expired"},
+       "ExpiredTokenException", "the session token has expired", ErrorKind::kRejected},
       {429,
        {{"Content-Type", "application/json"}, {"x-amzn-ErrorType", "TooManyRequestsException"}},
        R"({"Reason":"ReservedFunctionConcurrentInvocationLimitExceeded","message":"Rate Exceeded."})",
-       "TooManyRequestsException", "AWS throttled the call"},
+       "TooManyRequestsException", "AWS throttled the call", ErrorKind::kUnavailable},
       {403,
        {{"Content-Type", "application/json"}},
        // A signature mismatch quotes the canonical request, token included.
        std::string(R"({"__type":"InvalidSignatureException","message":"The request signature we calculated does not match. x-amz-security-token:)") +
            kToken + " Credential=" + kKeyId + R"("})",
-       "InvalidSignatureException", "check the secret access key"},
+       "InvalidSignatureException", "check the secret access key", ErrorKind::kRejected},
       {404,
        {{"Content-Type", "application/json"}},
        R"({"Type":"User","message":"Function not found: arn:aws:lambda:us-west-2:123456789012:function:my-fn","__type":"ResourceNotFoundException"})",
-       "ResourceNotFoundException", "check provider.arn and provider.region"},
-      {500, {{"Content-Type", "text/plain"}}, "oops", "", ""},
+       "ResourceNotFoundException", "check provider.arn and provider.region",
+       ErrorKind::kRejected},
+      {500, {{"Content-Type", "text/plain"}}, "oops", "", "", ErrorKind::kUnavailable},
   };
   for (const ErrorCase& c : cases) {
     AwsTestServer server([&](const AwsTestServer::Request&) -> std::optional<Reply> { return Reply{c.status, c.headers, c.body}; });
     auto result = call(*invoker(AwsService::kLambda, server));
     ASSERT_FALSE(result) << c.code;
     const std::string& message = result.error().message;
-    EXPECT_EQ(result.error().kind, ErrorKind::kUnavailable);
+    EXPECT_EQ(result.error().kind, c.kind) << message;
     EXPECT_EQ(message.rfind("function call failed: awslambda Invoke: http " +
                                 std::to_string(c.status),
                             0),
@@ -248,6 +251,84 @@ TEST_F(AwsInvokerTest, LambdaErrorsNameTheCodeAndWhatToFix) {
     EXPECT_NE(message.find(c.code), std::string::npos) << message;
     EXPECT_NE(message.find(c.hint), std::string::npos) << message;
     expectNoSecrets(message);
+  }
+}
+
+// Async deliveries retry throttling and the services' own failures, and give up on any
+// other 4xx at once; the message is the same either way.
+TEST_F(AwsInvokerTest, OnlyThrottlingAndServiceFailuresAreRetryable) {
+  struct Case {
+    AwsService service;
+    Reply reply;
+    ErrorKind kind;
+    std::optional<std::chrono::milliseconds> retryAfter;
+    std::string message;  // after "function call failed: "
+  };
+  using std::chrono::milliseconds;
+  const std::vector<Case> cases = {
+      {AwsService::kLambda,
+       {400, {{"Content-Type", "application/json"}},
+        R"({"__type":"ValidationException","message":"1 validation error detected"})"},
+       ErrorKind::kRejected, std::nullopt,
+       "awslambda Invoke: http 400 ValidationException: 1 validation error detected"},
+      {AwsService::kLambda,
+       {413, {{"Content-Type", "application/json"}, {"Retry-After", "5"}},
+        R"({"__type":"RequestTooLargeException","message":"too large"})"},
+       ErrorKind::kRejected, milliseconds(5000),
+       "awslambda Invoke: http 413 RequestTooLargeException: too large"},
+      {AwsService::kLambda,
+       {400, {{"Content-Type", "application/json"}, {"x-amzn-ErrorType", "ThrottlingException"}},
+        R"({"message":"Rate exceeded"})"},
+       ErrorKind::kUnavailable, std::nullopt,
+       "awslambda Invoke: http 400 ThrottlingException: Rate exceeded (AWS throttled the call: "
+       "lower the event rate, or raise the limit (Lambda concurrency, Kinesis shards, Firehose "
+       "or SQS quotas))"},
+      {AwsService::kLambda,
+       {429, {{"Content-Type", "application/json"}, {"Retry-After", "2"}},
+        R"({"__type":"TooManyRequestsException","message":"Rate Exceeded."})"},
+       ErrorKind::kUnavailable, milliseconds(2000),
+       "awslambda Invoke: http 429 TooManyRequestsException: Rate Exceeded. (AWS throttled the "
+       "call: lower the event rate, or raise the limit (Lambda concurrency, Kinesis shards, "
+       "Firehose or SQS quotas))"},
+      {AwsService::kLambda, {429, {{"Content-Type", "text/plain"}}, "busy"},
+       ErrorKind::kUnavailable, std::nullopt, "awslambda Invoke: http 429"},
+      {AwsService::kLambda, {408, {{"Content-Type", "text/plain"}}, ""}, ErrorKind::kUnavailable,
+       std::nullopt, "awslambda Invoke: http 408"},
+      {AwsService::kLambda,
+       {500, {{"Content-Type", "application/json"}},
+        R"({"__type":"ServiceException","message":"internal"})"},
+       ErrorKind::kUnavailable, std::nullopt,
+       "awslambda Invoke: http 500 ServiceException: internal"},
+      {AwsService::kKinesis,
+       {400, {{"Content-Type", "application/x-amz-json-1.1"}},
+        R"({"__type":"ProvisionedThroughputExceededException","message":"Rate exceeded for shard"})"},
+       ErrorKind::kUnavailable, std::nullopt,
+       "awskinesis PutRecord: http 400 ProvisionedThroughputExceededException: Rate exceeded for "
+       "shard (AWS throttled the call: lower the event rate, or raise the limit (Lambda "
+       "concurrency, Kinesis shards, Firehose or SQS quotas))"},
+      {AwsService::kFirehose,
+       {503, {{"Content-Type", "application/x-amz-json-1.1"}, {"Retry-After", "1"}},
+        R"({"__type":"ServiceUnavailableException","message":"try later"})"},
+       ErrorKind::kUnavailable, milliseconds(1000),
+       "awsfirehose PutRecord: http 503 ServiceUnavailableException: try later"},
+      {AwsService::kSqs,
+       {403, {{"Content-Type", "text/xml"}},
+        "<ErrorResponse><Error><Code>RequestThrottled</Code><Message>slow</Message></Error>"
+        "</ErrorResponse>"},
+       ErrorKind::kUnavailable, std::nullopt,
+       "awssqs SendMessage: http 403 RequestThrottled: slow (AWS throttled the call: lower the "
+       "event rate, or raise the limit (Lambda concurrency, Kinesis shards, Firehose or SQS "
+       "quotas))"},
+  };
+  for (const Case& c : cases) {
+    AwsTestServer server([&](const AwsTestServer::Request&) -> std::optional<Reply> {
+      return c.reply;
+    });
+    auto result = call(*invoker(c.service, server));
+    ASSERT_FALSE(result) << c.message;
+    EXPECT_EQ(result.error().message, "function call failed: " + c.message);
+    EXPECT_EQ(result.error().kind, c.kind) << c.message;
+    EXPECT_EQ(result.error().retryAfter, c.retryAfter) << c.message;
   }
 }
 
@@ -284,6 +365,7 @@ TEST_F(AwsInvokerTest, MissingCredentialsFailTheCallNotTheRegistration) {
   auto inv = factory.create(model::Function{"default", "f", "awslambda", p, std::nullopt});
   auto result = call(*inv);
   ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::kUnavailable);
   EXPECT_EQ(result.error().message.rfind("function call failed: awslambda Invoke: no AWS credentials", 0), 0u)
       << result.error().message;
   EXPECT_TRUE(server.requests().empty());
@@ -366,6 +448,7 @@ TEST_F(AwsInvokerTest, SqsXmlErrorsAreMapped) {
   });
   auto result = call(*invoker(AwsService::kSqs, server));
   ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::kRejected);
   EXPECT_EQ(result.error().message,
             "function call failed: awssqs SendMessage: http 400 "
             "AWS.SimpleQueueService.NonExistentQueue: The specified queue does not exist for "

@@ -1,6 +1,9 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -9,6 +12,7 @@
 
 #include "providers/builtin.h"
 #include "providers/http/http_provider.h"
+#include "providers/retry_after.h"
 #include "providers/scripted_server.h"
 
 namespace eg::providers {
@@ -109,7 +113,21 @@ TEST_F(HttpInvokerTest, StatusesBelow500AreTheFunctionsAnswer) {
     ASSERT_TRUE(result) << status << ": " << result.error().message;
     EXPECT_EQ(result->body, status == 204 ? "" : "answer") << status;
     EXPECT_EQ(result->contentType, "text/plain") << status;
+    EXPECT_EQ(result->status, status);
+    EXPECT_EQ(result->retryAfter, std::nullopt) << status;
   }
+}
+
+TEST_F(HttpInvokerTest, TooManyRequestsCarriesItsStatusAndRetryAfter) {
+  ScriptedServer server([](const auto&) {
+    return ScriptedServer::Reply{429, "text/plain", "slow down", {{"Retry-After", "3"}}};
+  });
+  auto fn = invoker(json::object{{"url", server.url("/fn")}});
+  const Result<CallResult> result = call(*fn);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->status, 429u);
+  EXPECT_EQ(result->retryAfter, std::chrono::milliseconds(3000));
+  EXPECT_EQ(result->body, "slow down");
 }
 
 TEST_F(HttpInvokerTest, Status5xxIsAFailedCall) {
@@ -124,7 +142,25 @@ TEST_F(HttpInvokerTest, Status5xxIsAFailedCall) {
     EXPECT_EQ(result.error().message, "function call failed: http " + std::to_string(status) +
                                           " from http://127.0.0.1:" +
                                           std::to_string(server.port()) + "/api/fn");
+    EXPECT_EQ(result.error().retryAfter, std::nullopt);
     expectNoSecrets(result.error().message);
+  }
+}
+
+TEST_F(HttpInvokerTest, Status5xxCarriesItsRetryAfter) {
+  for (const auto& [value, expected] :
+       std::vector<std::pair<std::string, std::chrono::milliseconds>>{
+           {"7", 7s}, {"Fri, 31 Dec 9999 23:59:59 GMT", kMaxRetryAfter}}) {
+    ScriptedServer server([&value = value](const auto&) {
+      return ScriptedServer::Reply{503, "text/plain", "", {{"Retry-After", value}}};
+    });
+    auto fn = invoker(json::object{{"url", server.url("/fn")}});
+    const Result<CallResult> result = call(*fn);
+    ASSERT_FALSE(result) << value;
+    EXPECT_EQ(result.error().kind, ErrorKind::kUnavailable);
+    EXPECT_EQ(result.error().message, "function call failed: http 503 from http://127.0.0.1:" +
+                                          std::to_string(server.port()) + "/fn");
+    EXPECT_EQ(result.error().retryAfter, expected) << value;
   }
 }
 

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <boost/asio.hpp>
@@ -30,6 +31,7 @@ class ScriptedServer {
     unsigned status = 200;
     std::string contentType = "application/json";
     std::string body;
+    std::vector<std::pair<std::string, std::string>> headers = {};  // besides Content-Type
   };
   using Script = std::function<std::optional<Reply>(const http::request<http::string_body>&)>;
 
@@ -85,6 +87,7 @@ class ScriptedServer {
       http::response<http::string_body> response{static_cast<http::status>(reply->status),
                                                  request.version()};
       response.set(http::field::content_type, reply->contentType);
+      for (const auto& [name, value] : reply->headers) response.set(name, value);
       response.keep_alive(request.keep_alive());
       response.body() = reply->body;
       response.prepare_payload();

@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "providers/retry_after.h"
+
 namespace eg::providers {
 
 namespace json = boost::json;
@@ -67,6 +69,17 @@ const char* permission(AwsService service) {
   return "";
 }
 
+// A throttled call or a failure of the service (5xx, or 408: it timed out waiting for
+// the request) may pass later; any other 4xx will not: the request, the credentials or
+// the target are wrong. A stray 1xx/3xx is no refusal, so it stays retryable.
+ErrorKind answerErrorKind(unsigned status, std::string_view code) {
+  const bool clientError = status >= 400 && status < 500;
+  if (!clientError || status == 408 || status == 429 || isAwsThrottlingCode(code)) {
+    return ErrorKind::kUnavailable;
+  }
+  return ErrorKind::kRejected;
+}
+
 }  // namespace
 
 AwsErrorInfo parseAwsError(const net::ClientResponse& response) {
@@ -96,6 +109,13 @@ AwsErrorInfo parseAwsError(const net::ClientResponse& response) {
   return info;
 }
 
+bool isAwsThrottlingCode(std::string_view code) {
+  return isOneOf(code, {"TooManyRequestsException", "ThrottlingException", "Throttling",
+                        "ThrottledException", "ProvisionedThroughputExceededException",
+                        "RequestLimitExceeded", "LimitExceededException", "RequestThrottled",
+                        "SlowDown"});
+}
+
 std::string awsErrorHint(AwsService service, std::string_view code) {
   if (isOneOf(code, {"AccessDenied", "AccessDeniedException"})) {
     return std::string("the credentials are valid but not allowed to do this: grant ") +
@@ -119,10 +139,7 @@ std::string awsErrorHint(AwsService service, std::string_view code) {
   if (code == "RequestExpired") {
     return "AWS thinks the request is stale: check the gateway host's clock";
   }
-  if (isOneOf(code, {"TooManyRequestsException", "ThrottlingException", "Throttling",
-                     "ThrottledException", "ProvisionedThroughputExceededException",
-                     "RequestLimitExceeded", "LimitExceededException",
-                     "RequestThrottled", "SlowDown"})) {
+  if (isAwsThrottlingCode(code)) {
     return "AWS throttled the call: lower the event rate, or raise the limit (Lambda "
            "concurrency, Kinesis shards, Firehose or SQS quotas)";
   }
@@ -211,7 +228,10 @@ boost::asio::awaitable<Result<net::ClientResponse>> AwsCaller::post(std::string_
     if (!info.message.empty()) detail += ": " + info.message;
     const std::string hint = awsErrorHint(config_.service, info.code);
     if (!hint.empty()) detail += " (" + hint + ")";
-    co_return failure(action, std::move(detail), &*credentials);
+    Error error = failure(action, std::move(detail), &*credentials,
+                          answerErrorKind(response->status, info.code));
+    error.retryAfter = parseRetryAfter(response->header("Retry-After"), clock_());
+    co_return error;
   }
   co_return std::move(response).value();
 }

@@ -22,6 +22,10 @@ struct AwsErrorInfo {
 };
 AwsErrorInfo parseAwsError(const net::ClientResponse& response);
 
+// Whether `code` is one of the services' throttling error codes
+// ("ThrottlingException", "ProvisionedThroughputExceededException", ...).
+bool isAwsThrottlingCode(std::string_view code);
+
 // What the user should change for a well-known error code, or "" (e.g. for
 // AccessDeniedException: which IAM permission `service` needs).
 std::string awsErrorHint(AwsService service, std::string_view code);
@@ -30,9 +34,10 @@ std::string awsErrorHint(AwsService service, std::string_view code);
 // at call time (AwsCredentialChain), signs with SigV4 for the config's service and
 // region, sends over the pooled client, and turns every failure into an Error whose
 // message starts "function call failed: <type> <Action>: " and never holds a key, a
-// secret or a token: kTimeout for a deadline, kUnavailable otherwise (no credentials,
-// transport error, non-2xx answer with the service's code, message and a hint).
-// Immutable; `client` must outlive it.
+// secret or a token: kTimeout for a deadline; for a non-2xx answer (quoting the
+// service's code, message and a hint) kRejected if it is a 4xx other than 408, 429 or
+// a throttling code, else kUnavailable, with the answer's Retry-After; kUnavailable for
+// missing credentials and transport errors. Immutable; `client` must outlive it.
 class AwsCaller {
  public:
   using Clock = std::function<std::chrono::system_clock::time_point()>;

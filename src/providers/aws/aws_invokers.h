@@ -13,7 +13,8 @@ namespace eg::providers {
 
 // awslambda: Invoke (POST /2015-03-31/functions/<arn>/invocations, RequestResponse)
 // with the event as the payload. The result is the function's answer. An answer with
-// X-Amz-Function-Error is a failed call quoting the function's error.
+// X-Amz-Function-Error is a failed call quoting the function's error (kUnavailable:
+// async deliveries retry it).
 class LambdaInvoker final : public Invoker {
  public:
   explicit LambdaInvoker(AwsCaller caller);

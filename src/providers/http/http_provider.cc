@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <chrono>
 
 #include <boost/beast/core/string.hpp>
 
 #include "common/http_syntax.h"
 #include "providers/failing_invoker.h"
 #include "providers/fields.h"
+#include "providers/retry_after.h"
 
 namespace eg::providers {
 
@@ -126,13 +128,23 @@ boost::asio::awaitable<Result<CallResult>> HttpInvoker::call(std::string_view pa
     co_return Error::unavailable("function call failed: cannot call " + loggableUrl_ + ": " +
                                  detail);
   }
+  // Only the answers async deliveries retry have a Retry-After worth reading; the usual
+  // 200 is not searched for one.
+  std::optional<std::chrono::milliseconds> retryAfter;
+  if (response->status >= 500 || response->status == 408 || response->status == 429) {
+    retryAfter = parseRetryAfter(response->header("Retry-After"), std::chrono::system_clock::now());
+  }
   if (response->status >= 500) {
-    co_return Error::unavailable("function call failed: http " + std::to_string(response->status) +
-                                 " from " + loggableUrl_);
+    Error error = Error::unavailable("function call failed: http " +
+                                     std::to_string(response->status) + " from " + loggableUrl_);
+    error.retryAfter = retryAfter;
+    co_return error;
   }
   CallResult result;
   result.contentType = std::string(response->header("Content-Type"));
   result.body = std::move(response->body);
+  result.status = response->status;
+  result.retryAfter = retryAfter;
   co_return result;
 }
 

@@ -50,9 +50,11 @@ Result<HttpProviderSettings> parseHttpProvider(const boost::json::object& provid
 std::string loggableUrl(const net::Url& url);
 
 // Calls one http function. A response with status below 500 is the result (a 404 is
-// the function's answer, not a failed call); a transport error, a timeout or a 5xx is a
-// failed call: kTimeout for a deadline, kUnavailable otherwise. Messages name the URL
-// without its query and never a header value. Immutable; `client` must outlive it.
+// the function's answer, not a failed call), with its status and Retry-After so that
+// async deliveries can tell 408/429 from final answers; a transport error, a timeout or
+// a 5xx is a failed call: kTimeout for a deadline, kUnavailable otherwise (a 5xx's
+// Retry-After in Error::retryAfter). Messages name the URL without its query and never
+// a header value. Immutable; `client` must outlive it.
 class HttpInvoker final : public Invoker {
  public:
   HttpInvoker(net::HttpClient& client, HttpProviderSettings settings);
