@@ -50,6 +50,16 @@ bool usesEventType(const model::Subscription& s) {
   return s.generation == model::Generation::k2 || s.type == model::SubscriptionType::kAsync;
 }
 
+// The dead-letter function a subscription names, or "" (never a valid function ID).
+std::string_view deadLetterOf(const model::Subscription& s) {
+  if (!s.deliveryPolicy || !s.deliveryPolicy->deadLetterFunctionId) return {};
+  return *s.deliveryPolicy->deadLetterFunctionId;
+}
+
+Error deadLetterNotFound(std::string_view id) {
+  return Error::invalid("Dead-letter function " + q(id) + " not found.");
+}
+
 // Decodes every value of one collection; values that do not decode are logged and skipped
 // (they cannot have been written by this API).
 template <class T, class Decode>
@@ -289,11 +299,27 @@ asio::awaitable<Status> ConfigService::refuseIfSubscribed(std::string space, std
   auto subs = co_await listResources<model::Subscription>(std::move(space), {});
   if (!subs) co_return std::move(subs).error();
   for (const auto& s : *subs) {
-    if (uses(s)) {
+    if (const std::optional<std::string_view> how = uses(s)) {
       co_return Error::invalid(what + " cannot be deleted because subscription " +
-                               q(s.subscriptionId) + " uses it.");
+                               q(s.subscriptionId) + " " + std::string(*how) + ".");
     }
   }
+  co_return Status{};
+}
+
+asio::awaitable<Status> ConfigService::pinFunction(std::string space, std::string id,
+                                                   Error missing,
+                                                   std::vector<store::Compare>& compares,
+                                                   std::vector<store::Op>& ops) {
+  const auto fk = key(ResourceKind::kFunction, space, id);
+  for (const auto& c : compares) {
+    if (c.key == fk) co_return Status{};
+  }
+  auto fn = co_await read(fk);
+  if (!fn) co_return std::move(fn).error();
+  if (!*fn) co_return missing;
+  compares.push_back({fk, (*fn)->modRevision});
+  ops.push_back(putOp(fk, (*fn)->value));
   co_return Status{};
 }
 
@@ -303,7 +329,11 @@ asio::awaitable<Status> ConfigService::deleteFunction(std::string space, std::st
       [&](const store::KeyValue&, std::vector<store::Op>&) -> asio::awaitable<Status> {
         auto unused = co_await refuseIfSubscribed(
             space, "Function " + q(id),
-            [&](const model::Subscription& s) { return s.functionId == id; });
+            [&](const model::Subscription& s) -> std::optional<std::string_view> {
+              if (s.functionId == id) return "uses it";
+              if (deadLetterOf(s) == id) return "uses it as its dead-letter function";
+              return std::nullopt;
+            });
         if (!unused) co_return unused;
         auto types = co_await listResources<model::EventType>(space, {});
         if (!types) co_return std::move(types).error();
@@ -400,7 +430,10 @@ asio::awaitable<Status> ConfigService::deleteEventType(std::string space, std::s
       [&](const store::KeyValue&, std::vector<store::Op>&) -> asio::awaitable<Status> {
         co_return co_await refuseIfSubscribed(
             space, "Event Type " + q(name),
-            [&](const model::Subscription& s) { return s.eventType == name && usesEventType(s); });
+            [&](const model::Subscription& s) -> std::optional<std::string_view> {
+              if (s.eventType == name && usesEventType(s)) return "uses it";
+              return std::nullopt;
+            });
       });
 }
 
@@ -443,6 +476,11 @@ asio::awaitable<Result<model::Subscription>> ConfigService::createSubscription(
     if (!*fn) co_return asInvalid(functionNotFound(sub.functionId));
     compares.push_back({fk, (*fn)->modRevision});
     ops.push_back(putOp(fk, (*fn)->value));
+    if (const auto deadLetter = deadLetterOf(sub); !deadLetter.empty()) {
+      auto pinned = co_await pinFunction(space, std::string(deadLetter),
+                                         deadLetterNotFound(deadLetter), compares, ops);
+      if (!pinned) co_return std::move(pinned).error();
+    }
 
     if (usesEventType(sub)) {
       const auto ek = key(ResourceKind::kEventType, space, sub.eventType);
@@ -512,12 +550,20 @@ asio::awaitable<Result<model::Subscription>> ConfigService::updateSubscription(
     if (!existing) co_return std::move(existing).error();
     auto updated = model::subscriptionUpdateFromRequest(*existing, body);
     if (!updated) co_return std::move(updated).error();
-    auto r = co_await store_.compareAndSwap(k, model::encodeStored(*updated), (*current)->modRevision);
-    if (r) {
+    // A transaction, so that the dead-letter function named (if any) is pinned as on create.
+    std::vector<store::Compare> compares{{k, (*current)->modRevision}};
+    std::vector<store::Op> ops{putOp(k, model::encodeStored(*updated))};
+    if (const auto deadLetter = deadLetterOf(*updated); !deadLetter.empty()) {
+      auto pinned = co_await pinFunction(space, std::string(deadLetter),
+                                         deadLetterNotFound(deadLetter), compares, ops);
+      if (!pinned) co_return std::move(pinned).error();
+    }
+    auto r = co_await store_.txn(std::move(compares), std::move(ops));
+    if (!r) co_return storeError(r.error());
+    if (r->succeeded) {
       spdlog::info("config: subscription updated (space={}, subscriptionId={})", space, id);
       co_return updated;
     }
-    if (r.error().kind != ErrorKind::kConflict) co_return storeError(r.error());
   }
   co_return raceLost("Subscription " + q(id));
 }

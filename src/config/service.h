@@ -40,7 +40,8 @@ using MetadataFilters = std::vector<std::pair<std::string, std::string>>;
 //  - a create that references a function or an event type compares that key's
 //    modRevision and rewrites it unchanged in the same transaction, so a concurrent
 //    delete (which compares the same modRevision after checking for users) cannot leave
-//    a dangling reference;
+//    a dangling reference; a subscription's dead-letter function (deliveryPolicy, spec
+//    §5) is pinned the same way, on create and on update;
 //  - a sync subscription also compares and bumps the routes sentinel, so two conflicting
 //    routes can never both be admitted (the conflict check runs on the route index).
 // Errors: kInvalid (400), kNotFound (404), kAlreadyExists (409), kUnavailable (503: store
@@ -101,8 +102,16 @@ class ConfigService {
   template <class T, class Check>
   asio::awaitable<Status> deleteResource(std::string space, std::string id, Check check);
   // Refuses deleting `what` (e.g. `Function "f"`) when a subscription of `space` uses it.
+  // `uses(subscription)` answers how ("uses it", "uses it as its dead-letter function"),
+  // or nullopt when it does not.
   template <class Uses>
   asio::awaitable<Status> refuseIfSubscribed(std::string space, std::string what, Uses uses);
+  // Adds the compare and unchanged rewrite of function `id` that keep a concurrent delete
+  // from leaving a reference to it dangling; nothing when `compares` pins it already (a
+  // transaction may name a key once). `missing` when there is no such function.
+  asio::awaitable<Status> pinFunction(std::string space, std::string id, Error missing,
+                                      std::vector<store::Compare>& compares,
+                                      std::vector<store::Op>& ops);
   Status validateProvider(const model::Function& fn) const;
 
   store::Store& store_;

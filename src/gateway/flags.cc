@@ -9,6 +9,10 @@
 #include <string_view>
 #include <thread>
 
+#include "common/duration.h"
+#include "model/codec.h"
+#include "model/validation.h"
+
 #ifndef EG_VERSION
 #define EG_VERSION "dev"
 #endif
@@ -83,50 +87,20 @@ std::optional<bool> parseBool(std::string_view text) {
   return std::nullopt;
 }
 
-// Go's time.ParseDuration for the units a timeout needs: "30s", "500ms", "1m30s", "2h".
-std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  double totalMs = 0;
-  while (!text.empty()) {
-    std::size_t digits = 0;
-    while (digits < text.size() && ((text[digits] >= '0' && text[digits] <= '9') || text[digits] == '.')) {
-      ++digits;
-    }
-    if (digits == 0) return std::nullopt;
-    double value = 0;
-    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + digits, value);
-    if (ec != std::errc() || ptr != text.data() + digits) return std::nullopt;
-    text.remove_prefix(digits);
-    double unitMs = 0;
-    if (text.starts_with("ms")) {
-      unitMs = 1, text.remove_prefix(2);
-    } else if (text.starts_with("s")) {
-      unitMs = 1000, text.remove_prefix(1);
-    } else if (text.starts_with("m")) {
-      unitMs = 60'000, text.remove_prefix(1);
-    } else if (text.starts_with("h")) {
-      unitMs = 3'600'000, text.remove_prefix(1);
-    } else {
-      return std::nullopt;
-    }
-    totalMs += value * unitMs;
-  }
-  return std::chrono::milliseconds(static_cast<int64_t>(totalMs));
-}
-
-Setter durationSetter(std::chrono::milliseconds Settings::*field) {
-  return [field](Settings& s, std::string_view text) -> std::optional<std::string> {
-    const auto value = parseDuration(text);
+// Go durations ("30s", "500ms", "1m30s") of at least 1ms and, when `max` is given, at
+// most `max`; the reason names the bounds.
+Setter durationSetter(std::chrono::milliseconds Settings::*field,
+                      std::optional<std::chrono::milliseconds> max = std::nullopt) {
+  return [field, max](Settings& s, std::string_view text) -> std::optional<std::string> {
+    const auto value = parseGoDuration(text);
     if (!value) return std::string("not a duration such as 30s or 500ms");
+    if (max && (value->count() < 1 || *value > *max)) {
+      return "must be between 1ms and " + formatGoDuration(*max);
+    }
     if (value->count() < 1) return std::string("must be at least 1ms");
     s.*field = *value;
     return std::nullopt;
   };
-}
-
-std::string durationText(std::chrono::milliseconds d) {
-  return d.count() % 1000 == 0 ? std::to_string(d.count() / 1000) + "s"
-                               : std::to_string(d.count()) + "ms";
 }
 
 std::string quoted(std::string_view s) {
@@ -139,6 +113,47 @@ std::string quoted(std::string_view s) {
   return out;
 }
 
+// One NATS server of -queue: "host:port" or "[v6 address]:port", port 1-65535.
+bool isHostPort(std::string_view server) {
+  size_t colon = std::string_view::npos;
+  if (server.starts_with('[')) {
+    const size_t close = server.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    if (close + 1 >= server.size() || server[close + 1] != ':') return false;
+    colon = close + 1;
+  } else {
+    colon = server.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) return false;
+    if (server.substr(0, colon).find(':') != std::string_view::npos) return false;
+  }
+  for (char c : server.substr(0, colon)) {
+    if (c == '/' || c == '@' || c == ' ' || c == '?' || c == '#') return false;
+  }
+  int64_t port = 0;
+  return !parseInteger(server.substr(colon + 1), 1, 65535, port);
+}
+
+// -queue: "embedded", "memory" or "nats://host:port[,host:port...]". The value is kept
+// as given; the queue backend reads the server list from it.
+std::optional<std::string> checkQueue(std::string_view text) {
+  if (text == "embedded" || text == "memory") return std::nullopt;
+  constexpr std::string_view kNats = "nats://";
+  if (!text.starts_with(kNats)) {
+    return std::string("must be embedded, memory or nats://host:port[,host:port...]");
+  }
+  std::string_view servers = text.substr(kNats.size());
+  while (true) {
+    const size_t comma = servers.find(',');
+    const std::string_view server = servers.substr(0, comma);
+    if (!isHostPort(server)) {
+      return "bad NATS server " + quoted(server) + ": want host:port";
+    }
+    if (comma == std::string_view::npos) break;
+    servers.remove_prefix(comma + 1);
+  }
+  return std::nullopt;
+}
+
 // Parsing state beyond Settings: which flags were given, for defaults that depend on
 // other flags.
 struct Extra {
@@ -149,6 +164,7 @@ struct Extra {
 std::vector<FlagDef> flagTable(Extra& extra) {
   constexpr int64_t kMaxPort = 65535;
   constexpr int64_t kMaxInt = std::numeric_limits<int>::max();
+  constexpr int64_t kMiB = 1024 * 1024;
   const Settings d;
   std::vector<FlagDef> flags = {
       {"config-port", "port", "port of the Config API", std::to_string(d.configPort),
@@ -184,6 +200,31 @@ std::vector<FlagDef> flagTable(Extra& extra) {
        stringSetter(&Settings::dbTlsCert)},
       {"db-tls-key", "file", "PEM private key of -db-tls-cert", "",
        stringSetter(&Settings::dbTlsKey)},
+      {"delivery-backoff", "kind",
+       "how retry delays of an async delivery grow: exponential, linear or constant "
+       "(a subscription's deliveryPolicy overrides any -delivery-* default)",
+       quoted(model::backoffName(d.deliveryBackoff)),
+       [](Settings& s, std::string_view text) -> std::optional<std::string> {
+         const auto value = model::parseBackoff(text);
+         if (!value) return std::string("must be exponential, linear or constant");
+         s.deliveryBackoff = *value;
+         return std::nullopt;
+       }},
+      {"delivery-backoff-delay", "duration",
+       "delay before the first retry of an async delivery; later ones grow from it",
+       formatGoDuration(d.deliveryBackoffDelay),
+       durationSetter(&Settings::deliveryBackoffDelay, model::kMaxDeliveryBackoff)},
+      {"delivery-max-backoff", "duration", "longest delay between two attempts of an async delivery",
+       formatGoDuration(d.deliveryMaxBackoff),
+       durationSetter(&Settings::deliveryMaxBackoff, model::kMaxDeliveryBackoff)},
+      {"delivery-max-event-age", "duration",
+       "no attempt is made once an event is this old: it goes to the dead-letter function "
+       "or is dropped",
+       formatGoDuration(d.deliveryMaxEventAge),
+       durationSetter(&Settings::deliveryMaxEventAge, model::kMaxDeliveryEventAge)},
+      {"delivery-retries", "n", "retries of an async delivery after its first attempt",
+       std::to_string(d.deliveryRetries),
+       integerSetter(&Settings::deliveryRetries, 0, model::kMaxDeliveryRetries)},
       {"dev", "", "development mode: embedded store, text logs", "",
        [](Settings& s, std::string_view text) -> std::optional<std::string> {
          const auto value = parseBool(text);
@@ -225,11 +266,37 @@ std::vector<FlagDef> flagTable(Extra& extra) {
          return std::nullopt;
        }},
       {"idle-timeout", "duration", "keep-alive connections idle this long are closed",
-       durationText(d.idleTimeout), durationSetter(&Settings::idleTimeout)},
+       formatGoDuration(d.idleTimeout), durationSetter(&Settings::idleTimeout)},
       {"max-connections", "n", "client connections served at once per API; more are refused",
        std::to_string(d.maxConnections), integerSetter(&Settings::maxConnections, 1, kMaxInt)},
+      {"queue", "kind",
+       "where async deliveries wait: embedded (a log on disk), memory (lost on a crash) or "
+       "nats://host:port[,host:port...] (NATS JetStream, shared by a cluster)",
+       quoted(d.queue),
+       [](Settings& s, std::string_view text) -> std::optional<std::string> {
+         if (auto reason = checkQueue(text)) return reason;
+         s.queue = std::string(text);
+         return std::nullopt;
+       }},
+      {"queue-creds", "file", "NATS credentials file (JWT and NKey seed) of -queue nats://...",
+       "", stringSetter(&Settings::queueCreds)},
+      {"queue-dir", "dir",
+       "directory of the embedded queue's log (default <embed-data-dir>/queue)", "",
+       stringSetter(&Settings::queueDir)},
+      {"queue-max-bytes", "bytes",
+       "size of the embedded queue's log or of the NATS stream; when full, events answer 503",
+       std::to_string(d.queueMaxBytes),
+       integerSetter(&Settings::queueMaxBytes, kMiB, std::numeric_limits<int64_t>::max())},
+      {"queue-replicas", "n", "replicas of the NATS stream (-queue nats://...)",
+       std::to_string(d.queueReplicas), integerSetter(&Settings::queueReplicas, 1, 5)},
+      {"queue-tls-ca", "file", "PEM CA bundle that verifies the NATS servers", "",
+       stringSetter(&Settings::queueTlsCa)},
+      {"queue-tls-cert", "file", "PEM client certificate for NATS (with -queue-tls-key)", "",
+       stringSetter(&Settings::queueTlsCert)},
+      {"queue-tls-key", "file", "PEM private key of -queue-tls-cert", "",
+       stringSetter(&Settings::queueTlsKey)},
       {"read-timeout", "duration", "time a client has to send a whole request; slower ones "
-       "are disconnected", durationText(d.readTimeout), durationSetter(&Settings::readTimeout)},
+       "are disconnected", formatGoDuration(d.readTimeout), durationSetter(&Settings::readTimeout)},
       {"max-body-size", "bytes", "largest event body accepted, in bytes; larger ones answer 413",
        std::to_string(d.maxBodySize),
        integerSetter(&Settings::maxBodySize, 1, std::numeric_limits<int64_t>::max())},
@@ -270,6 +337,12 @@ std::optional<std::string> validate(const Settings& s) {
   if (auto e = pair(s.eventsTlsCert, "events-tls-cert", s.eventsTlsKey, "events-tls-key")) return e;
   if (auto e = pair(s.configTlsCert, "config-tls-cert", s.configTlsKey, "config-tls-key")) return e;
   if (auto e = pair(s.dbTlsCert, "db-tls-cert", s.dbTlsKey, "db-tls-key")) return e;
+  if (auto e = pair(s.queueTlsCert, "queue-tls-cert", s.queueTlsKey, "queue-tls-key")) return e;
+  // The first delay is capped by the longest one: a larger first delay is a mistake.
+  if (s.deliveryBackoffDelay > s.deliveryMaxBackoff) {
+    return "-delivery-backoff-delay (" + formatGoDuration(s.deliveryBackoffDelay) +
+           ") must not exceed -delivery-max-backoff (" + formatGoDuration(s.deliveryMaxBackoff) + ")";
+  }
   if (s.eventsPort == s.configPort) {
     return "-events-port and -config-port must differ (both are " + std::to_string(s.eventsPort) +
            ")";

@@ -1,5 +1,8 @@
 #include "model/codec.h"
 
+#include "common/duration.h"
+#include "model/validation.h"
+
 namespace eg::model {
 namespace json = boost::json;
 namespace {
@@ -59,6 +62,44 @@ class Reader {
     }
     return m;
   }
+  // Each field is read back with its type and syntax checked (the limits are validation's):
+  // a value written by hand or by another version must not reach the dispatcher half-read.
+  std::optional<DeliveryPolicy> deliveryPolicy() {
+    const auto* v = object_.if_contains("deliveryPolicy");
+    if (!v) return std::nullopt;
+    if (!v->is_object()) {
+      fail("deliveryPolicy");
+      return std::nullopt;
+    }
+    const auto& o = v->as_object();
+    DeliveryPolicy p;
+    if (const auto* retries = o.if_contains("retries")) {
+      if (retries->is_int64() && retries->get_int64() >= 0 && retries->get_int64() <= kMaxDeliveryRetries) {
+        p.retries = static_cast<int>(retries->get_int64());
+      } else {
+        fail("deliveryPolicy.retries");
+      }
+    }
+    if (const auto* backoff = o.if_contains("backoff")) {
+      const auto parsed = backoff->is_string() ? parseBackoff(backoff->get_string()) : std::nullopt;
+      if (parsed) {
+        p.backoff = *parsed;
+      } else {
+        fail("deliveryPolicy.backoff");
+      }
+    }
+    p.backoffDelay = duration(o, "backoffDelay");
+    p.maxBackoff = duration(o, "maxBackoff");
+    p.maxEventAge = duration(o, "maxEventAge");
+    if (const auto* dl = o.if_contains("deadLetterFunctionId")) {
+      if (dl->is_string()) {
+        p.deadLetterFunctionId = std::string(dl->get_string());
+      } else {
+        fail("deliveryPolicy.deadLetterFunctionId");
+      }
+    }
+    return p;
+  }
   std::vector<std::string> strings(const json::object& o, std::string_view name) {
     std::vector<std::string> out;
     const auto* v = o.if_contains(name);
@@ -92,6 +133,21 @@ class Reader {
   }
 
  private:
+  std::optional<Duration> duration(const json::object& o, std::string_view name) {
+    const auto* v = o.if_contains(name);
+    if (!v) return std::nullopt;
+    const std::string field = "deliveryPolicy." + std::string(name);
+    if (!v->is_string()) {
+      fail(field);
+      return std::nullopt;
+    }
+    auto value = parseGoDuration(v->get_string());
+    if (!value) {
+      fail(field);
+      return std::nullopt;
+    }
+    return Duration{std::string(v->get_string()), *value};
+  }
   void fail(std::string_view name) {
     if (error_.empty()) error_ = "stored value has a missing or mistyped field \"" + std::string(name) + "\"";
   }
@@ -127,6 +183,18 @@ json::object gen1CorsJson(const CorsRules& r) {
   o["methods"] = stringArray(r.methods);
   o["headers"] = stringArray(r.headers);
   o["allowCredentials"] = r.allowCredentials;
+  return o;
+}
+
+// Only the fields the client set, durations in the text it sent.
+json::object deliveryPolicyJson(const DeliveryPolicy& p) {
+  json::object o;
+  if (p.retries) o["retries"] = *p.retries;
+  if (p.backoff) o["backoff"] = backoffName(*p.backoff);
+  if (p.backoffDelay) o["backoffDelay"] = p.backoffDelay->text;
+  if (p.maxBackoff) o["maxBackoff"] = p.maxBackoff->text;
+  if (p.maxEventAge) o["maxEventAge"] = p.maxEventAge->text;
+  if (p.deadLetterFunctionId) o["deadLetterFunctionId"] = *p.deadLetterFunctionId;
   return o;
 }
 
@@ -173,6 +241,7 @@ json::object toJson(const Subscription& s) {
     if (s.cors) o["cors"] = gen1CorsJson(*s.cors);
   }
   if (s.metadata) o["metadata"] = metadataJson(*s.metadata);
+  if (s.deliveryPolicy) o["deliveryPolicy"] = deliveryPolicyJson(*s.deliveryPolicy);
   return o;
 }
 
@@ -188,6 +257,22 @@ json::object toJson(const Cors& c) {
   o["allowCredentials"] = c.rules.allowCredentials;
   if (c.metadata) o["metadata"] = metadataJson(*c.metadata);
   return o;
+}
+
+const char* backoffName(Backoff b) {
+  switch (b) {
+    case Backoff::kExponential: return "exponential";
+    case Backoff::kLinear: return "linear";
+    case Backoff::kConstant: return "constant";
+  }
+  return "exponential";
+}
+
+std::optional<Backoff> parseBackoff(std::string_view name) {
+  if (name == "exponential") return Backoff::kExponential;
+  if (name == "linear") return Backoff::kLinear;
+  if (name == "constant") return Backoff::kConstant;
+  return std::nullopt;
 }
 
 std::string encodeStored(const Function& f) { return json::serialize(toJson(f)); }
@@ -206,6 +291,7 @@ std::string encodeStored(const Subscription& s) {
   o["path"] = s.path;
   if (s.metadata) o["metadata"] = metadataJson(*s.metadata);
   if (s.cors) o["cors"] = gen1CorsJson(*s.cors);
+  if (s.deliveryPolicy) o["deliveryPolicy"] = deliveryPolicyJson(*s.deliveryPolicy);
   return json::serialize(o);
 }
 
@@ -255,6 +341,7 @@ Result<Subscription> decodeStoredSubscription(std::string_view value) {
     rules.allowCredentials = r.boolean(cors, "allowCredentials");
     s.cors = std::move(rules);
   }
+  s.deliveryPolicy = r.deliveryPolicy();
   return r.finish(std::move(s));
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,5 +29,9 @@ boost::json::object toJson(const Function& f);
 boost::json::object toJson(const EventType& e);
 boost::json::object toJson(const Subscription& s);
 boost::json::object toJson(const Cors& c);
+
+// The API text of a delivery policy's backoff: "exponential", "linear", "constant".
+const char* backoffName(Backoff b);
+std::optional<Backoff> parseBackoff(std::string_view name);
 
 }  // namespace eg::model

@@ -1,8 +1,11 @@
 #include "model/validation.h"
 
+#include <algorithm>
 #include <array>
 #include <set>
 
+#include "common/duration.h"
+#include "model/codec.h"
 #include "model/ids.h"
 
 namespace eg::model {
@@ -24,6 +27,14 @@ std::string missing(std::string_view field) {
 
 std::string badName(std::string_view field) {
   return "Field " + quoted(field) + " may only contain letters, digits, \".\", \"-\" and \"_\".";
+}
+
+// A limit as a user writes it: "24h" rather than Go's "24h0m0s".
+std::string limitText(std::chrono::milliseconds d) {
+  std::string text = formatGoDuration(d);
+  if (text.ends_with("m0s") && text.size() > 3) text.resize(text.size() - 2);
+  if (text.ends_with("h0m")) text.resize(text.size() - 2);
+  return text;
 }
 
 // Reads the fields of one request object; the first problem is kept and later reads
@@ -160,6 +171,51 @@ class Fields {
     return std::move(*m);
   }
 
+  // Absent: nullopt. Present: a JSON integer (not 1.0) within [min, max].
+  std::optional<int> optInteger(std::string_view name, int min, int max) {
+    if (failed()) return std::nullopt;
+    const auto* v = find(name);
+    if (!v) return std::nullopt;
+    // Integers beyond int64 parse as uint64 or double: out of range either way.
+    if (!v->is_int64() || v->get_int64() < min || v->get_int64() > max) {
+      fail("Field " + quoted(full(name)) + " must be an integer between " + std::to_string(min) +
+           " and " + std::to_string(max) + ".");
+      return std::nullopt;
+    }
+    return static_cast<int>(v->get_int64());
+  }
+
+  // Absent: nullopt. Present: a Go duration string within [1ms, max], kept with its text.
+  std::optional<Duration> optDuration(std::string_view name, std::chrono::milliseconds max) {
+    if (failed()) return std::nullopt;
+    const auto* v = find(name);
+    if (!v) return std::nullopt;
+    const auto notADuration = [&] {
+      fail("Field " + quoted(full(name)) + R"( must be a duration such as "200ms", "1m30s" or "1.5h".)");
+      return std::nullopt;
+    };
+    if (!v->is_string()) return notADuration();
+    const auto value = parseGoDuration(v->get_string());
+    if (!value) return notADuration();
+    if (value->count() < 1 || *value > max) {
+      fail("Field " + quoted(full(name)) + " must be between 1ms and " + limitText(max) + ".");
+      return std::nullopt;
+    }
+    return Duration{std::string(v->get_string()), *value};
+  }
+
+  // Fails on the first field (in the object's order) that is not one of `known`.
+  template <size_t N>
+  void rejectUnknown(const std::array<std::string_view, N>& known, std::string_view expected) {
+    if (failed()) return;
+    for (const auto& [k, v] : object_) {
+      if (std::find(known.begin(), known.end(), std::string_view(k)) == known.end()) {
+        fail("Field " + quoted(full(k)) + " is unknown; " + std::string(expected));
+        return;
+      }
+    }
+  }
+
   std::string full(std::string_view name) const { return fieldPrefix_ + std::string(name); }
 
  private:
@@ -210,6 +266,59 @@ std::optional<CorsRules> readGen1Cors(Fields& f) {
     return std::nullopt;
   }
   return rules;
+}
+
+constexpr std::array<std::string_view, 6> kPolicyFields = {
+    "retries", "backoff", "backoffDelay", "maxBackoff", "maxEventAge", "deadLetterFunctionId"};
+
+// `deliveryPolicy` of an async subscription (rules in validation.h).
+std::optional<DeliveryPolicy> readDeliveryPolicy(Fields& f) {
+  const auto* v = f.find("deliveryPolicy");
+  if (!v || f.failed()) return std::nullopt;
+  if (!v->is_object()) {
+    f.fail("Field \"deliveryPolicy\" must be an object.");
+    return std::nullopt;
+  }
+  Fields inner(v->as_object(), kSubscriptionInvalid, "deliveryPolicy.");
+  inner.rejectUnknown(kPolicyFields,
+                      "a delivery policy has retries, backoff, backoffDelay, maxBackoff, "
+                      "maxEventAge and deadLetterFunctionId.");
+  DeliveryPolicy p;
+  p.retries = inner.optInteger("retries", 0, kMaxDeliveryRetries);
+  if (const auto* backoff = inner.find("backoff"); backoff && !inner.failed()) {
+    p.backoff = backoff->is_string() ? parseBackoff(backoff->get_string()) : std::nullopt;
+    if (!p.backoff) {
+      inner.fail(R"(Field "deliveryPolicy.backoff" must be "exponential", "linear" or "constant".)");
+    }
+  }
+  p.backoffDelay = inner.optDuration("backoffDelay", kMaxDeliveryBackoff);
+  p.maxBackoff = inner.optDuration("maxBackoff", kMaxDeliveryBackoff);
+  p.maxEventAge = inner.optDuration("maxEventAge", kMaxDeliveryEventAge);
+  p.deadLetterFunctionId = inner.optName("deadLetterFunctionId");
+  // maxBackoff caps every delay, so a larger first delay given beside it is a mistake.
+  if (!inner.failed() && p.backoffDelay && p.maxBackoff &&
+      p.backoffDelay->value > p.maxBackoff->value) {
+    inner.fail(R"(Field "deliveryPolicy.backoffDelay" must not exceed "deliveryPolicy.maxBackoff".)");
+  }
+  if (inner.failed()) {
+    f.failWith(inner.error());
+    return std::nullopt;
+  }
+  return p;
+}
+
+// The policy of `s` from the body: read for async subscriptions, refused for the others.
+std::optional<DeliveryPolicy> readPolicyOf(Fields& f, const Subscription& s) {
+  if (s.type == SubscriptionType::kAsync) return readDeliveryPolicy(f);
+  if (f.has("deliveryPolicy")) {
+    if (s.generation == Generation::k2) {
+      f.fail(R"(field "deliveryPolicy" is only allowed with type "async".)");
+    } else {
+      f.fail(std::string(R"(field "deliveryPolicy" is not allowed with event )") +
+             (s.type == SubscriptionType::kSync ? R"("http".)" : R"("invoke".)"));
+    }
+  }
+  return std::nullopt;
 }
 
 std::string changed(std::string_view field) {
@@ -397,6 +506,7 @@ Result<Subscription> subscriptionFromRequest(std::string_view space, const json:
     s.path = f.path("path", false);
   }
   s.metadata = f.metadata();
+  s.deliveryPolicy = readPolicyOf(f, s);
   if (f.failed()) return f.error();
   s.subscriptionId = subscriptionId(s);
   return s;
@@ -457,6 +567,7 @@ Result<Subscription> subscriptionUpdateFromRequest(const Subscription& existing,
 
   Subscription updated = existing;
   updated.metadata = f.metadata();
+  updated.deliveryPolicy = readPolicyOf(f, existing);
   if (f.failed()) return f.error();
   return updated;
 }

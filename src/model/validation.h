@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,21 @@ namespace eg::model {
 //   Function doesn't validate. Validation error: Missing required field "functionId".
 // The `space` of a body is ignored: the URL's space wins (as in the original gateway).
 // Unknown fields are ignored. A field whose value is null counts as absent.
+//
+// `deliveryPolicy` (spec §5) is the exception to "unknown fields are ignored": it is new,
+// and a typo such as "retry" silently ignored would leave a policy other than the one
+// the client meant, so an unknown field inside it is a 400 naming it. The policy is
+// allowed on async subscriptions only (Gen 2 `async`, Gen 1 custom events); on a sync or
+// invoke one it is a 400. `{}` is a policy of all defaults (output `"deliveryPolicy":{}`);
+// null, at the top or for one of its fields, counts as absent. Its fields:
+//   retries               an integer, 0 to kMaxDeliveryRetries
+//   backoff               "exponential", "linear" or "constant"
+//   backoffDelay          a Go duration, 1ms to kMaxDeliveryBackoff; not above maxBackoff
+//                         when both are given (maxBackoff caps every delay)
+//   maxBackoff            a Go duration, 1ms to kMaxDeliveryBackoff
+//   maxEventAge           a Go duration, 1ms to kMaxDeliveryEventAge
+//   deadLetterFunctionId  a valid name (that the function exists is the service's check)
+// Durations keep the text the client sent, for output.
 
 // ^[a-zA-Z0-9.\-_]+$: spaces, function IDs, event type names.
 bool isValidName(std::string_view name);
@@ -45,9 +61,10 @@ Result<EventType> eventTypeUpdateFromRequest(std::string_view space, std::string
 // POST /subscriptions, Gen 1 (has `event`) or Gen 2 (has `type`/`eventType`). The result
 // carries its deterministic subscriptionId.
 Result<Subscription> subscriptionFromRequest(std::string_view space, const boost::json::value& body);
-// PUT /subscriptions/<id>: only `metadata` may change. Identity fields present in the body
-// must equal the existing subscription's (after the same normalisation as on create);
-// absent ones keep their value. `metadata` is replaced (absent: removed).
+// PUT /subscriptions/<id>: only `metadata` and `deliveryPolicy` may change. Identity fields
+// present in the body must equal the existing subscription's (after the same normalisation
+// as on create); absent ones keep their value. `metadata` and `deliveryPolicy` are replaced
+// (absent: removed).
 Result<Subscription> subscriptionUpdateFromRequest(const Subscription& existing,
                                                    const boost::json::value& body);
 
@@ -56,6 +73,12 @@ Result<Cors> corsFromRequest(std::string_view space, const boost::json::value& b
 // PUT /cors/<id>: `method`/`path`, when present, must equal the existing ones; the rules
 // and metadata are replaced (absent rules take their defaults).
 Result<Cors> corsUpdateFromRequest(const Cors& existing, const boost::json::value& body);
+
+// Limits of a delivery policy, shared with the -delivery-* flags. A retry waits at most a
+// day; an event is delivered for at most 30 days (what a queue is sized to hold).
+inline constexpr int kMaxDeliveryRetries = 1000;
+inline constexpr std::chrono::milliseconds kMaxDeliveryBackoff = std::chrono::hours(24);
+inline constexpr std::chrono::milliseconds kMaxDeliveryEventAge = std::chrono::hours(30 * 24);
 
 // Message prefixes, also used for bodies that are not JSON at all.
 inline constexpr std::string_view kFunctionInvalid = "Function doesn't validate. Validation error: ";

@@ -364,6 +364,141 @@ TEST_F(ServiceTest, SubscriptionUpdateMayOnlyChangeMetadata) {
   EXPECT_EQ(got->metadata->at("k"), "v");
 }
 
+// ---- delivery policies ----
+
+TEST_F(ServiceTest, DeadLetterFunctionMustExist) {
+  addFunction("f");
+  addEventType("e");
+  expectError(subscribe(R"({"type":"async","eventType":"e","functionId":"f","deliveryPolicy":{"deadLetterFunctionId":"dlq"}})"),
+              ErrorKind::kInvalid, R"(Dead-letter function "dlq" not found.)");
+  expectError(subscribe(R"({"event":"custom","functionId":"f","deliveryPolicy":{"deadLetterFunctionId":"dlq"}})"),
+              ErrorKind::kInvalid, R"(Dead-letter function "dlq" not found.)");
+  // Nothing was written by the refused creates (not even the implicit event type).
+  EXPECT_FALSE(run(service_.getEventType("default", "custom")));
+  // A function of another space does not count.
+  addFunction("dlq", "other");
+  expectError(subscribe(R"({"type":"async","eventType":"e","functionId":"f","deliveryPolicy":{"deadLetterFunctionId":"dlq"}})"),
+              ErrorKind::kInvalid, R"(Dead-letter function "dlq" not found.)");
+
+  addFunction("dlq");
+  const auto before = store_.modRevision(functionKey("dlq"));
+  auto s = subscribe(R"({"type":"async","eventType":"e","functionId":"f","deliveryPolicy":{"deadLetterFunctionId":"dlq","retries":2}})");
+  ASSERT_TRUE(s) << s.error().message;
+  // Pinned like the subscriber: a concurrent delete fails its compare and looks again.
+  EXPECT_GT(store_.modRevision(functionKey("dlq")), before);
+  auto got = run(service_.getSubscription("default", s->subscriptionId));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(json::serialize(model::toJson(*got)), json::serialize(model::toJson(*s)));
+  EXPECT_EQ(json::serialize(model::toJson(*got).at("deliveryPolicy")),
+            R"({"retries":2,"deadLetterFunctionId":"dlq"})");
+}
+
+TEST_F(ServiceTest, TheSubscriberMayBeItsOwnDeadLetter) {
+  // One key named twice in a transaction is refused by the stores: pinned once.
+  addFunction("f");
+  auto s = subscribe(R"({"event":"e","functionId":"f","deliveryPolicy":{"deadLetterFunctionId":"f"}})");
+  ASSERT_TRUE(s) << s.error().message;
+  auto u = run(service_.updateSubscription("default", s->subscriptionId,
+                                           parse(R"({"deliveryPolicy":{"deadLetterFunctionId":"f"}})")));
+  ASSERT_TRUE(u) << u.error().message;
+}
+
+TEST_F(ServiceTest, DeleteFunctionNamedAsDeadLetterIsRefused) {
+  addFunction("f");
+  addFunction("dlq");
+  auto s = subscribe(R"({"event":"e","functionId":"f","deliveryPolicy":{"deadLetterFunctionId":"dlq"}})");
+  ASSERT_TRUE(s) << s.error().message;
+  expectError(run(service_.deleteFunction("default", "dlq")), ErrorKind::kInvalid,
+              "Function \"dlq\" cannot be deleted because subscription \"" + s->subscriptionId +
+                  "\" uses it as its dead-letter function.");
+  // The plain case keeps its message.
+  expectError(run(service_.deleteFunction("default", "f")), ErrorKind::kInvalid,
+              "Function \"f\" cannot be deleted because subscription \"" + s->subscriptionId +
+                  "\" uses it.");
+  // Once the policy no longer names it, it may go.
+  ASSERT_TRUE(run(service_.updateSubscription("default", s->subscriptionId, parse("{}"))));
+  EXPECT_TRUE(run(service_.deleteFunction("default", "dlq")));
+}
+
+TEST_F(ServiceTest, DeleteFunctionSeesADeadLetterNamedAfterItsCheck) {
+  addFunction("f");
+  addFunction("dlq");
+  auto s = subscribe(R"({"event":"e","functionId":"f"})");
+  ASSERT_TRUE(s);
+  // A concurrent PUT names "dlq" between the delete's check and its transaction; it
+  // rewrote the function, so the delete's compare fails and the next look refuses.
+  auto withPolicy = model::subscriptionUpdateFromRequest(*s, parse(R"({"deliveryPolicy":{"deadLetterFunctionId":"dlq"}})"));
+  ASSERT_TRUE(withPolicy);
+  store_.beforeNextTxn = [&] {
+    store_.putNow(model::resourceKey(model::ResourceKind::kSubscription, "default", s->subscriptionId),
+                  model::encodeStored(*withPolicy));
+    store_.putNow(functionKey("dlq"), store_.contents().at(functionKey("dlq")).value);
+  };
+  auto r = run(service_.deleteFunction("default", "dlq"));
+  expectError(r, ErrorKind::kInvalid,
+              "Function \"dlq\" cannot be deleted because subscription \"" + s->subscriptionId +
+                  "\" uses it as its dead-letter function.");
+  EXPECT_EQ(store_.contents().count(functionKey("dlq")), 1u);
+}
+
+TEST_F(ServiceTest, PutChangesTheDeliveryPolicy) {
+  addFunction("f");
+  addFunction("dlq");
+  addEventType("e");
+  auto s = subscribe(R"({"type":"async","eventType":"e","functionId":"f","deliveryPolicy":{"retries":1}})");
+  ASSERT_TRUE(s) << s.error().message;
+  const auto before = store_.modRevision(functionKey("dlq"));
+  auto u = run(service_.updateSubscription("default", s->subscriptionId,
+      parse(R"({"deliveryPolicy":{"backoff":"linear","maxEventAge":"1h","deadLetterFunctionId":"dlq"}})")));
+  ASSERT_TRUE(u) << u.error().message;
+  EXPECT_GT(store_.modRevision(functionKey("dlq")), before);
+  auto got = run(service_.getSubscription("default", s->subscriptionId));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(json::serialize(model::toJson(*got).at("deliveryPolicy")),
+            R"({"backoff":"linear","maxEventAge":"1h","deadLetterFunctionId":"dlq"})");
+  // Absent: removed, as metadata.
+  auto cleared = run(service_.updateSubscription("default", s->subscriptionId, parse(R"({"metadata":{"a":"b"}})")));
+  ASSERT_TRUE(cleared);
+  got = run(service_.getSubscription("default", s->subscriptionId));
+  ASSERT_TRUE(got);
+  EXPECT_FALSE(got->deliveryPolicy);
+  EXPECT_FALSE(model::toJson(*got).contains("deliveryPolicy"));
+}
+
+TEST_F(ServiceTest, PutWithAMissingDeadLetterIsRefused) {
+  addFunction("f");
+  auto s = subscribe(R"({"event":"e","functionId":"f","deliveryPolicy":{"retries":4}})");
+  ASSERT_TRUE(s);
+  expectError(run(service_.updateSubscription("default", s->subscriptionId,
+                                              parse(R"({"deliveryPolicy":{"deadLetterFunctionId":"nope"}})"))),
+              ErrorKind::kInvalid, R"(Dead-letter function "nope" not found.)");
+  auto got = run(service_.getSubscription("default", s->subscriptionId));
+  ASSERT_TRUE(got);
+  ASSERT_TRUE(got->deliveryPolicy);
+  EXPECT_EQ(got->deliveryPolicy->retries, 4);  // unchanged
+  expectError(run(service_.updateSubscription("default", s->subscriptionId,
+                                              parse(R"({"deliveryPolicy":{"retries":"many"}})"))),
+              ErrorKind::kInvalid,
+              R"(Subscription doesn't validate. Validation error: Field "deliveryPolicy.retries" must be an integer between 0 and 1000.)");
+}
+
+TEST_F(ServiceTest, PutRetriesWhenTheDeadLetterChangesMeanwhile) {
+  addFunction("f");
+  addFunction("dlq");
+  auto s = subscribe(R"({"event":"e","functionId":"f"})");
+  ASSERT_TRUE(s);
+  // The dead-letter function is rewritten between the read and the transaction: the
+  // compare fails, the next attempt reads it again and succeeds.
+  store_.beforeNextTxn = [&] {
+    store_.putNow(functionKey("dlq"), store_.contents().at(functionKey("dlq")).value);
+  };
+  const int txnsBefore = store_.txns.load();
+  auto u = run(service_.updateSubscription("default", s->subscriptionId,
+                                           parse(R"({"deliveryPolicy":{"deadLetterFunctionId":"dlq"}})")));
+  ASSERT_TRUE(u) << u.error().message;
+  EXPECT_EQ(store_.txns.load() - txnsBefore, 2);
+}
+
 // ---- CORS ----
 
 TEST_F(ServiceTest, CorsLifecycleAsTheSdkExpects) {

@@ -260,6 +260,141 @@ test('subscriptions (Gen 1): http, invoke and custom events keep their shape', a
   for (const s of list.json.subscriptions) assert.ok('event' in s && !('type' in s), JSON.stringify(s));
 });
 
+test('subscriptions: deliveryPolicy (spec §5) in, out, validation, dead letters, PUT', async () => {
+  const space = '/v1/spaces/policyspace';
+  const subs = `${space}/subscriptions`;
+  const prefix = "Subscription doesn't validate. Validation error: ";
+  assert.equal((await api(gw.configUrl, 'POST', `${space}/eventtypes`, { name: 'order.placed' })).status, 201);
+  assert.equal((await api(gw.configUrl, 'POST', `${space}/eventtypes`, { name: 'http.request' })).status, 201);
+  for (const id of ['worker', 'dlq', 'dlq2', 'other']) {
+    assert.equal((await api(gw.configUrl, 'POST', `${space}/functions`, httpFn(id))).status, 201);
+  }
+
+  // A full policy comes back exactly as sent: durations as written, on create, GET and list.
+  const policy = {
+    retries: 5, backoff: 'linear', backoffDelay: '1.5s', maxBackoff: '1m30s',
+    maxEventAge: '2h45m', deadLetterFunctionId: 'dlq',
+  };
+  const created = await api(gw.configUrl, 'POST', subs,
+    { type: 'async', eventType: 'order.placed', functionId: 'worker', deliveryPolicy: policy });
+  assert.equal(created.status, 201, created.text);
+  const id = Buffer.from('async,order.placed,worker,%2F,POST').toString('base64url');
+  const expected = {
+    space: 'policyspace', subscriptionId: id, type: 'async', eventType: 'order.placed',
+    functionId: 'worker', method: 'POST', path: '/', deliveryPolicy: policy,
+  };
+  assert.deepEqual(created.json, expected);
+  assert.deepEqual((await api(gw.configUrl, 'GET', `${subs}/${id}`)).json, expected);
+
+  // Without a policy: no deliveryPolicy key at all; with {}: an empty object.
+  const plain = await api(gw.configUrl, 'POST', subs,
+    { type: 'async', eventType: 'order.placed', functionId: 'other', path: '/plain' });
+  assert.equal(plain.status, 201, plain.text);
+  assert.ok(!('deliveryPolicy' in plain.json), plain.text);
+  assert.deepEqual(Object.keys(plain.json).sort(),
+    ['eventType', 'functionId', 'method', 'path', 'space', 'subscriptionId', 'type']);
+  const empty = await api(gw.configUrl, 'POST', subs,
+    { type: 'async', eventType: 'order.placed', functionId: 'other', path: '/empty', deliveryPolicy: {} });
+  assert.equal(empty.status, 201, empty.text);
+  assert.deepEqual(empty.json.deliveryPolicy, {});
+  const list = await api(gw.configUrl, 'GET', subs);
+  const byId = Object.fromEntries(list.json.subscriptions.map((s) => [s.subscriptionId, s]));
+  assert.deepEqual(byId[id], expected);
+  assert.deepEqual(byId[plain.json.subscriptionId], plain.json);
+
+  // Each bad field: 400 naming it.
+  const bad = [
+    [{ retries: -1 }, 'Field "deliveryPolicy.retries" must be an integer between 0 and 1000.'],
+    [{ retries: 1001 }, 'Field "deliveryPolicy.retries" must be an integer between 0 and 1000.'],
+    [{ retries: 2.5 }, 'Field "deliveryPolicy.retries" must be an integer between 0 and 1000.'],
+    [{ retries: '3' }, 'Field "deliveryPolicy.retries" must be an integer between 0 and 1000.'],
+    [{ backoff: 'fibonacci' }, 'Field "deliveryPolicy.backoff" must be "exponential", "linear" or "constant".'],
+    [{ backoffDelay: '10' }, 'Field "deliveryPolicy.backoffDelay" must be a duration such as "200ms", "1m30s" or "1.5h".'],
+    [{ backoffDelay: '0s' }, 'Field "deliveryPolicy.backoffDelay" must be between 1ms and 24h.'],
+    [{ maxBackoff: '25h' }, 'Field "deliveryPolicy.maxBackoff" must be between 1ms and 24h.'],
+    [{ maxBackoff: 60 }, 'Field "deliveryPolicy.maxBackoff" must be a duration such as "200ms", "1m30s" or "1.5h".'],
+    [{ maxEventAge: '1d' }, 'Field "deliveryPolicy.maxEventAge" must be a duration such as "200ms", "1m30s" or "1.5h".'],
+    [{ maxEventAge: '721h' }, 'Field "deliveryPolicy.maxEventAge" must be between 1ms and 720h.'],
+    [{ backoffDelay: '2m', maxBackoff: '1m' }, 'Field "deliveryPolicy.backoffDelay" must not exceed "deliveryPolicy.maxBackoff".'],
+    [{ deadLetterFunctionId: 'bad name' }, 'Field "deliveryPolicy.deadLetterFunctionId" may only contain letters, digits, ".", "-" and "_".'],
+    [{ retry: 3 }, 'Field "deliveryPolicy.retry" is unknown; a delivery policy has retries, backoff, backoffDelay, maxBackoff, maxEventAge and deadLetterFunctionId.'],
+  ];
+  for (const [deliveryPolicy, message] of bad) {
+    const res = await api(gw.configUrl, 'POST', subs,
+      { type: 'async', eventType: 'order.placed', functionId: 'other', path: '/bad', deliveryPolicy });
+    assert.equal(res.status, 400, `${JSON.stringify(deliveryPolicy)}: ${res.status} ${res.text}`);
+    assert.equal(messageOf(res), prefix + message);
+  }
+  const notObject = await api(gw.configUrl, 'POST', subs,
+    { type: 'async', eventType: 'order.placed', functionId: 'other', path: '/bad', deliveryPolicy: 'fast' });
+  assert.equal(notObject.status, 400);
+  assert.equal(messageOf(notObject), `${prefix}Field "deliveryPolicy" must be an object.`);
+
+  // Only async subscriptions take a policy.
+  const sync = await api(gw.configUrl, 'POST', subs,
+    { type: 'sync', eventType: 'http.request', functionId: 'other', method: 'GET', path: '/sync', deliveryPolicy: { retries: 1 } });
+  assert.equal(sync.status, 400);
+  assert.equal(messageOf(sync), `${prefix}field "deliveryPolicy" is only allowed with type "async".`);
+  const gen1Http = await api(gw.configUrl, 'POST', subs,
+    { event: 'http', functionId: 'other', method: 'GET', path: '/gen1http', deliveryPolicy: {} });
+  assert.equal(gen1Http.status, 400);
+  assert.equal(messageOf(gen1Http), `${prefix}field "deliveryPolicy" is not allowed with event "http".`);
+
+  // The dead-letter function must exist in the same space.
+  const noDlq = await api(gw.configUrl, 'POST', subs,
+    { type: 'async', eventType: 'order.placed', functionId: 'other', path: '/nodlq', deliveryPolicy: { deadLetterFunctionId: 'ghost' } });
+  assert.equal(noDlq.status, 400);
+  assert.equal(messageOf(noDlq), 'Dead-letter function "ghost" not found.');
+  assert.equal((await api(gw.configUrl, 'POST', '/v1/spaces/elsewhere/functions', httpFn('faraway'))).status, 201);
+  const otherSpace = await api(gw.configUrl, 'POST', subs,
+    { type: 'async', eventType: 'order.placed', functionId: 'other', path: '/nodlq', deliveryPolicy: { deadLetterFunctionId: 'faraway' } });
+  assert.equal(otherSpace.status, 400);
+  assert.equal(messageOf(otherSpace), 'Dead-letter function "faraway" not found.');
+
+  // A function named as a dead letter cannot be deleted.
+  const dlqInUse = await api(gw.configUrl, 'DELETE', `${space}/functions/dlq`);
+  assert.equal(dlqInUse.status, 400);
+  assert.equal(messageOf(dlqInUse),
+    `Function "dlq" cannot be deleted because subscription "${id}" uses it as its dead-letter function.`);
+
+  // PUT replaces the policy (no merge), checks the dead letter, and removes it when absent.
+  const url = `${subs}/${id}`;
+  const replaced = await api(gw.configUrl, 'PUT', url,
+    { ...expected, deliveryPolicy: { maxEventAge: '30m', deadLetterFunctionId: 'dlq2' } });
+  assert.equal(replaced.status, 200, replaced.text);
+  assert.deepEqual(replaced.json, { ...expected, deliveryPolicy: { maxEventAge: '30m', deadLetterFunctionId: 'dlq2' } });
+  assert.deepEqual((await api(gw.configUrl, 'GET', url)).json, replaced.json);
+  const putGhost = await api(gw.configUrl, 'PUT', url, { deliveryPolicy: { deadLetterFunctionId: 'ghost' } });
+  assert.equal(putGhost.status, 400);
+  assert.equal(messageOf(putGhost), 'Dead-letter function "ghost" not found.');
+  const putBad = await api(gw.configUrl, 'PUT', url, { deliveryPolicy: { backoff: 'random' } });
+  assert.equal(putBad.status, 400);
+  assert.equal(messageOf(putBad), `${prefix}Field "deliveryPolicy.backoff" must be "exponential", "linear" or "constant".`);
+  assert.deepEqual((await api(gw.configUrl, 'GET', url)).json, replaced.json);
+  // The old dead letter is free again; the new one is held.
+  assert.equal((await api(gw.configUrl, 'DELETE', `${space}/functions/dlq`)).status, 204);
+  assert.equal((await api(gw.configUrl, 'DELETE', `${space}/functions/dlq2`)).status, 400);
+  const cleared = await api(gw.configUrl, 'PUT', url, { metadata: { team: 'orders' } });
+  assert.equal(cleared.status, 200, cleared.text);
+  const { deliveryPolicy: _dropped, ...withoutPolicy } = expected;
+  assert.deepEqual(cleared.json, { ...withoutPolicy, metadata: { team: 'orders' } });
+  assert.equal((await api(gw.configUrl, 'DELETE', `${space}/functions/dlq2`)).status, 204);
+
+  // Gen 1 custom events keep their shape, plus the policy.
+  assert.equal((await api(gw.configUrl, 'POST', `${space}/functions`, httpFn('gen1dlq'))).status, 201);
+  const gen1 = await api(gw.configUrl, 'POST', subs,
+    { functionId: 'other', event: 'user.signedup', path: '/team', deliveryPolicy: { retries: 0, deadLetterFunctionId: 'gen1dlq' } });
+  assert.equal(gen1.status, 201, gen1.text);
+  assert.deepEqual(gen1.json, {
+    space: 'policyspace', subscriptionId: gen1.json.subscriptionId, event: 'user.signedup',
+    functionId: 'other', path: '/team', deliveryPolicy: { retries: 0, deadLetterFunctionId: 'gen1dlq' },
+  });
+  const gen1Put = await api(gw.configUrl, 'PUT', `${subs}/${gen1.json.subscriptionId}`,
+    { event: 'user.signedup', deliveryPolicy: { backoff: 'constant' } });
+  assert.equal(gen1Put.status, 200, gen1Put.text);
+  assert.deepEqual(gen1Put.json, { ...gen1.json, deliveryPolicy: { backoff: 'constant' } });
+});
+
 test('CORS: defaults, ids, duplicates, update rules, delete', async () => {
   const base = '/v1/spaces/corsspace/cors';
   const created = await api(gw.configUrl, 'POST', base, { method: 'GET', path: '/test', allowedOrigins: ['http://example.com'] });

@@ -50,6 +50,20 @@ TEST(FlagsTest, DefaultsMatchTheSpec) {
   EXPECT_EQ(s.maxBodySize, size_t{6} * 1024 * 1024);
   EXPECT_EQ(s.logLevel, spdlog::level::info);
   EXPECT_EQ(s.logFormat, LogFormat::kJson);
+  // Spec §5.
+  EXPECT_EQ(s.deliveryRetries, 10);
+  EXPECT_EQ(s.deliveryBackoff, model::Backoff::kExponential);
+  EXPECT_EQ(s.deliveryBackoffDelay, std::chrono::milliseconds(200));
+  EXPECT_EQ(s.deliveryMaxBackoff, std::chrono::milliseconds(60'000));
+  EXPECT_EQ(s.deliveryMaxEventAge, std::chrono::milliseconds(24 * 3'600'000));
+  EXPECT_EQ(s.queue, "embedded");
+  EXPECT_EQ(s.queueDir, "");
+  EXPECT_EQ(s.queueMaxBytes, uint64_t{1073741824});
+  EXPECT_EQ(s.queueReplicas, 3);
+  EXPECT_EQ(s.queueTlsCa, "");
+  EXPECT_EQ(s.queueTlsCert, "");
+  EXPECT_EQ(s.queueTlsKey, "");
+  EXPECT_EQ(s.queueCreds, "");
 }
 
 TEST(FlagsTest, DevDefaultsToTextLogs) {
@@ -234,9 +248,14 @@ TEST(FlagsTest, UsageListsEveryFlagSortedWithDefaults) {
   EXPECT_EQ(text.rfind("Usage of event-gateway:\n", 0), 0u);
   const std::vector<std::string> names = {
       "config-port", "config-tls-cert", "config-tls-key", "db-hosts",       "db-prefix",
-      "db-tls-ca",   "db-tls-cert",     "db-tls-key",     "dev",            "embed-data-dir",
+      "db-tls-ca",   "db-tls-cert",     "db-tls-key",
+      "delivery-backoff", "delivery-backoff-delay", "delivery-max-backoff",
+      "delivery-max-event-age", "delivery-retries",
+      "dev", "embed-data-dir",
       "events-port", "events-tls-cert", "events-tls-key", "idle-timeout",   "io-threads",
-      "log-format",  "log-level",       "max-body-size",  "max-connections", "read-timeout",
+      "log-format",  "log-level",       "max-body-size",  "max-connections",
+      "queue", "queue-creds", "queue-dir", "queue-max-bytes", "queue-replicas", "queue-tls-ca",
+      "queue-tls-cert", "queue-tls-key", "read-timeout",
       "version",     "workers",         "workers-backlog",
       "help"};
   size_t last = 0;
@@ -280,6 +299,136 @@ TEST(FlagsTest, TimeoutsTakeGoDurations) {
   }
   EXPECT_NE(usage().find("  -read-timeout duration\n"), std::string::npos) << usage();
   EXPECT_NE(usage().find("(default 30s)"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace eg::gateway
+
+namespace eg::gateway {
+namespace {
+
+TEST(FlagsTest, DeliveryDefaults) {
+  const auto out = parse({"-delivery-retries=0", "-delivery-backoff", "linear",
+                          "--delivery-backoff-delay=1.5s", "-delivery-max-backoff=2m",
+                          "-delivery-max-event-age=1h30m"});
+  ASSERT_EQ(out.kind, ParseOutcome::kRun) << out.message;
+  EXPECT_EQ(out.settings.deliveryRetries, 0);
+  EXPECT_EQ(out.settings.deliveryBackoff, model::Backoff::kLinear);
+  EXPECT_EQ(out.settings.deliveryBackoffDelay, std::chrono::milliseconds(1500));
+  EXPECT_EQ(out.settings.deliveryMaxBackoff, std::chrono::milliseconds(120'000));
+  EXPECT_EQ(out.settings.deliveryMaxEventAge, std::chrono::milliseconds(5'400'000));
+  EXPECT_EQ(run({"-delivery-backoff=constant"}).deliveryBackoff, model::Backoff::kConstant);
+  EXPECT_EQ(run({"-delivery-backoff=exponential"}).deliveryBackoff, model::Backoff::kExponential);
+  EXPECT_EQ(run({"-delivery-retries=1000"}).deliveryRetries, 1000);
+  // Sub-millisecond rounds up: only zero is zero, and zero is refused.
+  EXPECT_EQ(run({"-delivery-backoff-delay=10us"}).deliveryBackoffDelay, std::chrono::milliseconds(1));
+  EXPECT_EQ(run({"-delivery-max-event-age=720h"}).deliveryMaxEventAge,
+            std::chrono::milliseconds(720LL * 3'600'000));
+
+  expectError({"-delivery-retries=1001"},
+              "invalid value \"1001\" for flag -delivery-retries: must be between 0 and 1000");
+  expectError({"-delivery-retries=-1"},
+              "invalid value \"-1\" for flag -delivery-retries: must be between 0 and 1000");
+  expectError({"-delivery-backoff=fibonacci"},
+              "invalid value \"fibonacci\" for flag -delivery-backoff: must be exponential, linear or constant");
+  expectError({"-delivery-backoff-delay=0"},
+              "invalid value \"0\" for flag -delivery-backoff-delay: must be between 1ms and 24h0m0s");
+  expectError({"-delivery-backoff-delay=200"},
+              "invalid value \"200\" for flag -delivery-backoff-delay: not a duration such as 30s or 500ms");
+  expectError({"-delivery-max-backoff=25h"},
+              "invalid value \"25h\" for flag -delivery-max-backoff: must be between 1ms and 24h0m0s");
+  expectError({"-delivery-max-event-age=721h"},
+              "invalid value \"721h\" for flag -delivery-max-event-age: must be between 1ms and 720h0m0s");
+  expectError({"-delivery-max-event-age=-1h"},
+              "invalid value \"-1h\" for flag -delivery-max-event-age: not a duration such as 30s or 500ms");
+  // maxBackoff caps every delay: a first delay above it is a mistake, defaults included.
+  expectError({"-delivery-backoff-delay=2m"},
+              "-delivery-backoff-delay (2m0s) must not exceed -delivery-max-backoff (1m0s)");
+  expectError({"-delivery-max-backoff=100ms"},
+              "-delivery-backoff-delay (200ms) must not exceed -delivery-max-backoff (100ms)");
+  EXPECT_EQ(run({"-delivery-backoff-delay=2m", "-delivery-max-backoff=2m"}).deliveryBackoffDelay,
+            std::chrono::milliseconds(120'000));
+}
+
+TEST(FlagsTest, QueueKinds) {
+  EXPECT_EQ(run({"-queue=memory"}).queue, "memory");
+  EXPECT_EQ(run({"-queue", "embedded"}).queue, "embedded");
+  EXPECT_EQ(run({"-queue=nats://127.0.0.1:4222"}).queue, "nats://127.0.0.1:4222");
+  EXPECT_EQ(run({"-queue=nats://a:4222,b.example.com:4223,[::1]:4224"}).queue,
+            "nats://a:4222,b.example.com:4223,[::1]:4224");
+  const std::string kinds = "must be embedded, memory or nats://host:port[,host:port...]";
+  expectError({"-queue=disk"}, "invalid value \"disk\" for flag -queue: " + kinds);
+  expectError({"-queue="}, "invalid value \"\" for flag -queue: " + kinds);
+  expectError({"-queue=Memory"}, "invalid value \"Memory\" for flag -queue: " + kinds);
+  expectError({"-queue=tls://a:4222"}, "invalid value \"tls://a:4222\" for flag -queue: " + kinds);
+  expectError({"-queue=nats://"},
+              "invalid value \"nats://\" for flag -queue: bad NATS server \"\": want host:port");
+  expectError({"-queue=nats://a"},
+              "invalid value \"nats://a\" for flag -queue: bad NATS server \"a\": want host:port");
+  expectError({"-queue=nats://a:0"},
+              "invalid value \"nats://a:0\" for flag -queue: bad NATS server \"a:0\": want host:port");
+  expectError({"-queue=nats://a:4222,"},
+              "invalid value \"nats://a:4222,\" for flag -queue: bad NATS server \"\": want host:port");
+  expectError({"-queue=nats://a:4222,nats://b:4222"},
+              "invalid value \"nats://a:4222,nats://b:4222\" for flag -queue: bad NATS server "
+              "\"nats://b:4222\": want host:port");
+  expectError({"-queue=nats://:4222"},
+              "invalid value \"nats://:4222\" for flag -queue: bad NATS server \":4222\": want host:port");
+  expectError({"-queue=nats://a:b:4222"},
+              "invalid value \"nats://a:b:4222\" for flag -queue: bad NATS server \"a:b:4222\": want host:port");
+  expectError({"-queue=nats://user@a:4222"},
+              "invalid value \"nats://user@a:4222\" for flag -queue: bad NATS server \"user@a:4222\": "
+              "want host:port");
+  expectError({"-queue=nats://[::1]4222"},
+              "invalid value \"nats://[::1]4222\" for flag -queue: bad NATS server \"[::1]4222\": "
+              "want host:port");
+}
+
+TEST(FlagsTest, QueueSettings) {
+  const Settings s = run({"-queue-dir=/var/lib/eg/queue", "-queue-max-bytes=1048576",
+                          "-queue-replicas=5", "-queue-tls-ca=ca.pem", "-queue-tls-cert=c.pem",
+                          "-queue-tls-key=k.pem", "-queue-creds=user.creds"});
+  EXPECT_EQ(s.queueDir, "/var/lib/eg/queue");
+  EXPECT_EQ(s.queueMaxBytes, uint64_t{1048576});
+  EXPECT_EQ(s.queueReplicas, 5);
+  EXPECT_EQ(s.queueTlsCa, "ca.pem");
+  EXPECT_EQ(s.queueTlsCert, "c.pem");
+  EXPECT_EQ(s.queueTlsKey, "k.pem");
+  EXPECT_EQ(s.queueCreds, "user.creds");
+  EXPECT_EQ(run({"-queue-replicas=1"}).queueReplicas, 1);
+  EXPECT_EQ(run({"-queue-max-bytes=17179869184"}).queueMaxBytes, uint64_t{17179869184});
+
+  expectError({"-queue-max-bytes=1048575"},
+              "invalid value \"1048575\" for flag -queue-max-bytes: must be at least 1048576");
+  expectError({"-queue-max-bytes=1GiB"},
+              "invalid value \"1GiB\" for flag -queue-max-bytes: not a decimal integer");
+  expectError({"-queue-replicas=0"},
+              "invalid value \"0\" for flag -queue-replicas: must be between 1 and 5");
+  expectError({"-queue-replicas=6"},
+              "invalid value \"6\" for flag -queue-replicas: must be between 1 and 5");
+  expectError({"-queue-tls-cert=c"}, "-queue-tls-key is required with -queue-tls-cert");
+  expectError({"-queue-tls-key=k"}, "-queue-tls-cert is required with -queue-tls-key");
+}
+
+TEST(FlagsTest, UsageShowsTheDeliveryAndQueueDefaults) {
+  const std::string text = usage();
+  for (const char* expected : {
+           "  -delivery-retries n\n",
+           "(default 10)\n  -dev\n",
+           "  -delivery-backoff kind\n",
+           "(default \"exponential\")\n  -delivery-backoff-delay duration\n",
+           "(default 200ms)\n  -delivery-max-backoff duration\n",
+           "(default 1m0s)\n  -delivery-max-event-age duration\n",
+           "(default 24h0m0s)\n  -delivery-retries n\n",
+           "  -queue kind\n",
+           "(default \"embedded\")\n  -queue-creds file\n",
+           "  -queue-dir dir\n    \tdirectory of the embedded queue's log (default <embed-data-dir>/queue)\n",
+           "(default 1073741824)\n  -queue-replicas n\n",
+           "(default 3)\n  -queue-tls-ca file\n",
+           "  -idle-timeout duration\n    \tkeep-alive connections idle this long are closed (default 1m0s)\n",
+       }) {
+    EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
+  }
 }
 
 }  // namespace

@@ -282,6 +282,151 @@ TEST(SubscriptionUpdateFromRequest, Gen1Fields) {
             kS + R"(field "event" cannot be changed.)");
 }
 
+// ---- delivery policies ----
+
+Result<Subscription> asyncWith(std::string_view policy) {
+  return subscriptionFromRequest(
+      "s", parse(R"({"type":"async","eventType":"e","functionId":"f","deliveryPolicy":)" +
+                 std::string(policy) + "}"));
+}
+
+TEST(DeliveryPolicy, EveryFieldIsReadWithItsText) {
+  auto s = asyncWith(R"({"retries":5,"backoff":"linear","backoffDelay":"1.5s","maxBackoff":"1m30s",
+      "maxEventAge":"2h45m","deadLetterFunctionId":"dlq"})");
+  ASSERT_TRUE(s) << s.error().message;
+  ASSERT_TRUE(s->deliveryPolicy);
+  const auto& p = *s->deliveryPolicy;
+  EXPECT_EQ(p.retries, 5);
+  EXPECT_EQ(p.backoff, Backoff::kLinear);
+  EXPECT_EQ(p.backoffDelay->text, "1.5s");
+  EXPECT_EQ(p.backoffDelay->value, std::chrono::milliseconds(1500));
+  EXPECT_EQ(p.maxBackoff->value, std::chrono::milliseconds(90'000));
+  EXPECT_EQ(p.maxEventAge->text, "2h45m");
+  EXPECT_EQ(p.maxEventAge->value, std::chrono::milliseconds(9'900'000));
+  EXPECT_EQ(p.deadLetterFunctionId, "dlq");
+  // The policy is not part of the identity: the same subscription without it has its ID.
+  EXPECT_EQ(s->subscriptionId, "YXN5bmMsZSxmLCUyRixQT1NU");
+}
+
+TEST(DeliveryPolicy, EmptyIsAllDefaultsAndNullIsAbsent) {
+  auto empty = asyncWith("{}");
+  ASSERT_TRUE(empty) << empty.error().message;
+  ASSERT_TRUE(empty->deliveryPolicy);
+  EXPECT_FALSE(empty->deliveryPolicy->retries);
+  EXPECT_FALSE(empty->deliveryPolicy->backoff);
+  EXPECT_FALSE(empty->deliveryPolicy->deadLetterFunctionId);
+  auto none = asyncWith("null");
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->deliveryPolicy);
+  auto nullFields = asyncWith(R"({"retries":null,"backoff":null,"maxEventAge":null})");
+  ASSERT_TRUE(nullFields) << nullFields.error().message;
+  ASSERT_TRUE(nullFields->deliveryPolicy);
+  EXPECT_FALSE(nullFields->deliveryPolicy->retries);
+  EXPECT_FALSE(nullFields->deliveryPolicy->maxEventAge);
+  auto bounds = asyncWith(R"({"retries":0,"backoffDelay":"1ms","maxBackoff":"24h","maxEventAge":"720h"})");
+  ASSERT_TRUE(bounds) << bounds.error().message;
+  EXPECT_EQ(bounds->deliveryPolicy->retries, 0);
+  EXPECT_TRUE(asyncWith(R"({"retries":1000,"backoff":"constant","backoffDelay":"500us"})"));
+  EXPECT_TRUE(asyncWith(R"({"backoff":"exponential"})"));
+}
+
+TEST(DeliveryPolicy, EachBadFieldIsNamed) {
+  const auto error = [](std::string_view policy) { return errorOf(asyncWith(policy)); };
+  EXPECT_EQ(error(R"("fast")"), kS + R"(Field "deliveryPolicy" must be an object.)");
+  EXPECT_EQ(error("[]"), kS + R"(Field "deliveryPolicy" must be an object.)");
+  const std::string retries = kS + R"(Field "deliveryPolicy.retries" must be an integer between 0 and 1000.)";
+  EXPECT_EQ(error(R"({"retries":-1})"), retries);
+  EXPECT_EQ(error(R"({"retries":1001})"), retries);
+  EXPECT_EQ(error(R"({"retries":1.5})"), retries);
+  EXPECT_EQ(error(R"({"retries":2.0})"), retries);
+  EXPECT_EQ(error(R"({"retries":"3"})"), retries);
+  EXPECT_EQ(error(R"({"retries":18446744073709551615})"), retries);
+  const std::string backoff =
+      kS + R"(Field "deliveryPolicy.backoff" must be "exponential", "linear" or "constant".)";
+  EXPECT_EQ(error(R"({"backoff":"Linear"})"), backoff);
+  EXPECT_EQ(error(R"({"backoff":1})"), backoff);
+  for (const char* field : {"backoffDelay", "maxBackoff", "maxEventAge"}) {
+    const std::string name = std::string("deliveryPolicy.") + field;
+    const std::string syntax = kS + "Field \"" + name + R"(" must be a duration such as "200ms", "1m30s" or "1.5h".)";
+    const auto with = [&](std::string_view value) {
+      return error("{\"" + std::string(field) + "\":" + std::string(value) + "}");
+    };
+    EXPECT_EQ(with(R"("10")"), syntax) << field;
+    EXPECT_EQ(with(R"("5 s")"), syntax) << field;
+    EXPECT_EQ(with(R"("-1s")"), syntax) << field;
+    EXPECT_EQ(with(R"("")"), syntax) << field;
+    EXPECT_EQ(with("200"), syntax) << field;
+    const std::string limit = std::string_view(field) == "maxEventAge" ? "720h" : "24h";
+    const std::string range = kS + "Field \"" + name + "\" must be between 1ms and " + limit + ".";
+    EXPECT_EQ(with(R"("0")"), range) << field;
+    EXPECT_EQ(with(R"("0s")"), range) << field;
+    EXPECT_EQ(with(std::string_view(field) == "maxEventAge" ? R"("721h")" : R"("24h1ms")"), range)
+        << field;
+  }
+  EXPECT_EQ(error(R"({"backoffDelay":"2m","maxBackoff":"1m"})"),
+            kS + R"(Field "deliveryPolicy.backoffDelay" must not exceed "deliveryPolicy.maxBackoff".)");
+  EXPECT_EQ(error(R"({"deadLetterFunctionId":"a b"})"),
+            kS + R"(Field "deliveryPolicy.deadLetterFunctionId" may only contain letters, digits, ".", "-" and "_".)");
+  EXPECT_EQ(error(R"({"deadLetterFunctionId":""})"),
+            kS + R"(Field "deliveryPolicy.deadLetterFunctionId" may only contain letters, digits, ".", "-" and "_".)");
+  EXPECT_EQ(error(R"({"deadLetterFunctionId":7})"),
+            kS + R"(Field "deliveryPolicy.deadLetterFunctionId" must be a string.)");
+}
+
+TEST(DeliveryPolicy, UnknownFieldsAreRefused) {
+  EXPECT_EQ(errorOf(asyncWith(R"({"retries":3,"retry":5})")),
+            kS + R"(Field "deliveryPolicy.retry" is unknown; a delivery policy has retries, backoff, backoffDelay, maxBackoff, maxEventAge and deadLetterFunctionId.)");
+  // Even when null: a misspelt field is reported whatever its value.
+  EXPECT_EQ(errorOf(asyncWith(R"({"deadLetter":null})")),
+            kS + R"(Field "deliveryPolicy.deadLetter" is unknown; a delivery policy has retries, backoff, backoffDelay, maxBackoff, maxEventAge and deadLetterFunctionId.)");
+}
+
+TEST(DeliveryPolicy, OnlyOnAsyncSubscriptions) {
+  EXPECT_EQ(errorOf(subscriptionFromRequest("s", parse(R"({"type":"sync","eventType":"e","functionId":"f","deliveryPolicy":{}})"))),
+            kS + R"(field "deliveryPolicy" is only allowed with type "async".)");
+  EXPECT_EQ(errorOf(subscriptionFromRequest("s", parse(R"({"event":"http","functionId":"f","method":"GET","deliveryPolicy":{"retries":1}})"))),
+            kS + R"(field "deliveryPolicy" is not allowed with event "http".)");
+  EXPECT_EQ(errorOf(subscriptionFromRequest("s", parse(R"({"event":"invoke","functionId":"f","deliveryPolicy":{}})"))),
+            kS + R"(field "deliveryPolicy" is not allowed with event "invoke".)");
+  EXPECT_TRUE(subscriptionFromRequest("s", parse(R"({"type":"sync","eventType":"e","functionId":"f","deliveryPolicy":null})")));
+
+  auto gen1 = subscriptionFromRequest("s", parse(R"({"event":"user.created","functionId":"f","deliveryPolicy":{"retries":2}})"));
+  ASSERT_TRUE(gen1) << gen1.error().message;
+  ASSERT_TRUE(gen1->deliveryPolicy);
+  EXPECT_EQ(gen1->deliveryPolicy->retries, 2);
+  EXPECT_EQ(errorOf(subscriptionFromRequest("s", parse(R"({"event":"user.created","functionId":"f","deliveryPolicy":{"retries":-2}})"))),
+            kS + R"(Field "deliveryPolicy.retries" must be an integer between 0 and 1000.)");
+}
+
+TEST(DeliveryPolicy, PutReplacesIt) {
+  auto s = asyncWith(R"({"retries":5,"deadLetterFunctionId":"dlq"})");
+  ASSERT_TRUE(s);
+  auto replaced = subscriptionUpdateFromRequest(*s, parse(R"({"deliveryPolicy":{"backoff":"constant"}})"));
+  ASSERT_TRUE(replaced) << replaced.error().message;
+  ASSERT_TRUE(replaced->deliveryPolicy);
+  EXPECT_FALSE(replaced->deliveryPolicy->retries);  // replaced, not merged
+  EXPECT_EQ(replaced->deliveryPolicy->backoff, Backoff::kConstant);
+  auto removed = subscriptionUpdateFromRequest(*s, parse(R"({"metadata":{"a":"b"}})"));
+  ASSERT_TRUE(removed);
+  EXPECT_FALSE(removed->deliveryPolicy);
+  EXPECT_EQ(errorOf(subscriptionUpdateFromRequest(*s, parse(R"({"deliveryPolicy":{"maxEventAge":"1d"}})"))),
+            kS + R"(Field "deliveryPolicy.maxEventAge" must be a duration such as "200ms", "1m30s" or "1.5h".)");
+
+  auto sync = subscriptionFromRequest("s", parse(R"({"type":"sync","eventType":"e","functionId":"f"})"));
+  ASSERT_TRUE(sync);
+  EXPECT_EQ(errorOf(subscriptionUpdateFromRequest(*sync, parse(R"({"deliveryPolicy":{}})"))),
+            kS + R"(field "deliveryPolicy" is only allowed with type "async".)");
+  auto http = subscriptionFromRequest("s", parse(R"({"event":"http","functionId":"f","method":"GET"})"));
+  ASSERT_TRUE(http);
+  EXPECT_EQ(errorOf(subscriptionUpdateFromRequest(*http, parse(R"({"deliveryPolicy":{}})"))),
+            kS + R"(field "deliveryPolicy" is not allowed with event "http".)");
+  auto gen1 = subscriptionFromRequest("s", parse(R"({"event":"e","functionId":"f"})"));
+  ASSERT_TRUE(gen1);
+  auto gen1Updated = subscriptionUpdateFromRequest(*gen1, parse(R"({"event":"e","deliveryPolicy":{"retries":0}})"));
+  ASSERT_TRUE(gen1Updated) << gen1Updated.error().message;
+  EXPECT_EQ(gen1Updated->deliveryPolicy->retries, 0);
+}
+
 // ---- CORS ----
 
 TEST(CorsFromRequest, DefaultsAndId) {

@@ -1,0 +1,112 @@
+#include "model/codec.h"
+
+#include <gtest/gtest.h>
+
+#include "model/validation.h"
+
+namespace eg::model {
+namespace {
+
+namespace json = boost::json;
+
+Subscription parseSubscription(std::string_view body) {
+  auto s = subscriptionFromRequest("default", json::parse(body));
+  EXPECT_TRUE(s) << (s ? "" : s.error().message);
+  return s ? *s : Subscription{};
+}
+
+std::string output(const Subscription& s) { return json::serialize(toJson(s)); }
+
+Subscription roundTrip(const Subscription& s) {
+  auto decoded = decodeStoredSubscription(encodeStored(s));
+  EXPECT_TRUE(decoded) << (decoded ? "" : decoded.error().message);
+  return decoded ? *decoded : Subscription{};
+}
+
+TEST(CodecDeliveryPolicy, OutputCarriesExactlyTheFieldsSet) {
+  const auto s = parseSubscription(R"({"type":"async","eventType":"e","functionId":"f",
+      "deliveryPolicy":{"maxEventAge":"1.5h","deadLetterFunctionId":"dlq","retries":3,
+      "backoff":"constant","backoffDelay":"1500us","maxBackoff":"1m30s"}})");
+  EXPECT_EQ(output(s),
+            R"({"space":"default","subscriptionId":")" + s.subscriptionId +
+                R"(","type":"async","eventType":"e","functionId":"f","method":"POST","path":"/",)"
+                R"("deliveryPolicy":{"retries":3,"backoff":"constant","backoffDelay":"1500us",)"
+                R"("maxBackoff":"1m30s","maxEventAge":"1.5h","deadLetterFunctionId":"dlq"}})");
+  const auto some = parseSubscription(
+      R"({"type":"async","eventType":"e","functionId":"f","metadata":{"k":"v"},"deliveryPolicy":{"retries":0}})");
+  EXPECT_EQ(output(some),
+            R"({"space":"default","subscriptionId":")" + some.subscriptionId +
+                R"(","type":"async","eventType":"e","functionId":"f","method":"POST","path":"/",)"
+                R"("metadata":{"k":"v"},"deliveryPolicy":{"retries":0}})");
+}
+
+TEST(CodecDeliveryPolicy, EmptyPolicyIsAnEmptyObjectAndNoPolicyNoKey) {
+  const auto empty = parseSubscription(R"({"type":"async","eventType":"e","functionId":"f","deliveryPolicy":{}})");
+  EXPECT_EQ(output(empty),
+            R"({"space":"default","subscriptionId":")" + empty.subscriptionId +
+                R"(","type":"async","eventType":"e","functionId":"f","method":"POST","path":"/","deliveryPolicy":{}})");
+  const auto none = parseSubscription(R"({"type":"async","eventType":"e","functionId":"f"})");
+  EXPECT_EQ(output(none),
+            R"({"space":"default","subscriptionId":")" + none.subscriptionId +
+                R"(","type":"async","eventType":"e","functionId":"f","method":"POST","path":"/"})");
+  EXPECT_EQ(encodeStored(none).find("deliveryPolicy"), std::string::npos);
+}
+
+TEST(CodecDeliveryPolicy, Gen1CustomEventKeepsItsShape) {
+  const auto s = parseSubscription(
+      R"({"event":"user.created","functionId":"f","path":"/team","deliveryPolicy":{"backoff":"linear"}})");
+  EXPECT_EQ(output(s),
+            R"({"space":"default","subscriptionId":")" + s.subscriptionId +
+                R"(","event":"user.created","functionId":"f","path":"/team","deliveryPolicy":{"backoff":"linear"}})");
+}
+
+TEST(CodecDeliveryPolicy, StoredRoundTrip) {
+  const auto s = parseSubscription(R"({"type":"async","eventType":"e","functionId":"f",
+      "deliveryPolicy":{"retries":7,"backoff":"exponential","backoffDelay":"250ms","maxBackoff":"2m",
+      "maxEventAge":"48h","deadLetterFunctionId":"dlq"}})");
+  const auto back = roundTrip(s);
+  ASSERT_TRUE(back.deliveryPolicy);
+  const auto& p = *back.deliveryPolicy;
+  EXPECT_EQ(p.retries, 7);
+  EXPECT_EQ(p.backoff, Backoff::kExponential);
+  EXPECT_EQ(p.backoffDelay->text, "250ms");
+  EXPECT_EQ(p.backoffDelay->value, std::chrono::milliseconds(250));
+  EXPECT_EQ(p.maxBackoff->value, std::chrono::milliseconds(120'000));
+  EXPECT_EQ(p.maxEventAge->text, "48h");
+  EXPECT_EQ(p.maxEventAge->value, std::chrono::milliseconds(48 * 3'600'000));
+  EXPECT_EQ(p.deadLetterFunctionId, "dlq");
+  EXPECT_EQ(output(back), output(s));
+
+  const auto empty = roundTrip(
+      parseSubscription(R"({"event":"e","functionId":"f","deliveryPolicy":{}})"));
+  ASSERT_TRUE(empty.deliveryPolicy);
+  EXPECT_FALSE(empty.deliveryPolicy->retries);
+  EXPECT_EQ(empty.generation, Generation::k1);
+  EXPECT_FALSE(roundTrip(parseSubscription(R"({"event":"e","functionId":"f"})")).deliveryPolicy);
+}
+
+TEST(CodecDeliveryPolicy, MalformedStoredPolicyIsAnError) {
+  const std::string base =
+      R"({"space":"s","subscriptionId":"x","generation":2,"type":"async","eventType":"e",)"
+      R"("functionId":"f","method":"POST","path":"/","deliveryPolicy":)";
+  for (const char* bad : {R"([])", R"({"retries":"3"})", R"({"retries":1001})",
+                          R"({"backoff":"fast"})", R"({"backoffDelay":"10"})",
+                          R"({"maxBackoff":5})", R"({"deadLetterFunctionId":1})"}) {
+    auto r = decodeStoredSubscription(base + bad + "}");
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().kind, ErrorKind::kInternal);
+    EXPECT_NE(r.error().message.find("deliveryPolicy"), std::string::npos) << r.error().message;
+  }
+  EXPECT_TRUE(decodeStoredSubscription(base + "{}}"));
+}
+
+TEST(CodecDeliveryPolicy, BackoffNames) {
+  for (auto b : {Backoff::kExponential, Backoff::kLinear, Backoff::kConstant}) {
+    EXPECT_EQ(parseBackoff(backoffName(b)), b);
+  }
+  EXPECT_FALSE(parseBackoff("Exponential"));
+  EXPECT_FALSE(parseBackoff(""));
+}
+
+}  // namespace
+}  // namespace eg::model
