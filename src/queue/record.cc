@@ -57,6 +57,12 @@ class Reader {
     in_.remove_prefix(sizeof(T));
     return true;
   }
+  bool skipString() {
+    uint32_t n = 0;
+    if (!get(n) || in_.size() < n) return false;
+    in_.remove_prefix(n);
+    return true;
+  }
   bool getString(std::string& s) {
     uint32_t n = 0;
     if (!get(n) || in_.size() < n) return false;
@@ -96,6 +102,18 @@ void encodeNew(std::string& out, const EventData& event, std::span<const Target>
   out.reserve(out.size() + encodedNewSize(event, targets));
   putHead(out, event, targets.size());
   for (const Target& t : targets) putDelivery(out, t, 0, event.acceptedAtMs, {});
+}
+
+Result<EncodedHead> decodeHead(std::string_view bytes) {
+  Reader r(bytes);
+  uint8_t version = 0;
+  int64_t revision = 0;
+  EncodedHead head;
+  if (!r.get(version) || version != kVersion || !r.get(head.acceptedAtMs) || !r.get(revision) ||
+      !r.skipString() || !r.skipString() || !r.get(head.count)) {
+    return Error::invalid("malformed delivery record head");
+  }
+  return head;
 }
 
 Result<std::vector<Delivery>> decodeDeliveries(std::string_view bytes) {

@@ -29,6 +29,13 @@ void encodeNew(std::string& out, const EventData& event, std::span<const Target>
 // The encoded size of encodeNew's output, to reserve once.
 std::size_t encodedNewSize(const EventData& event, std::span<const Target> targets);
 
+// What the head of an encoding says, read without decoding the rest.
+struct EncodedHead {
+  WallMs acceptedAtMs = 0;
+  uint32_t count = 0;
+};
+Result<EncodedHead> decodeHead(std::string_view bytes);
+
 // The deliveries of one encoded event, sharing one EventData. kInvalid when `bytes` is
 // not exactly one well-formed encoding.
 Result<std::vector<Delivery>> decodeDeliveries(std::string_view bytes);

@@ -1,0 +1,629 @@
+#include "queue/embedded/embedded_queue.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "queue/record.h"
+
+namespace eg::queue {
+namespace {
+
+// Record types: an accepted event's deliveries (slots in a row), one delivery that
+// replaces another slot (a retry, a dead letter, a compacted copy), completed slots.
+constexpr char kFresh = 'D';
+constexpr char kMoved = 'R';
+constexpr char kDone = 'A';
+constexpr std::size_t kFreshPrefix = 1 + 8;      // type, first slot
+constexpr std::size_t kMovedPrefix = 1 + 8 + 8;  // type, slot, replaced slot
+constexpr std::size_t kMaxAcksPerRecord = 1 << 16;
+
+// The oldest segment is compacted once this many segments exist (it is then this many
+// behind the newest), or once the log is over half its room.
+constexpr std::size_t kCompactAfterSegments = 4;
+constexpr auto kStatsEvery = std::chrono::milliseconds(250);
+constexpr auto kIdleWake = std::chrono::seconds(1);
+
+void store64(char* p, uint64_t v) { std::memcpy(p, &v, 8); }
+uint64_t load64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+EmbeddedQueueOptions normalized(EmbeddedQueueOptions o) {
+  if (o.segmentBytes == 0) {
+    o.segmentBytes = std::clamp<uint64_t>(o.maxBytes / 16, 64 << 10, 64 << 20);
+  }
+  o.readAhead = std::max<std::size_t>(o.readAhead, 1);
+  o.maxTimers = std::max<std::size_t>(o.maxTimers, 1);
+  return o;
+}
+
+Error writeFailed(const Error& e) {
+  return Error::unavailable("cannot write the delivery queue: " + e.message);
+}
+
+}  // namespace
+
+EmbeddedQueue::EmbeddedQueue(EmbeddedQueueOptions options) : options_(normalized(std::move(options))) {}
+
+EmbeddedQueue::~EmbeddedQueue() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Status EmbeddedQueue::start() {
+  uint64_t records = 0;
+  auto opened = log_.open(options_.dir, options_.segmentBytes,
+                          [&](SegmentLog::Position at, std::string_view body) {
+                            ++records;
+                            replay(at, body);
+                          });
+  if (!opened) return opened;
+  fresh_.cursor.seek(log_.begin());
+  retries_.cursor.seek(log_.begin());
+  logBytes_ = log_.bytes();
+  liveCount_ = live_.count();
+  if (live_.count() > 0) {
+    spdlog::info("queue: {} record(s) in {} segment(s) replayed: {} delivery(ies) to make",
+                 records, log_.segments().size(), live_.count());
+  }
+  thread_ = std::thread([this] { run(); });
+  return {};
+}
+
+std::string EmbeddedQueue::describe() const {
+  return "embedded (log in " + options_.dir + ", " + std::to_string(liveCount_.load()) +
+         " delivery(ies) waiting, " + std::to_string(logBytes_.load()) + " of " +
+         std::to_string(options_.maxBytes) + " bytes)";
+}
+
+Stats EmbeddedQueue::stats() const {
+  Stats s;
+  s.deliveries = liveCount_.load(std::memory_order_relaxed);
+  s.bytes = logBytes_.load(std::memory_order_relaxed);
+  const int64_t oldest = oldestAcceptedMs_.load(std::memory_order_relaxed);
+  if (s.deliveries > 0 && oldest > 0) {
+    s.oldestSeconds = std::max<double>(0, (nowMs() - oldest) / 1000.0);
+  }
+  return s;
+}
+
+// ---- callers' side ----
+
+void EmbeddedQueue::push(Op op) {
+  std::unique_lock lock(mu_);
+  if (stopping_ || (closed_ && op.kind == Op::kEnqueue)) {
+    lock.unlock();
+    if (op.kind == Op::kEnqueue) {
+      reservedBytes_ -= op.frameBytes;
+      op.done(Error::unavailable("the delivery queue is closed"));
+    } else if (op.kind == Op::kTake) {
+      op.handler({});
+    }
+    return;
+  }
+  if (op.kind == Op::kClose) closed_ = true;
+  const bool wasEmpty = inbox_.empty();
+  inbox_.push_back(std::move(op));
+  lock.unlock();
+  if (wasEmpty) wake_.notify_one();
+}
+
+void EmbeddedQueue::enqueue(EnqueueRequest request, EnqueueHandler done) {
+  if (request.targets.empty()) {
+    done(Status{});
+    return;
+  }
+  Op op{Op::kEnqueue};
+  // Encoded here, on the caller's thread; the queue thread fills in the prefix.
+  op.body.reserve(kFreshPrefix + encodedNewSize(*request.event, request.targets));
+  op.body.assign(kFreshPrefix, '\0');
+  encodeNew(op.body, *request.event, request.targets);
+  op.frameBytes = SegmentLog::kFrameHeader + op.body.size();
+  uint64_t reserved = reservedBytes_.load();
+  do {
+    if (logBytes_.load() + reserved + op.frameBytes > options_.maxBytes) {
+      done(Error::unavailable("the delivery queue is full (-queue-max-bytes " +
+                              std::to_string(options_.maxBytes) + "), retry later"));
+      return;
+    }
+  } while (!reservedBytes_.compare_exchange_weak(reserved, reserved + op.frameBytes));
+  op.request = std::move(request);
+  op.done = std::move(done);
+  push(std::move(op));
+}
+
+void EmbeddedQueue::take(std::size_t max, TakeHandler handler) {
+  Op op{Op::kTake};
+  op.max = std::max<std::size_t>(max, 1);
+  op.handler = std::move(handler);
+  push(std::move(op));
+}
+
+void EmbeddedQueue::complete(Lease lease) {
+  Op op{Op::kComplete};
+  op.slot = lease.id;
+  push(std::move(op));
+}
+
+void EmbeddedQueue::retry(Lease lease, uint32_t attempts, WallMs dueAtMs, std::string lastError) {
+  Op op{Op::kRetry};
+  op.slot = lease.id;
+  op.delivery = std::move(lease.delivery);
+  op.delivery.attempts = attempts;
+  op.delivery.dueAtMs = dueAtMs;
+  op.delivery.lastError = std::move(lastError);
+  op.body.assign(kMovedPrefix, '\0');
+  encodeDeliveries(op.body, std::span<const Delivery>(&op.delivery, 1));
+  push(std::move(op));
+}
+
+void EmbeddedQueue::replace(Lease lease, Delivery replacement) {
+  Op op{Op::kReplace};
+  op.slot = lease.id;
+  op.delivery = std::move(replacement);
+  op.body.assign(kMovedPrefix, '\0');
+  encodeDeliveries(op.body, std::span<const Delivery>(&op.delivery, 1));
+  push(std::move(op));
+}
+
+void EmbeddedQueue::release(Lease lease) {
+  Op op{Op::kRelease};
+  op.slot = lease.id;
+  op.delivery = std::move(lease.delivery);
+  push(std::move(op));
+}
+
+void EmbeddedQueue::close() { push(Op{Op::kClose}); }
+
+// ---- the queue thread ----
+
+void EmbeddedQueue::run() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    if (inbox_.empty() && !stopping_) {
+      auto wakeAt = std::chrono::steady_clock::now() + kIdleWake;
+      if (!timers_.empty() && ready_.size() < options_.readAhead) {
+        const auto wait = std::chrono::milliseconds(std::max<int64_t>(timers_.front().due - nowMs(), 0));
+        wakeAt = std::min(wakeAt, std::chrono::steady_clock::now() + wait);
+      }
+      if (live_.count() > 0) wakeAt = std::min(wakeAt, nextStats_);
+      wake_.wait_until(lock, wakeAt, [this] { return !inbox_.empty() || stopping_; });
+    }
+    std::vector<Op> ops;
+    ops.swap(inbox_);
+    const bool stop = stopping_;
+    lock.unlock();
+    process(ops);
+    lock.lock();
+    if (stop && inbox_.empty()) break;
+  }
+}
+
+void EmbeddedQueue::process(std::vector<Op>& ops) {
+  std::vector<EnqueueHandler> accepted;
+  for (Op& op : ops) {
+    switch (op.kind) {
+      case Op::kEnqueue: {
+        auto at = appendDeliveries(op);
+        reservedBytes_ -= op.frameBytes;
+        if (!at) {
+          spdlog::error("queue: {}", at.error().message);
+          op.done(writeFailed(at.error()));
+        } else {
+          accepted.push_back(std::move(op.done));
+        }
+        break;
+      }
+      case Op::kComplete:
+        leased_.erase(op.slot);
+        kill(op.slot);
+        acks_.push_back(op.slot);
+        break;
+      case Op::kRetry:
+      case Op::kReplace: {
+        leased_.erase(op.slot);
+        const uint64_t slot = nextSlot_++;
+        auto at = appendReplacement(op, slot);
+        if (!at) {
+          // The old record stays live on disk: the delivery comes back after a restart.
+          spdlog::error("queue: cannot keep a delivery's new state: {}", at.error().message);
+          break;
+        }
+        kill(op.slot);
+        scheduleRetry(slot, *at, std::move(op.delivery));
+        break;
+      }
+      case Op::kRelease:
+        leased_.erase(op.slot);
+        ready_.push_front(Ready{op.slot, std::move(op.delivery)});
+        break;
+      case Op::kTake:
+        if (closing_) {
+          op.handler({});
+        } else {
+          waiter_ = std::move(op.handler);
+          waiterMax_ = op.max;
+        }
+        break;
+      case Op::kClose:
+        closing_ = true;
+        if (waiter_) {
+          auto waiter = std::move(waiter_);
+          waiter_ = nullptr;
+          waiter({});
+        }
+        break;
+    }
+  }
+
+  for (std::size_t i = 0; i < acks_.size(); i += kMaxAcksPerRecord) {
+    const std::size_t n = std::min(kMaxAcksPerRecord, acks_.size() - i);
+    std::string body(1 + 4 + 8 * n, '\0');
+    body[0] = kDone;
+    const auto count = static_cast<uint32_t>(n);
+    std::memcpy(body.data() + 1, &count, 4);
+    std::memcpy(body.data() + 5, acks_.data() + i, 8 * n);
+    if (auto at = log_.append(std::move(body)); !at) {
+      spdlog::error("queue: cannot record completed deliveries: {}", at.error().message);
+    }
+  }
+  acks_.clear();
+
+  Status written = log_.flush();
+  if (written && !accepted.empty()) written = log_.sync();
+  if (!written) spdlog::error("queue: {}", written.error().message);
+  logBytes_ = log_.bytes();
+  for (auto& done : accepted) {
+    if (written) {
+      done(Status{});
+    } else {
+      done(writeFailed(written.error()));
+    }
+  }
+
+  promoteDueTimers();
+  readFresh();
+  readRetries();
+  serve();
+  collect();
+  liveCount_ = live_.count();
+  if (std::chrono::steady_clock::now() >= nextStats_) publishStats();
+}
+
+// ---- records and slots ----
+
+void EmbeddedQueue::replay(SegmentLog::Position at, std::string_view body) {
+  switch (body.empty() ? '\0' : body.front()) {
+    case kFresh: {
+      if (body.size() < kFreshPrefix) break;
+      const uint64_t first = load64(body.data() + 1);
+      auto head = decodeHead(body.substr(kFreshPrefix));
+      if (!head) {
+        spdlog::warn("queue: skipping a record at segment {} offset {}: {}", at.segment,
+                     at.offset, head.error().message);
+        return;
+      }
+      for (uint32_t i = 0; i < head->count; ++i) live(first + i, at);
+      nextSlot_ = std::max(nextSlot_, first + head->count);
+      return;
+    }
+    case kMoved: {
+      if (body.size() < kMovedPrefix) break;
+      const uint64_t slot = load64(body.data() + 1);
+      live(slot, at);
+      kill(load64(body.data() + 9));
+      nextSlot_ = std::max(nextSlot_, slot + 1);
+      return;
+    }
+    case kDone: {
+      uint32_t n = 0;
+      if (body.size() < 5) break;
+      std::memcpy(&n, body.data() + 1, 4);
+      if (body.size() != 5 + 8 * static_cast<std::size_t>(n)) break;
+      for (uint32_t i = 0; i < n; ++i) kill(load64(body.data() + 5 + 8 * i));
+      return;
+    }
+    default:
+      break;
+  }
+  spdlog::warn("queue: skipping an unknown record at segment {} offset {}", at.segment, at.offset);
+}
+
+EmbeddedQueue::SegmentSlots& EmbeddedQueue::segmentOf(SegmentLog::Position at) {
+  if (segments_.empty() || segments_.back().number < at.segment) {
+    const uint64_t from = segments_.empty() ? nextSlot_ : segments_.back().end;
+    segments_.push_back(SegmentSlots{at.segment, from, from, 0});
+    return segments_.back();
+  }
+  for (auto it = segments_.rbegin(); it != segments_.rend(); ++it) {
+    if (it->number == at.segment) return *it;
+  }
+  return segments_.back();  // not reached: records are added in segment order
+}
+
+EmbeddedQueue::SegmentSlots* EmbeddedQueue::segmentOfSlot(uint64_t slot) {
+  auto it = std::upper_bound(segments_.begin(), segments_.end(), slot,
+                             [](uint64_t s, const SegmentSlots& g) { return s < g.end; });
+  if (it == segments_.end() || it->first > slot) return nullptr;
+  return &*it;
+}
+
+void EmbeddedQueue::live(uint64_t slot, SegmentLog::Position at) {
+  SegmentSlots& segment = segmentOf(at);
+  if (segment.first == segment.end) segment.first = slot;
+  segment.end = std::max(segment.end, slot + 1);
+  if (!live_.test(slot)) {
+    live_.set(slot);
+    ++segment.live;
+  }
+}
+
+void EmbeddedQueue::kill(uint64_t slot) {
+  if (!live_.clear(slot)) return;
+  if (SegmentSlots* segment = segmentOfSlot(slot)) --segment->live;
+}
+
+Result<SegmentLog::Position> EmbeddedQueue::appendDeliveries(Op& op) {
+  const auto n = static_cast<uint64_t>(op.request.targets.size());
+  const uint64_t first = nextSlot_;
+  nextSlot_ += n;
+  op.body[0] = kFresh;
+  store64(op.body.data() + 1, first);
+  auto at = log_.append(std::move(op.body));
+  if (!at) return at;
+  for (uint64_t i = 0; i < n; ++i) live(first + i, *at);
+  if (!fresh_.caughtUp) return at;  // the reader finds it on disk
+  if (ready_.size() >= options_.readAhead) {
+    fresh_.caughtUp = false;
+    fresh_.cursor.seek(*at);
+    freshBehindMs_ = op.request.event->acceptedAtMs;
+    return at;
+  }
+  for (uint64_t i = 0; i < n; ++i) {
+    Delivery d;
+    d.event = op.request.event;
+    d.target = std::move(op.request.targets[i]);
+    d.dueAtMs = op.request.event->acceptedAtMs;
+    ready_.push_back(Ready{first + i, std::move(d)});
+  }
+  return at;
+}
+
+Result<SegmentLog::Position> EmbeddedQueue::appendReplacement(Op& op, uint64_t newSlot) {
+  op.body[0] = kMoved;
+  store64(op.body.data() + 1, newSlot);
+  store64(op.body.data() + 9, op.slot);
+  auto at = log_.append(std::move(op.body));
+  if (at) live(newSlot, *at);
+  return at;
+}
+
+void EmbeddedQueue::scheduleRetry(uint64_t slot, SegmentLog::Position at, Delivery delivery) {
+  if (!retries_.caughtUp) return;  // the reader finds it on disk
+  if (delivery.dueAtMs <= nowMs() && ready_.size() < options_.readAhead) {
+    ready_.push_front(Ready{slot, std::move(delivery)});
+    return;
+  }
+  if (timers_.size() < options_.maxTimers) {
+    timers_.push_back(Timer{delivery.dueAtMs, slot, at, delivery.event->acceptedAtMs});
+    std::push_heap(timers_.begin(), timers_.end(), Later{});
+    return;
+  }
+  retries_.caughtUp = false;
+  retries_.cursor.seek(at);
+}
+
+Result<Delivery> EmbeddedQueue::readOne(SegmentLog::Position at, uint64_t slot) {
+  auto body = log_.read(at);
+  if (!body) return std::move(body).error();
+  std::string_view view(*body);
+  uint64_t first = 0;
+  if (!view.empty() && view.front() == kMoved && view.size() >= kMovedPrefix) {
+    first = load64(view.data() + 1);
+    view.remove_prefix(kMovedPrefix);
+  } else if (!view.empty() && view.front() == kFresh && view.size() >= kFreshPrefix) {
+    first = load64(view.data() + 1);
+    view.remove_prefix(kFreshPrefix);
+  } else {
+    return Error::internal("not a delivery record");
+  }
+  auto deliveries = decodeDeliveries(view);
+  if (!deliveries) return std::move(deliveries).error();
+  if (slot < first || slot - first >= deliveries->size()) {
+    return Error::internal("the record does not hold that slot");
+  }
+  return std::move((*deliveries)[slot - first]);
+}
+
+// ---- filling memory from disk ----
+
+void EmbeddedQueue::promoteDueTimers() {
+  const WallMs now = nowMs();
+  while (!timers_.empty() && timers_.front().due <= now && ready_.size() < options_.readAhead) {
+    std::pop_heap(timers_.begin(), timers_.end(), Later{});
+    const Timer t = timers_.back();
+    timers_.pop_back();
+    if (!live_.test(t.slot)) continue;
+    auto d = readOne(t.at, t.slot);
+    if (!d) {
+      spdlog::error("queue: cannot read a retry back (segment {} offset {}): {}; it is made "
+                    "again after a restart", t.at.segment, t.at.offset, d.error().message);
+      continue;
+    }
+    ready_.push_front(Ready{t.slot, std::move(d).value()});
+  }
+}
+
+void EmbeddedQueue::readFresh() {
+  while (!fresh_.caughtUp && ready_.size() < options_.readAhead) {
+    auto record = fresh_.cursor.next(log_);
+    if (!record) {
+      fresh_.caughtUp = true;
+      break;
+    }
+    const std::string_view body = record->second;
+    if (body.size() < kFreshPrefix || body.front() != kFresh) continue;
+    const uint64_t first = load64(body.data() + 1);
+    auto deliveries = decodeDeliveries(body.substr(kFreshPrefix));
+    if (!deliveries) {
+      spdlog::error("queue: unreadable record at segment {} offset {}: {}", record->first.segment,
+                    record->first.offset, deliveries.error().message);
+      continue;
+    }
+    for (std::size_t i = 0; i < deliveries->size(); ++i) {
+      if (!live_.test(first + i)) continue;
+      freshBehindMs_ = (*deliveries)[i].event->acceptedAtMs;
+      ready_.push_back(Ready{first + i, std::move((*deliveries)[i])});
+    }
+  }
+}
+
+void EmbeddedQueue::readRetries() {
+  while (!retries_.caughtUp && timers_.size() < options_.maxTimers) {
+    auto record = retries_.cursor.next(log_);
+    if (!record) {
+      retries_.caughtUp = true;
+      break;
+    }
+    const std::string_view body = record->second;
+    if (body.size() < kMovedPrefix || body.front() != kMoved) continue;
+    const uint64_t slot = load64(body.data() + 1);
+    if (!live_.test(slot)) continue;
+    auto deliveries = decodeDeliveries(body.substr(kMovedPrefix));
+    if (!deliveries || deliveries->size() != 1) {
+      spdlog::error("queue: unreadable record at segment {} offset {}", record->first.segment,
+                    record->first.offset);
+      continue;
+    }
+    const Delivery& d = deliveries->front();
+    timers_.push_back(Timer{d.dueAtMs, slot, record->first, d.event->acceptedAtMs});
+    std::push_heap(timers_.begin(), timers_.end(), Later{});
+  }
+  promoteDueTimers();
+}
+
+void EmbeddedQueue::serve() {
+  if (!waiter_ || ready_.empty()) return;
+  const std::size_t n = std::min(waiterMax_, ready_.size());
+  std::vector<Lease> leases;
+  leases.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    Ready& r = ready_.front();
+    leased_.emplace(r.slot, r.delivery.event ? r.delivery.event->acceptedAtMs : 0);
+    leases.push_back(Lease{std::move(r.delivery), r.slot, nullptr});
+    ready_.pop_front();
+  }
+  auto waiter = std::move(waiter_);
+  waiter_ = nullptr;
+  waiter(std::move(leases));
+  // More may fit now that the workers took some.
+  readFresh();
+}
+
+// ---- keeping the log short ----
+
+void EmbeddedQueue::collect() {
+  auto removeDead = [this] {
+    while (log_.segments().size() >= 2) {
+      const uint64_t number = log_.segments().front().number;
+      const bool tracked = !segments_.empty() && segments_.front().number == number;
+      if (tracked && segments_.front().live > 0) break;
+      if (auto st = log_.removeOldest(); !st) {
+        spdlog::error("queue: {}", st.error().message);
+        break;
+      }
+      if (tracked) segments_.pop_front();
+    }
+  };
+  removeDead();
+  // A few live deliveries keeping an old, mostly dead segment: copy them forward. A
+  // segment still mostly live is left alone; copying it would only grow the log.
+  if (log_.segments().size() >= 2 && !segments_.empty() &&
+      segments_.front().number == log_.segments().front().number &&
+      (log_.segments().size() >= kCompactAfterSegments || log_.bytes() > options_.maxBytes / 2)) {
+    const SegmentSlots& oldest = segments_.front();
+    if (oldest.live * 4 <= oldest.end - oldest.first && compactOldest()) removeDead();
+  }
+  logBytes_ = log_.bytes();
+}
+
+bool EmbeddedQueue::compactOldest() {
+  SegmentSlots& s = segments_.front();
+  // Only what waits in memory can be copied forward: not a delivery in flight, nor one
+  // a reader has yet to reach.
+  if (!retries_.caughtUp) return false;
+  if (!fresh_.caughtUp && fresh_.cursor.position().segment <= s.number) return false;
+  auto inside = [&s](uint64_t slot) { return slot >= s.first && slot < s.end; };
+  for (const auto& [slot, accepted] : leased_) {
+    if (inside(slot)) return false;
+  }
+  uint64_t held = 0;
+  for (const Timer& t : timers_) held += inside(t.slot) ? 1 : 0;
+  for (const Ready& r : ready_) held += inside(r.slot) ? 1 : 0;
+  if (held != s.live) return false;
+
+  const uint64_t number = s.number;
+  auto copy = [&](uint64_t oldSlot, const Delivery& d) -> std::optional<std::pair<uint64_t, SegmentLog::Position>> {
+    std::string body(kMovedPrefix, '\0');
+    encodeDeliveries(body, std::span<const Delivery>(&d, 1));
+    Op op{Op::kRetry};
+    op.slot = oldSlot;
+    op.body = std::move(body);
+    const uint64_t slot = nextSlot_++;
+    auto at = appendReplacement(op, slot);
+    if (!at) return std::nullopt;
+    kill(oldSlot);
+    return std::make_pair(slot, *at);
+  };
+  uint64_t copied = 0;
+  for (Timer& t : timers_) {
+    if (!inside(t.slot)) continue;
+    auto d = readOne(t.at, t.slot);
+    if (!d) return false;
+    auto moved = copy(t.slot, *d);
+    if (!moved) return false;
+    t.slot = moved->first;
+    t.at = moved->second;
+    ++copied;
+  }
+  for (Ready& r : ready_) {
+    if (!inside(r.slot)) continue;
+    auto moved = copy(r.slot, r.delivery);
+    if (!moved) return false;
+    r.slot = moved->first;
+    ++copied;
+  }
+  if (auto st = log_.flush(); !st) {
+    spdlog::error("queue: {}", st.error().message);
+    return false;
+  }
+  spdlog::debug("queue: compacted segment {}: {} delivery(ies) copied forward", number, copied);
+  return true;
+}
+
+void EmbeddedQueue::publishStats() {
+  nextStats_ = std::chrono::steady_clock::now() + kStatsEvery;
+  liveCount_ = live_.count();
+  int64_t oldest = 0;
+  auto consider = [&](int64_t accepted) {
+    if (accepted > 0 && (oldest == 0 || accepted < oldest)) oldest = accepted;
+  };
+  for (const Ready& r : ready_) consider(r.delivery.event ? r.delivery.event->acceptedAtMs : 0);
+  for (const Timer& t : timers_) consider(t.accepted);
+  for (const auto& [slot, accepted] : leased_) consider(accepted);
+  // Deliveries still on disk: fresh ones are read in the order they came, so the last
+  // one read is about as old as the oldest left; retries past the memory's limit are
+  // not counted.
+  if (!fresh_.caughtUp) consider(freshBehindMs_);
+  oldestAcceptedMs_ = oldest;
+}
+
+}  // namespace eg::queue
