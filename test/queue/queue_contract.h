@@ -335,7 +335,9 @@ TYPED_TEST_P(QueueContractTest, WhatWasNotCompletedSurvivesTheQueue) {
   }
   EXPECT_EQ(back.size(), 3u);
   EXPECT_FALSE(attempts.contains("done"));
-  if (attempts.contains("retried")) EXPECT_GE(attempts["retried"], 3u);
+  if (attempts.contains("retried")) {
+    EXPECT_GE(attempts["retried"], 3u);
+  }
   for (auto& l : back) q->complete(std::move(l));
   q->close();
 }
