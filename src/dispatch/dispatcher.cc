@@ -1,12 +1,15 @@
 #include "dispatch/dispatcher.h"
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <cctype>
 #include <cmath>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -27,8 +30,6 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::string_view kShuttingDown = "gateway is shutting down";
-constexpr std::string_view kQueueFull =
-    "too many events waiting for delivery, retry later";
 constexpr std::string_view kResourceNotFound = "resource not found";
 constexpr std::string_view kInvokeNotFound = "function or subscription not found";
 constexpr std::string_view kSystemEventRefused =
@@ -116,20 +117,9 @@ struct CounterKeyHash {
 
 }  // namespace
 
-struct Dispatcher::Delivery {
-  std::shared_ptr<const routing::Snapshot> snapshot;
-  routing::Route route;
-  std::shared_ptr<const std::string> payload;  // the event's JSON
-  // The http.request data of the original request, for authorizers; null when the
-  // subscriber's event type has none.
-  std::shared_ptr<const std::string> request;
-  std::string_view type;  // into *snapshot or a static system event name
-  bool system = false;
-  std::chrono::steady_clock::time_point queuedAt;
-};
-
 Dispatcher::Dispatcher(SnapshotSource source, std::vector<asio::any_io_executor> executors,
-                       metrics::Registry& metrics, DispatchSettings settings)
+                       metrics::Registry& metrics, queue::DeliveryQueue& queue,
+                       DispatchSettings settings)
     : source_(std::move(source)),
       received_(metrics.counterFamily("eventgateway_events_received_total",
                                       "Events received, by space and event type.",
@@ -143,22 +133,68 @@ Dispatcher::Dispatcher(SnapshotSource source, std::vector<asio::any_io_executor>
       unauthorized_(metrics.counterFamily("eventgateway_events_unauthorized_total",
                                           "Calls an event type's authorizer refused.",
                                           {"space", "type"})),
-      backlog_(metrics.gauge("eventgateway_events_backlog",
-                             "Async deliveries queued or in flight.")),
+      retried_(metrics.counterFamily("eventgateway_deliveries_retried_total",
+                                     "Async deliveries scheduled for another attempt.",
+                                     {"space", "type"})),
+      deadLettered_(metrics.counterFamily("eventgateway_deliveries_deadlettered_total",
+                                          "Async deliveries given up and handed to their "
+                                          "dead-letter function.",
+                                          {"space", "type"})),
+      failed_(metrics.counterFamily("eventgateway_deliveries_failed_total",
+                                    "Async deliveries given up without a dead-letter function.",
+                                    {"space", "type"})),
       processingSeconds_(metrics.histogram(
           "eventgateway_events_custom_processing_seconds",
-          "Time from queueing an async delivery to the end of its function call.",
+          "Time from queueing an async delivery to the end of its last function call.",
           processingBuckets())),
-      queue_(std::move(executors), settings.workers, settings.backlog, &backlog_),
-      instance_(nextInstance.fetch_add(1)) {}
+      queue_(queue),
+      settings_(settings),
+      runner_(queue, std::move(executors), settings.workers,
+              [this](const queue::Delivery& d) { return attempt(d); }),
+      instance_(nextInstance.fetch_add(1)) {
+  // The queue's figures are read when scraped: they come from the queue's own counts
+  // (another instance's deliveries included, on NATS).
+  metrics.addCollector([&queue](std::string& out) {
+    const queue::Stats stats = queue.stats();
+    auto gauge = [&out](std::string_view name, std::string_view help, double value) {
+      out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+      out.append("# TYPE ").append(name).append(" gauge\n");
+      out.append(name).append(" ").append(metrics::formatValue(value)).append("\n");
+    };
+    gauge("eventgateway_events_backlog", "Async deliveries queued or in flight.",
+          static_cast<double>(stats.deliveries));
+    gauge("eventgateway_queue_deliveries", "Async deliveries queued or in flight.",
+          static_cast<double>(stats.deliveries));
+    gauge("eventgateway_queue_oldest_seconds",
+          "Age of the oldest delivery in the queue, in seconds.", stats.oldestSeconds);
+    gauge("eventgateway_queue_bytes", "Bytes the delivery queue holds.",
+          static_cast<double>(stats.bytes));
+  });
+}
 
 Dispatcher::~Dispatcher() = default;
+
+void Dispatcher::startDeliveries() { runner_.start(); }
 
 void Dispatcher::startDraining() { draining_.store(true); }
 
 bool Dispatcher::waitDrained(std::chrono::milliseconds timeout) {
   startDraining();
-  return queue_.waitIdle(timeout);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto until = [&](auto done) {
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return done();
+  };
+  // An enqueue under way has either seen the drain (and refused) or is counted here.
+  bool drained = until([this] { return enqueuing_.load() == 0; });
+  // What a crash would lose is delivered before the process goes.
+  if (!queue_.durable()) drained = until([this] { return queue_.stats().deliveries == 0; }) && drained;
+  const auto left = std::max(std::chrono::milliseconds(0),
+                             std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 deadline - std::chrono::steady_clock::now()));
+  return runner_.stop(left) && drained;
 }
 
 metrics::Counter& Dispatcher::counter(metrics::CounterFamily& family, std::string_view space,
@@ -265,45 +301,33 @@ bool Dispatcher::hasSystemSubscribers(const std::shared_ptr<const routing::Snaps
 void Dispatcher::emitSystemEvent(const std::shared_ptr<const routing::Snapshot>& snapshot,
                                  SystemEvent kind, std::string_view space,
                                  const std::string& data) {
-  std::array<std::vector<routing::Route>, 2> routes;  // [gen2, gen1]
-  std::size_t total = 0;
-  for (std::size_t g = 0; g < 2; ++g) {
-    const auto type = systemEventType(kind, g == 1);
+  for (bool gen1 : {false, true}) {
+    const std::string_view type = systemEventType(kind, gen1);
+    std::vector<routing::Route> routes;
     for (const auto& route : snapshot->findAsync(kSystemEventMethod, kSystemEventPath, type)) {
-      if (!space.empty() && route.subscription->space != space) continue;
-      routes[g].push_back(route);
+      if (space.empty() || route.subscription->space == space) routes.push_back(route);
     }
-    total += routes[g].size();
-  }
-  if (total == 0) return;
-
-  if (!queue_.tryReserve(total)) {
-    for (std::size_t g = 0; g < 2; ++g) {
-      for (const auto& route : routes[g]) {
-        counter(dropped_, route.subscription->space, systemEventType(kind, g == 1)).inc();
-      }
+    if (routes.empty()) continue;
+    queue::EnqueueRequest request;
+    for (const auto& route : routes) {
+      const model::Subscription& sub = *route.subscription;
+      request.targets.push_back(queue::Target{sub.space, sub.subscriptionId, sub.functionId,
+                                              sub.eventType, queue::Target::kSystem});
     }
-    spdlog::warn("system event {} dropped: the delivery queue is full",
-                 systemEventType(kind, false));
-    return;
-  }
-
-  const auto now = std::chrono::steady_clock::now();
-  for (std::size_t g = 0; g < 2; ++g) {
-    if (routes[g].empty()) continue;
-    const auto type = systemEventType(kind, g == 1);
-    countReceived(routes[g], nullptr, type);
-    auto payload = std::make_shared<const std::string>(systemEventJson(type, data));
-    for (const auto& route : routes[g]) {
-      auto delivery = std::make_shared<Delivery>();
-      delivery->snapshot = snapshot;
-      delivery->route = route;
-      delivery->payload = payload;
-      delivery->type = type;
-      delivery->system = true;
-      delivery->queuedAt = now;
-      queue_.submit([this, delivery = std::move(delivery)] { return deliver(delivery); });
-    }
+    countReceived(routes, nullptr, type);
+    auto event = std::make_shared<queue::EventData>();
+    event->payload = systemEventJson(type, data);
+    event->acceptedAtMs = queue::nowMs();
+    event->configRevision = snapshot->revision();
+    request.event = std::move(event);
+    // No client waits for a system event: it is queued without waiting, and dropped
+    // (counted) when the queue refuses it.
+    queue_.enqueue(std::move(request), [this, snapshot, routes = std::move(routes),
+                                        type](Status queued) {
+      if (queued) return;
+      for (const auto& route : routes) counter(dropped_, route.subscription->space, type).inc();
+      spdlog::warn("system event {} dropped: {}", type, queued.error().message);
+    });
   }
 }
 
@@ -366,48 +390,6 @@ asio::awaitable<Result<json::object>> Dispatcher::authorize(const routing::Snaps
                  authorizerId, authorization.error().message);
   }
   co_return authorization;
-}
-
-asio::awaitable<void> Dispatcher::deliver(std::shared_ptr<Delivery> d) {
-  const std::string_view space = d->route.subscription->space;
-  const std::string_view functionId = d->route.subscription->functionId;
-  const std::string* payload = d->payload.get();
-  std::string authorized;
-  bool skip = false;
-
-  // System events carry no request to authorize; they go out as they are.
-  if (!d->system) {
-    const model::EventType* eventType = d->snapshot->eventType(space, d->type);
-    if (eventType != nullptr && eventType->authorizerId) {
-      auto authorization =
-          co_await authorize(*d->snapshot, space, *eventType->authorizerId, *d->payload,
-                             d->request ? std::string_view(*d->request) : "null");
-      if (!authorization) {
-        spdlog::info("async delivery skipped, unauthorized: space={} functionId={} type={}",
-                     space, functionId, d->type);
-        counter(unauthorized_, space, d->type).inc();
-        skip = true;
-      } else if (auto withAuthorization =
-                     authorizedPayload(*d->payload, std::move(authorization).value())) {
-        authorized = std::move(withAuthorization).value();
-        payload = &authorized;
-      } else {
-        // Our own JSON did not read back: a bug, not the authorizer's refusal.
-        spdlog::error("async delivery skipped: space={} functionId={} type={}: {}", space,
-                      functionId, d->type, withAuthorization.error().message);
-        skip = true;
-      }
-    }
-  }
-
-  if (!skip) {
-    const CallSite site{d->snapshot, space, functionId, d->route.function, *payload, d->system};
-    const auto result = co_await startCall(site);
-    finishCall(site, result);
-  }
-  counter(processed_, space, d->type).inc();
-  processingSeconds_.observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - d->queuedAt).count());
 }
 
 namespace {
@@ -492,74 +474,71 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
   // The event's JSON is written once; the sync call and every delivery share it.
   // Authorizers read the CloudEvent back from it (see authorizedPayload).
   SyncCall call;
-  // The request's JSON for authorizers: written once, when the first one needs it.
-  std::shared_ptr<const std::string> requestJson;
-  if (routes.empty()) {
-    call.payload = events::takeEventJson(*incoming);
-  } else {
-    // A 202 is a promise: take room for every delivery at once, or refuse the event
-    // before anything (the sync call included) happened.
-    if (!queue_.tryReserve(routes.size())) {
-      for (const auto& route : routes) counter(dropped_, route.subscription->space, type).inc();
-      spdlog::warn("event {} of type {} refused: the delivery queue is full",
-                   events::eventId(*incoming), type);
-      auto response = jsonError(request, http::status::service_unavailable, kQueueFull);
-      response.set(http::field::retry_after, "1");
-      return answer(std::move(response));
-    }
-    // Checked after reserving, so that waitDrained either sees these slots or this
-    // request sees the drain.
-    if (draining_.load()) {
-      queue_.release(routes.size());
-      return answer(jsonError(request, http::status::service_unavailable, kShuttingDown));
-    }
-    call.sharedPayload = std::make_shared<const std::string>(events::takeEventJson(*incoming));
-    const auto now = std::chrono::steady_clock::now();
-    for (const auto& route : routes) {
-      auto delivery = std::make_shared<Delivery>();
-      delivery->snapshot = snapshot;
-      delivery->route = route;
-      delivery->payload = call.sharedPayload;
-      const model::EventType* et = snapshot->eventType(route.subscription->space, type);
-      if (et != nullptr && et->authorizerId) {
-        if (!requestJson) {
-          requestJson =
-              std::make_shared<const std::string>(events::httpRequestText(request, path));
-        }
-        delivery->request = requestJson;
-      }
-      // The subscription's type is the event's (routes match it exactly), and lives as
-      // long as the snapshot the delivery holds.
-      delivery->type = route.subscription->eventType;
-      delivery->queuedAt = now;
-      queue_.submit([this, delivery = std::move(delivery)] { return deliver(delivery); });
-    }
+  const model::EventType* syncType =
+      sync ? snapshot->eventType(sync->route.subscription->space, type) : nullptr;
+  const bool syncAuthorized = syncType != nullptr && syncType->authorizerId;
+  if (sync) {
+    call.route = sync->route;
+    if (syncAuthorized) call.authorizerId = &*syncType->authorizerId;
   }
-  const std::string_view payload = call.text();
-
-  if (announce) {
+  auto announceData = [&](std::string_view payload) {
     const json::object requestData = events::httpRequestJson(request, path);
     const json::value* headers = requestData.if_contains("headers");
-    emitSystemEvent(snapshot, SystemEvent::kEventReceived, "",
-                    eventReceivedData(payload, path,
-                                      headers ? json::serialize(*headers) : "{}"));
-  }
+    return eventReceivedData(payload, path, headers ? json::serialize(*headers) : "{}");
+  };
 
-  if (!sync) {
-    if (routes.empty() && httpRequest) {
-      return answer(jsonError(request, http::status::not_found, kResourceNotFound));
+  if (routes.empty()) {
+    call.payload = events::takeEventJson(*incoming);
+    if (announce) {
+      emitSystemEvent(snapshot, SystemEvent::kEventReceived, "", announceData(call.payload));
     }
-    return answer(emptyResponse(request, http::status::accepted));
+    if (!sync) {
+      if (httpRequest) return answer(jsonError(request, http::status::not_found, kResourceNotFound));
+      return answer(emptyResponse(request, http::status::accepted));
+    }
+    if (syncAuthorized) call.requestText = events::httpRequestText(request, path);
+    call.snapshot = std::move(snapshot);
+    return call;
   }
 
-  call.route = sync->route;
-  if (const model::EventType* et = snapshot->eventType(call.route.subscription->space, type);
-      et != nullptr && et->authorizerId) {
-    call.authorizerId = &*et->authorizerId;
-    call.requestText = requestJson ? *requestJson : events::httpRequestText(request, path);
+  // A 202 is a promise: every delivery is queued (and, in a durable queue, kept) before
+  // anything else happens, the sync call included; an event the queue refuses is
+  // refused whole. Counted before the drain is checked, so that waitDrained either sees
+  // this enqueue or this request sees the drain.
+  enqueuing_.fetch_add(1);
+  if (draining_.load()) {
+    enqueuing_.fetch_sub(1);
+    return answer(jsonError(request, http::status::service_unavailable, kShuttingDown));
   }
-  call.snapshot = std::move(snapshot);
-  return call;
+  auto shared = std::make_shared<queue::EventData>();
+  shared->payload = events::takeEventJson(*incoming);
+  shared->acceptedAtMs = queue::nowMs();
+  shared->configRevision = snapshot->revision();
+  AcceptCall accepted;
+  accepted.request.targets.reserve(routes.size());
+  bool authorized = syncAuthorized;
+  for (const auto& route : routes) {
+    const model::Subscription& sub = *route.subscription;
+    accepted.request.targets.push_back(
+        queue::Target{sub.space, sub.subscriptionId, sub.functionId, sub.eventType, 0});
+    if (!authorized) {
+      const model::EventType* et = snapshot->eventType(sub.space, type);
+      authorized = et != nullptr && et->authorizerId;
+    }
+  }
+  // The request's JSON for authorizers: written once, when one of them needs it.
+  if (authorized) shared->request = events::httpRequestText(request, path);
+  if (announce) accepted.announce = announceData(shared->payload);
+  if (sync) {
+    if (syncAuthorized) call.requestText = shared->request;
+    call.shared = shared;
+    call.snapshot = snapshot;
+    accepted.sync = std::move(call);
+  }
+  accepted.request.event = std::move(shared);
+  accepted.routes = routes;
+  accepted.snapshot = std::move(snapshot);
+  return accepted;
 }
 
 net::Response Dispatcher::syncAnswer(const net::Request& request, std::string_view result,
@@ -581,6 +560,7 @@ asio::awaitable<net::Response> Dispatcher::dispatch(
     const std::string& path) {
   Plan plan = makePlan(request, std::move(snapshot), path);
   if (auto* call = std::get_if<SyncCall>(&plan)) return callSync(request, std::move(*call));
+  if (auto* call = std::get_if<AcceptCall>(&plan)) return accept(request, std::move(*call));
   if (auto* invokeCall = std::get_if<InvokeCall>(&plan)) {
     return invoke(request, std::move(invokeCall->snapshot), path, std::move(*invokeCall->event));
   }
@@ -620,6 +600,27 @@ asio::awaitable<net::Response> Dispatcher::callSync(net::Request& request, SyncC
     co_return jsonError(request, http::status::internal_server_error, kFunctionCallFailed);
   }
   co_return syncAnswer(request, result->body, subscription.space, subscription.functionId);
+}
+
+asio::awaitable<net::Response> Dispatcher::accept(net::Request& request, AcceptCall call) {
+  const std::string_view type = call.routes.front().subscription->eventType;
+  const std::shared_ptr<const queue::EventData> event = call.request.event;
+  const Status queued =
+      co_await queue::asyncEnqueue(queue_, std::move(call.request), asio::use_awaitable);
+  enqueuing_.fetch_sub(1);
+  if (!queued) {
+    for (const auto& route : call.routes) counter(dropped_, route.subscription->space, type).inc();
+    spdlog::warn("event of type {} refused: {}", type, queued.error().message);
+    auto response =
+        jsonError(request, http::status::service_unavailable, queued.error().message);
+    response.set(http::field::retry_after, "1");
+    co_return response;
+  }
+  if (call.announce) {
+    emitSystemEvent(call.snapshot, SystemEvent::kEventReceived, "", *call.announce);
+  }
+  if (call.sync) co_return co_await callSync(request, std::move(*call.sync));
+  co_return emptyResponse(request, http::status::accepted);
 }
 
 asio::awaitable<net::Response> Dispatcher::invoke(net::Request& request,

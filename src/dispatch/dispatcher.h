@@ -14,13 +14,15 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
-#include "dispatch/async_queue.h"
+#include "dispatch/delivery_policy.h"
+#include "dispatch/delivery_runner.h"
 #include "dispatch/events_api.h"
 #include "dispatch/system_events.h"
 #include "events/cloud_event.h"
 #include "metrics/metrics.h"
 #include "net/http_server.h"
 #include "providers/provider.h"
+#include "queue/queue.h"
 #include "routing/snapshot.h"
 
 namespace eg::dispatch {
@@ -32,41 +34,55 @@ using SnapshotSource = std::function<std::shared_ptr<const routing::Snapshot>()>
 // so that it can be driven by a fake configuration and fake functions.
 //
 // Per request: one snapshot load; the event is serialized once and the text shared by
-// the sync call and every async delivery. Behaviour beyond spec §3:
+// the sync call and every async delivery. Behaviour beyond spec §3 and §5:
 // - Routing and CORS use the percent-decoded request path.
 // - CORS rules are looked up only for preflights and requests with an Origin. Without
 //   rules, Gen 1 custom events (an `Event` header, or a preflight whose
 //   Access-Control-Request-Headers name `event`) get allow-all rules.
-// - Async deliveries are admitted all or nothing before the sync subscriber is called:
-//   an event that does not fit is refused whole (503, Retry-After: 1) and the sync
-//   subscriber is not called either.
+// - Async deliveries are queued all or nothing before the sync subscriber is called
+//   and before the 202: an event the queue refuses (full, or unreachable) is refused
+//   whole (503, Retry-After: 1) and the sync subscriber is not called either.
+// - A delivery names its subscription; each attempt looks it up in the configuration
+//   of the moment (so a PUT of its deliveryPolicy applies to deliveries already
+//   queued). A subscription that is gone drops its deliveries (logged), unless the
+//   configuration is older than the one the event was routed on (another instance's
+//   change not seen yet): then the delivery waits for it.
 // - Async authorizers run inside each delivery with the subscriber's space; the 202
-//   does not wait for them. System events are never authorized.
+//   does not wait for them. A refusal is final and not dead-lettered; an authorizer
+//   that cannot be called (transport error, timeout, 5xx) fails the attempt, which is
+//   retried like a failed call. System events and dead letters are never authorized.
 // - System events go to async subscribers of POST "/" under both names.
 //   event.received reaches every space (the Events API's paths are shared);
 //   function.* events reach only the space of the function they are about (spaces
 //   isolate). They are built only when someone subscribed. Deliveries of system
-//   events, and authorizer calls, emit none. When the queue is full a system event is
-//   dropped (counted in dropped_total, logged): no client is waiting for it.
+//   events, and authorizer calls, emit none. When the queue refuses a system event it
+//   is dropped (counted in dropped_total, logged): no client is waiting for it.
 // - An authorizer answer with neither `authorization` nor `error` is unauthorised.
+// - A dead letter goes to the dead-letter function named by the policy of the moment;
+//   if there is none any more (policy changed), the delivery fails as without one.
 //
 // Metrics (labels `space`, `type`):
 //   eventgateway_events_received_total   once per event and per space that has a
 //       matching subscription (space "" when nothing matched); Gen 1 invoke counts
 //       (space, "invoke"); a system event once per space it is delivered in.
-//   eventgateway_events_processed_total  once per sync call and per async delivery
-//       taken off the queue, whatever its outcome (called, failed, unauthorised).
+//   eventgateway_events_processed_total  once per sync call, and once per async
+//       delivery when it is done: delivered, given up, refused by an authorizer.
 //   eventgateway_events_dropped_total    once per delivery refused for lack of room.
 //   eventgateway_events_unauthorized_total  once per delivery or sync call an
 //       authorizer refused.
-//   eventgateway_events_backlog          deliveries queued plus in flight.
-//   eventgateway_events_custom_processing_seconds  per delivery, from queueing to
-//       the end of its call.
+//   eventgateway_deliveries_retried_total, _deadlettered_total, _failed_total  once per
+//       retry scheduled, per delivery handed to its dead-letter function, per delivery
+//       given up without one.
+//   eventgateway_events_backlog, eventgateway_queue_deliveries  deliveries queued or in
+//       flight; eventgateway_queue_oldest_seconds, eventgateway_queue_bytes.
+//   eventgateway_events_custom_processing_seconds  per async delivery, from queueing to
+//       the end of its last call.
 class Dispatcher {
  public:
-  // `executors` run the async deliveries (round-robin); at least one.
+  // `executors` run the async deliveries (round-robin); at least one. `queue` (started)
+  // must outlive the dispatcher; deliveries start with startDeliveries().
   Dispatcher(SnapshotSource source, std::vector<boost::asio::any_io_executor> executors,
-             metrics::Registry& metrics, DispatchSettings settings);
+             metrics::Registry& metrics, queue::DeliveryQueue& queue, DispatchSettings settings);
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
@@ -74,14 +90,17 @@ class Dispatcher {
   // Not a coroutine: a request without CORS rules goes straight to dispatch's.
   boost::asio::awaitable<net::Response> handle(net::Request& request);
 
+  void startDeliveries();
   void startDraining();
   bool draining() const { return draining_.load(); }
+  // Refuses new events, waits for enqueues under way and, for a queue that a crash
+  // loses (memory), for every queued delivery; then stops making deliveries and waits
+  // for those in flight. All within `timeout`; true when nothing was left behind.
   bool waitDrained(std::chrono::milliseconds timeout);
 
-  const AsyncQueue& queue() const { return queue_; }
+  const queue::DeliveryQueue& queue() const { return queue_; }
 
  private:
-  struct Delivery;
   struct Counters;
 
   // What dispatch decided before calling any function: an answer, a Gen 1 invoke, or
@@ -90,17 +109,25 @@ class Dispatcher {
     std::shared_ptr<const routing::Snapshot> snapshot;
     routing::Route route;
     std::string payload;                                // the event's JSON, or:
-    std::shared_ptr<const std::string> sharedPayload;   // when async deliveries share it
+    std::shared_ptr<const queue::EventData> shared;     // when async deliveries share it
     // The event type's authorizer (into *snapshot), and what it is given.
     const std::string* authorizerId = nullptr;
     std::string requestText;
-    std::string_view text() const { return sharedPayload ? *sharedPayload : payload; }
+    std::string_view text() const { return shared ? std::string_view(shared->payload) : payload; }
+  };
+  // An event with async subscribers: queue its deliveries, then answer or call `sync`.
+  struct AcceptCall {
+    std::shared_ptr<const routing::Snapshot> snapshot;
+    std::span<const routing::Route> routes;  // into *snapshot
+    queue::EnqueueRequest request;
+    std::optional<SyncCall> sync;
+    std::optional<std::string> announce;     // event.received's data, when subscribed
   };
   struct InvokeCall {
     std::shared_ptr<const routing::Snapshot> snapshot;
     std::unique_ptr<events::CloudEvent> event;
   };
-  using Plan = std::variant<net::Response, SyncCall, InvokeCall>;
+  using Plan = std::variant<net::Response, SyncCall, InvokeCall, AcceptCall>;
 
   // Not a coroutine: it plans, then hands over to the coroutine the plan needs, so that
   // no coroutine frame carries what another path uses (frames stay small enough for
@@ -111,6 +138,7 @@ class Dispatcher {
   Plan makePlan(net::Request& request, std::shared_ptr<const routing::Snapshot> snapshot,
                 const std::string& path);
   boost::asio::awaitable<net::Response> callSync(net::Request& request, SyncCall call);
+  boost::asio::awaitable<net::Response> accept(net::Request& request, AcceptCall call);
   // dispatch, with CORS headers added to its answer. `rules` point into `snapshot`,
   // which the frame keeps.
   boost::asio::awaitable<net::Response> dispatchWithCors(
@@ -144,7 +172,11 @@ class Dispatcher {
       const routing::Snapshot& snapshot, std::string_view space, std::string_view authorizerId,
       std::string_view eventJson, std::string_view requestJson);
 
-  boost::asio::awaitable<void> deliver(std::shared_ptr<Delivery> delivery);
+  // One attempt of an async delivery (async_delivery.cc), and what the queue does next.
+  boost::asio::awaitable<Settlement> attempt(const queue::Delivery& delivery);
+  Settlement giveUp(const queue::Delivery& delivery, const routing::Snapshot& snapshot,
+                    const EffectivePolicy& policy, uint32_t attempts, std::string error);
+  Settlement done(const queue::Delivery& delivery);
 
   // Queues one delivery per subscriber of a system event whose data is `data`.
   // `space` empty: subscribers of every space; otherwise only those of that space.
@@ -164,10 +196,16 @@ class Dispatcher {
   metrics::CounterFamily& processed_;
   metrics::CounterFamily& dropped_;
   metrics::CounterFamily& unauthorized_;
-  metrics::Gauge& backlog_;
+  metrics::CounterFamily& retried_;
+  metrics::CounterFamily& deadLettered_;
+  metrics::CounterFamily& failed_;
   metrics::Histogram& processingSeconds_;
-  AsyncQueue queue_;
+  queue::DeliveryQueue& queue_;
+  const DispatchSettings settings_;
+  DeliveryRunner runner_;
   std::atomic<bool> draining_{false};
+  // Enqueues begun and not answered: a drain waits for them.
+  std::atomic<std::size_t> enqueuing_{0};
   const uint64_t instance_;  // tells this dispatcher's cached counters from another's
 };
 

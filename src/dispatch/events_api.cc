@@ -22,15 +22,17 @@ std::vector<boost::asio::any_io_executor> executorsOf(net::IoPool& pool) {
 
 struct EventsApi::Impl {
   Impl(routing::ConfigCache& cache, net::IoPool& pool, metrics::Registry& metrics,
-       DispatchSettings settings)
-      : dispatcher([&cache] { return cache.snapshot(); }, executorsOf(pool), metrics,
-                   settings) {}
+       queue::DeliveryQueue& queue, DispatchSettings settings)
+      : dispatcher([&cache] { return cache.snapshot(); }, executorsOf(pool), metrics, queue,
+                   settings) {
+    dispatcher.startDeliveries();
+  }
   Dispatcher dispatcher;
 };
 
 EventsApi::EventsApi(routing::ConfigCache& cache, net::IoPool& pool, metrics::Registry& metrics,
-                     DispatchSettings settings)
-    : impl_(std::make_unique<Impl>(cache, pool, metrics, settings)) {}
+                     queue::DeliveryQueue& queue, DispatchSettings settings)
+    : impl_(std::make_unique<Impl>(cache, pool, metrics, queue, settings)) {}
 
 EventsApi::~EventsApi() = default;
 

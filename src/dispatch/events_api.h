@@ -6,29 +6,32 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "dispatch/delivery_policy.h"
 #include "metrics/metrics.h"
 #include "net/http_server.h"
 #include "net/io_pool.h"
+#include "queue/queue.h"
 #include "routing/config_cache.h"
 
 namespace eg::dispatch {
 
 // | option       | default | meaning                                                     |
 // |--------------|---------|-------------------------------------------------------------|
-// | workers      | 100     | async deliveries in flight at once                          |
-// | backlog      | 200     | async deliveries queued (not yet in flight); beyond: 503    |
+// | workers      | 100     | async deliveries in flight at once (per instance)           |
+// | delivery     |         | what a subscription's deliveryPolicy leaves out (-delivery-*)|
 struct DispatchSettings {
   std::size_t workers = 100;
-  std::size_t backlog = 200;
+  DeliveryDefaults delivery;
 };
 
 // The Events API (spec §3): turns each request into an event, routes it on the current
 // configuration snapshot, calls the sync subscriber or queues one delivery per async
-// subscriber, emits system events. Thread-safe; never blocks on the queue.
+// subscriber, emits system events; and makes the queued deliveries (spec §5).
+// Thread-safe; never blocks on the queue. `queue` must be started and outlive it.
 class EventsApi {
  public:
   EventsApi(routing::ConfigCache& cache, net::IoPool& pool, metrics::Registry& metrics,
-            DispatchSettings settings);
+            queue::DeliveryQueue& queue, DispatchSettings settings);
   ~EventsApi();
   EventsApi(const EventsApi&) = delete;
   EventsApi& operator=(const EventsApi&) = delete;
@@ -37,8 +40,9 @@ class EventsApi {
 
   // From now on new events answer 503; queued and in-flight deliveries go on.
   void startDraining();
-  // Blocks until every queued and in-flight delivery has finished or `timeout` passed;
-  // true when all finished. Call from a thread that is not an IoPool thread.
+  // Stops making deliveries (see Dispatcher::waitDrained): a memory queue is emptied
+  // first, a durable one keeps what is left for the next start. True when nothing was
+  // left behind in flight. Call from a thread that is not an IoPool thread.
   bool waitDrained(std::chrono::milliseconds timeout);
 
  private:

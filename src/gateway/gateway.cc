@@ -19,6 +19,7 @@
 #include "net/io_pool.h"
 #include "providers/builtin.h"
 #include "providers/provider.h"
+#include "queue/open.h"
 #include "routing/config_cache.h"
 #include "store/embedded_store.h"
 #include "store/etcd_store.h"
@@ -61,6 +62,26 @@ std::unique_ptr<store::Store> openStore(const Settings& settings) {
   return std::move(opened).value();
 }
 
+std::unique_ptr<queue::DeliveryQueue> openQueue(const Settings& s) {
+  queue::QueueSettings q;
+  q.spec = s.queue;
+  q.dir = s.queueDir.empty() ? s.embedDataDir + "/queue" : s.queueDir;
+  q.maxBytes = s.queueMaxBytes;
+  q.workers = static_cast<std::size_t>(s.workers);
+  q.backlog = static_cast<std::size_t>(s.workersBacklog);
+  q.replicas = s.queueReplicas;
+  q.tlsCa = s.queueTlsCa;
+  q.tlsCert = s.queueTlsCert;
+  q.tlsKey = s.queueTlsKey;
+  q.creds = s.queueCreds;
+  auto made = queue::makeQueue(q);
+  if (!made) throw std::runtime_error(made.error().message);
+  if (auto started = (*made)->start(); !started) {
+    throw std::runtime_error("cannot open the delivery queue: " + started.error().message);
+  }
+  return std::move(made).value();
+}
+
 }  // namespace
 
 struct Gateway::Impl {
@@ -69,6 +90,7 @@ struct Gateway::Impl {
   Settings settings;
   net::IoPool pool;
   std::unique_ptr<store::Store> store;
+  std::unique_ptr<queue::DeliveryQueue> queue;
   net::HttpClient client;
   providers::ProviderRegistry providers;
   metrics::Registry metrics;
@@ -111,10 +133,16 @@ void Gateway::start() {
 
   impl_->configApi = std::make_unique<config::ConfigApi>(*impl_->store, *impl_->cache,
                                                          impl_->providers, impl_->metrics);
+  impl_->queue = openQueue(s);
+  dispatch::DispatchSettings dispatchSettings;
+  dispatchSettings.workers = static_cast<std::size_t>(s.workers);
+  dispatchSettings.delivery.retries = s.deliveryRetries;
+  dispatchSettings.delivery.backoff = s.deliveryBackoff;
+  dispatchSettings.delivery.backoffDelay = s.deliveryBackoffDelay;
+  dispatchSettings.delivery.maxBackoff = s.deliveryMaxBackoff;
+  dispatchSettings.delivery.maxEventAge = s.deliveryMaxEventAge;
   impl_->eventsApi = std::make_unique<dispatch::EventsApi>(
-      *impl_->cache, impl_->pool, impl_->metrics,
-      dispatch::DispatchSettings{static_cast<std::size_t>(s.workers),
-                                 static_cast<std::size_t>(s.workersBacklog)});
+      *impl_->cache, impl_->pool, impl_->metrics, *impl_->queue, dispatchSettings);
 
   net::ServerSettings configSettings;
   configSettings.port = s.configPort;
@@ -140,8 +168,9 @@ void Gateway::start() {
                configSettings.tls ? " (TLS)" : "");
   spdlog::info("Events API listening on port {}{}.", impl_->eventsServer->port(),
                eventsSettings.tls ? " (TLS)" : "");
-  spdlog::info("Event Gateway {} started with {} I/O thread(s), {} workers, backlog {}.",
-               EG_VERSION, s.ioThreads, s.workers, s.workersBacklog);
+  spdlog::info("Event Gateway {} started with {} I/O thread(s), {} workers, backlog {}; "
+               "delivery queue: {}.",
+               EG_VERSION, s.ioThreads, s.workers, s.workersBacklog, impl_->queue->describe());
 }
 
 int Gateway::runUntilSignalled() {
@@ -164,8 +193,16 @@ void Gateway::shutdown() {
   if (impl_->eventsServer) impl_->eventsServer->stop();
   if (impl_->configServer) impl_->configServer->stop();
   if (impl_->eventsApi && !impl_->eventsApi->waitDrained(kDrainTimeout)) {
-    spdlog::warn("Shutdown: queued deliveries did not finish within {} s; they are lost.",
-                 kDrainTimeout.count());
+    if (impl_->queue->durable()) {
+      spdlog::warn("Shutdown: deliveries still in flight after {} s are made again at the next "
+                   "start.", kDrainTimeout.count());
+    } else {
+      spdlog::warn("Shutdown: queued deliveries did not finish within {} s; they are lost.",
+                   kDrainTimeout.count());
+    }
+  } else if (impl_->queue && impl_->queue->durable() && impl_->queue->stats().deliveries > 0) {
+    spdlog::info("Shutdown: {} delivery(ies) stay queued for the next start.",
+                 impl_->queue->stats().deliveries);
   }
   // Requests in flight (sync calls included) finish before the I/O threads stop.
   const auto deadline = std::chrono::steady_clock::now() + kDrainTimeout;

@@ -57,6 +57,10 @@ class Snapshot {
   // Async subscribers of every space whose method, path (exact) and event type match.
   virtual std::span<const Route> findAsync(std::string_view method, std::string_view path,
                                            std::string_view eventType) const = 0;
+  // The routed subscription `subscriptionId` of `space` (any type), or null: how a
+  // queued delivery finds its subscriber again.
+  virtual const Route* findSubscription(std::string_view space,
+                                        std::string_view subscriptionId) const = 0;
   // Gen 1: the invoke subscription of `functionId` in `space` on `path`, or null.
   virtual const Route* findInvoke(std::string_view space, std::string_view functionId,
                                   std::string_view path) const = 0;

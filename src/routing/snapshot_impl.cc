@@ -64,6 +64,7 @@ SnapshotImpl::SnapshotImpl(SnapshotContents contents) : revision_(contents.revis
     }
     const model::Subscription& s = subscriptions_.emplace_back(std::move(sub));
     const Route route{&s, fn};
+    bySubscription_.try_emplace(std::array<std::string, 2>{s.space, s.subscriptionId}, route);
     switch (s.type) {
       case model::SubscriptionType::kSync: {
         auto& tree = sync_[s.method]
@@ -120,6 +121,13 @@ std::span<const Route> SnapshotImpl::findAsync(std::string_view method, std::str
   auto it = async_.find(key);
   if (it == async_.end()) return {};
   return it->second;
+}
+
+const Route* SnapshotImpl::findSubscription(std::string_view space,
+                                           std::string_view subscriptionId) const {
+  const std::array<std::string_view, 2> key{space, subscriptionId};
+  auto it = bySubscription_.find(key);
+  return it == bySubscription_.end() ? nullptr : &it->second;
 }
 
 const Route* SnapshotImpl::findInvoke(std::string_view space, std::string_view functionId,

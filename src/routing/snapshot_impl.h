@@ -63,6 +63,8 @@ class SnapshotImpl final : public Snapshot {
                                     std::string_view eventType) const override;
   std::span<const Route> findAsync(std::string_view method, std::string_view path,
                                    std::string_view eventType) const override;
+  const Route* findSubscription(std::string_view space,
+                                std::string_view subscriptionId) const override;
   const Route* findInvoke(std::string_view space, std::string_view functionId,
                           std::string_view path) const override;
   const model::EventType* eventType(std::string_view space,
@@ -90,6 +92,8 @@ class SnapshotImpl final : public Snapshot {
   std::map<Key3, std::vector<Route>, StringTupleLess> async_;
   // (space, functionId, path)
   std::map<Key3, Route, StringTupleLess> invoke_;
+  // (space, subscriptionId) of every routed subscription
+  std::map<std::array<std::string, 2>, Route, StringTupleLess> bySubscription_;
   // method -> rules by path; CORS resources first, Gen 1 subscriptions' cors otherwise
   std::map<std::string, PathTree<const model::CorsRules*>, std::less<>> cors_;
   std::map<std::string, PathTree<const model::CorsRules*>, std::less<>> gen1Cors_;

@@ -15,83 +15,15 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
-#include "dispatch/fakes.h"
+#include "dispatch/fixture.h"
 
 namespace eg::dispatch {
 namespace {
 
-namespace asio = boost::asio;
+using namespace testing;
 namespace http = boost::beast::http;
 namespace json = boost::json;
 using namespace std::chrono_literals;
-using testing::FakeInvoker;
-using testing::FakeSnapshot;
-using testing::ok;
-
-using Headers = std::vector<std::pair<std::string, std::string>>;
-
-net::Request makeRequest(http::verb verb, std::string target, Headers headers = {},
-                         std::string body = "") {
-  net::Request req{verb, target, 11};
-  req.set(http::field::host, "localhost:4000");
-  for (auto& [k, v] : headers) req.set(k, v);
-  req.body() = std::move(body);
-  req.prepare_payload();
-  return req;
-}
-
-net::Request emit(std::string path, std::string eventType, std::string body = R"({"a":1})") {
-  return makeRequest(http::verb::post, std::move(path),
-                     {{"Event", std::move(eventType)}, {"Content-Type", "application/json"}},
-                     std::move(body));
-}
-
-std::string errorMessage(const net::Response& res) {
-  auto v = json::parse(res.body());
-  return std::string(v.at("errors").at(0).at("message").as_string());
-}
-
-class DispatcherTest : public ::testing::Test {
- protected:
-  void start(DispatchSettings settings = {}) {
-    dispatcher_ = std::make_unique<Dispatcher>(
-        [this] { return std::shared_ptr<const routing::Snapshot>(snapshot_); },
-        std::vector<asio::any_io_executor>{ioc_.get_executor()}, registry_, settings);
-  }
-
-  net::Response send(net::Request req) {
-    std::optional<net::Response> out;
-    asio::co_spawn(
-        ioc_, [&]() -> asio::awaitable<void> { out = co_await dispatcher_->handle(req); },
-        [](std::exception_ptr e) {
-          if (e) std::rethrow_exception(e);
-        });
-    EXPECT_TRUE(runUntil([&] { return out.has_value(); }));
-    return out ? std::move(*out) : net::Response{};
-  }
-
-  template <class Pred>
-  bool runUntil(Pred done, std::chrono::milliseconds timeout = 3000ms) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done() && std::chrono::steady_clock::now() < deadline) ioc_.run_one_for(5ms);
-    return done();
-  }
-
-  // Lets queued work run for a short while (to observe that nothing more happens).
-  void settle() {
-    for (int i = 0; i < 40; ++i) ioc_.run_one_for(1ms);
-  }
-
-  bool metricHas(const std::string& line) {
-    return registry_.render().find(line) != std::string::npos;
-  }
-
-  asio::io_context ioc_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_{ioc_.get_executor()};
-  metrics::Registry registry_;
-  std::shared_ptr<FakeSnapshot> snapshot_ = std::make_shared<FakeSnapshot>();
-  std::unique_ptr<Dispatcher> dispatcher_;
-};
 
 // --- sync subscriptions (§3.3) ---
 
@@ -213,7 +145,7 @@ TEST_F(DispatcherTest, AsyncEventIsAcceptedAndDelivered) {
   auto event = json::parse(fn->payloads()[0]);
   EXPECT_EQ(event.at("eventType"), "user.created");
   EXPECT_EQ(event.at("data").at("name"), "Max");
-  ASSERT_TRUE(runUntil([&] { return dispatcher_->queue().used() == 0; }));
+  ASSERT_TRUE(runUntil([&] { return queued() == 0; }));
   EXPECT_TRUE(metricHas(
       "eventgateway_events_processed_total{space=\"default\",type=\"user.created\"} 1"));
   EXPECT_TRUE(metricHas("eventgateway_events_backlog 0"));
@@ -258,7 +190,7 @@ TEST_F(DispatcherTest, SyncAndAsyncBothRun) {
       "eventgateway_events_received_total{space=\"default\",type=\"http.request\"} 1\n"));
   EXPECT_TRUE(metricHas(
       "eventgateway_events_received_total{space=\"other\",type=\"http.request\"} 1\n"));
-  ASSERT_TRUE(runUntil([&] { return dispatcher_->queue().used() == 0; }));
+  ASSERT_TRUE(runUntil([&] { return queued() == 0; }));
   EXPECT_TRUE(metricHas(
       "eventgateway_events_processed_total{space=\"default\",type=\"http.request\"} 3\n"));
 }
@@ -270,20 +202,20 @@ TEST_F(DispatcherTest, FullQueueRefusesTheWholeEvent) {
   b->setDelay(300ms);
   snapshot_->addAsync("default", "a", "POST", "/", "e");
   snapshot_->addAsync("default", "b", "POST", "/", "e");
-  start({.workers = 1, .backlog = 2});  // 3 slots: one event of 2 deliveries fits
+  start({.workers = 1}, 2);  // 3 slots: one event of 2 deliveries fits
 
   EXPECT_EQ(send(emit("/", "e")).result_int(), 202u);
   auto refused = send(emit("/", "e"));
   EXPECT_EQ(refused.result_int(), 503u);
   EXPECT_EQ(refused[http::field::retry_after], "1");
   EXPECT_FALSE(errorMessage(refused).empty());
-  EXPECT_EQ(dispatcher_->queue().used(), 2u);  // nothing of the refused event queued
+  EXPECT_EQ(queued(), 2u);  // nothing of the refused event queued
   EXPECT_TRUE(metricHas("eventgateway_events_dropped_total{space=\"default\",type=\"e\"} 2"));
 
-  ASSERT_TRUE(runUntil([&] { return dispatcher_->queue().used() == 0; }));
+  ASSERT_TRUE(runUntil([&] { return queued() == 0; }));
   EXPECT_EQ(a->payloads().size() + b->payloads().size(), 2u);
   EXPECT_EQ(send(emit("/", "e")).result_int(), 202u);  // room again
-  ASSERT_TRUE(runUntil([&] { return dispatcher_->queue().used() == 0; }));
+  ASSERT_TRUE(runUntil([&] { return queued() == 0; }));
 }
 
 TEST_F(DispatcherTest, RefusedEventDoesNotCallTheSyncSubscriber) {
@@ -292,11 +224,11 @@ TEST_F(DispatcherTest, RefusedEventDoesNotCallTheSyncSubscriber) {
   a->setDelay(500ms);
   snapshot_->addSync("default", "s", "POST", "/", "e");
   snapshot_->addAsync("default", "a", "POST", "/", "e");
-  start({.workers = 1, .backlog = 0});
+  start({.workers = 1}, 0);
   EXPECT_EQ(send(emit("/", "e")).result_int(), 200u);
   EXPECT_EQ(send(emit("/", "e")).result_int(), 503u);
   EXPECT_EQ(s->payloads().size(), 1u);
-  ASSERT_TRUE(runUntil([&] { return dispatcher_->queue().used() == 0; }));
+  ASSERT_TRUE(runUntil([&] { return queued() == 0; }));
 }
 
 TEST_F(DispatcherTest, DrainingRefusesNewEventsAndWaitsForQueued) {
@@ -438,7 +370,7 @@ TEST_F(DispatcherTest, AsyncAuthorizerRunsPerSpaceInsideTheDelivery) {
   snapshot_->addAsync("auth", "f", "POST", "/", "e");
   start();
   EXPECT_EQ(send(emit("/", "e")).result_int(), 202u);
-  ASSERT_TRUE(runUntil([&] { return dispatcher_->queue().used() == 0; }));
+  ASSERT_TRUE(runUntil([&] { return queued() == 0; }));
   EXPECT_TRUE(locked->payloads().empty());
   ASSERT_EQ(open->payloads().size(), 1u);
   EXPECT_FALSE(json::parse(open->payloads()[0])
@@ -520,7 +452,7 @@ TEST_F(DispatcherTest, Gen1CustomEventsAcceptAnyOrigin) {
                           {"Access-Control-Request-Headers", "content-type,event"}}));
   EXPECT_EQ(res.result_int(), 200u);
   EXPECT_EQ(res[http::field::access_control_allow_origin], "*");
-  ASSERT_TRUE(runUntil([&] { return dispatcher_->queue().used() == 0; }));
+  ASSERT_TRUE(runUntil([&] { return queued() == 0; }));
 }
 
 // --- system events (§3.6) ---
@@ -540,7 +472,7 @@ TEST_F(DispatcherTest, SystemEventsReachBothGenerationsOfSubscribers) {
   start();
 
   EXPECT_EQ(send(makeRequest(http::verb::get, "/hello", {{"X-Trace", "t1"}})).body(), "hi");
-  ASSERT_TRUE(runUntil([&] { return dispatcher_->queue().used() == 0; }));
+  ASSERT_TRUE(runUntil([&] { return queued() == 0; }));
   settle();
 
   // One of each: deliveries of system events emit no further system events.
@@ -578,7 +510,7 @@ TEST_F(DispatcherTest, FunctionSystemEventsStayInTheirSpace) {
   snapshot_->addAsync("b", "watch", "POST", "/", "eventgateway.function.invoked");
   start();
   EXPECT_EQ(send(emit("/", "e")).result_int(), 202u);
-  ASSERT_TRUE(runUntil([&] { return dispatcher_->queue().used() == 0; }));
+  ASSERT_TRUE(runUntil([&] { return queued() == 0; }));
   settle();
   EXPECT_EQ(sameSpace->payloads().size(), 1u);
   EXPECT_TRUE(otherSpace->payloads().empty());
@@ -593,9 +525,11 @@ TEST_F(DispatcherTest, InvocationFailedEventCarriesTheError) {
   });
   snapshot_->addAsync("default", "bad", "POST", "/", "e");
   snapshot_->addAsync("default", "w", "POST", "/", "gateway.function.invocationFailed");
-  start();
+  DispatchSettings settings;
+  settings.delivery.retries = 0;  // one attempt each: one invocationFailed event
+  start(settings);
   EXPECT_EQ(send(emit("/", "e")).result_int(), 202u);
-  ASSERT_TRUE(runUntil([&] { return dispatcher_->queue().used() == 0; }));
+  ASSERT_TRUE(runUntil([&] { return queued() == 0; }));
   settle();
   // The watcher's own failure does not loop back to it.
   ASSERT_EQ(watcher->payloads().size(), 1u);

@@ -84,12 +84,24 @@ class FakeSnapshot : public routing::Snapshot {
     sync_[{method, path, eventType}] = {route(sub), std::move(params)};
   }
 
-  void addAsync(const std::string& space, const std::string& functionId,
-                const std::string& method, const std::string& path,
-                const std::string& eventType) {
+  // Returns the subscription, whose deliveryPolicy a test may set.
+  model::Subscription& addAsync(const std::string& space, const std::string& functionId,
+                                const std::string& method, const std::string& path,
+                                const std::string& eventType) {
     auto& sub = newSubscription(space, functionId, method, path, eventType,
                                 model::SubscriptionType::kAsync);
     async_[{method, path, eventType}].push_back(route(sub));
+    return sub;
+  }
+
+  // Removes a subscription from routing (as a delete would), keeping its function.
+  void removeSubscription(const std::string& space, const std::string& subscriptionId) {
+    bySubscription_.erase({space, subscriptionId});
+    for (auto& [key, routes] : async_) {
+      std::erase_if(routes, [&](const routing::Route& r) {
+        return r.subscription->space == space && r.subscription->subscriptionId == subscriptionId;
+      });
+    }
   }
 
   void addInvoke(const std::string& space, const std::string& functionId,
@@ -103,7 +115,8 @@ class FakeSnapshot : public routing::Snapshot {
     cors_[{method, path}] = std::move(rules);
   }
 
-  int64_t revision() const override { return 1; }
+  int64_t revision() const override { return revision_; }
+  void setRevision(int64_t revision) { revision_ = revision; }
 
   std::optional<routing::SyncMatch> findSync(std::string_view method, std::string_view path,
                                              std::string_view eventType) const override {
@@ -117,6 +130,12 @@ class FakeSnapshot : public routing::Snapshot {
     auto it = async_.find({std::string(method), std::string(path), std::string(eventType)});
     if (it == async_.end()) return {};
     return it->second;
+  }
+
+  const routing::Route* findSubscription(std::string_view space,
+                                         std::string_view subscriptionId) const override {
+    auto it = bySubscription_.find({std::string(space), std::string(subscriptionId)});
+    return it == bySubscription_.end() ? nullptr : &it->second;
   }
 
   const routing::Route* findInvoke(std::string_view space, std::string_view functionId,
@@ -164,7 +183,9 @@ class FakeSnapshot : public routing::Snapshot {
 
   routing::Route route(const model::Subscription& sub) {
     auto it = functions_.find({sub.space, sub.functionId});
-    return {&sub, it == functions_.end() ? nullptr : &it->second};
+    routing::Route r{&sub, it == functions_.end() ? nullptr : &it->second};
+    bySubscription_[{sub.space, sub.subscriptionId}] = r;
+    return r;
   }
 
   std::map<std::pair<std::string, std::string>, routing::FunctionEntry> functions_;
@@ -174,6 +195,8 @@ class FakeSnapshot : public routing::Snapshot {
   std::map<std::tuple<std::string, std::string, std::string>, std::vector<routing::Route>>
       async_;
   std::map<std::tuple<std::string, std::string, std::string>, routing::Route> invoke_;
+  std::map<std::pair<std::string, std::string>, routing::Route> bySubscription_;
+  int64_t revision_ = 1;
   std::map<std::pair<std::string, std::string>, model::CorsRules> cors_;
   std::map<std::string, routing::SpaceCounts, std::less<>> counts_;
 };

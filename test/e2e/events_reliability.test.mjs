@@ -199,9 +199,9 @@ test('a body over the 6 MiB default limit gets 413; one just under it is deliver
   assert.equal(fn.requests.length, 1, 'the oversized request never reached the function');
 });
 
-test('a full delivery queue refuses events with 503 + Retry-After; every 202 is delivered', async () => {
+test('a full memory queue refuses events with 503 + Retry-After; every 202 is delivered', async () => {
   const slow = await functionServer(async () => { await delay(300); return { body: { ok: true } }; });
-  const bgw = await startGateway({ args: ['-workers', '1', '-workers-backlog', '2'] });
+  const bgw = await startGateway({ args: ['-queue', 'memory', '-workers', '1', '-workers-backlog', '2'] });
   try {
     await createEventType(bgw, 'backlog', 'back.event');
     for (const id of ['s1', 's2', 's3']) {
@@ -248,9 +248,9 @@ test('a full delivery queue refuses events with 503 + Retry-After; every 202 is 
   }
 });
 
-test('SIGTERM: queued deliveries complete before exit 0; new events get 503 meanwhile', async () => {
+test('SIGTERM with -queue memory: queued deliveries complete before exit 0; new events get 503 meanwhile', async () => {
   const slow = await functionServer(async () => { await delay(400); return { body: { ok: true } }; });
-  const dgw = await startGateway({ args: ['-workers', '1'] });
+  const dgw = await startGateway({ args: ['-queue', 'memory', '-workers', '1'] });
   try {
     await createEventType(dgw, 'drain', 'drain.event');
     for (const id of ['d1', 'd2', 'd3']) {

@@ -1,0 +1,207 @@
+// One attempt of a queued async delivery (spec §5): the step after the queue, and
+// what the queue does with the delivery next. Part of Dispatcher (dispatcher.h).
+#include <chrono>
+#include <random>
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/duration.h"
+#include "dispatch/authorizer.h"
+#include "dispatch/dispatcher.h"
+
+namespace eg::dispatch {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+// How long a delivery waits for a configuration that knows its subscription (one
+// created on another instance, not seen here yet).
+constexpr std::chrono::milliseconds kConfigWait{250};
+constexpr std::size_t kMaxErrorText = 500;
+
+std::mt19937_64& random() {
+  thread_local std::mt19937_64 generator{std::random_device{}()};
+  return generator;
+}
+
+// The event's ID, for log lines.
+std::string eventIdOf(std::string_view payload) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(payload, ec);
+  if (ec || !v.is_object()) return "?";
+  for (const char* name : {"eventID", "id"}) {
+    if (const json::value* id = v.as_object().if_contains(name); id && id->is_string()) {
+      return std::string(id->get_string());
+    }
+  }
+  return "?";
+}
+
+std::string bounded(std::string text) {
+  if (text.size() > kMaxErrorText) {
+    text.resize(kMaxErrorText);
+    text += "...";
+  }
+  return text;
+}
+
+}  // namespace
+
+Settlement Dispatcher::done(const queue::Delivery& d) {
+  counter(processed_, d.target.space, d.target.eventType).inc();
+  processingSeconds_.observe(std::max<double>(0, (queue::nowMs() - d.event->acceptedAtMs) / 1000.0));
+  return Settlement{};
+}
+
+Settlement Dispatcher::giveUp(const queue::Delivery& d, const routing::Snapshot& snapshot,
+                              const EffectivePolicy& policy, uint32_t attempts,
+                              std::string error) {
+  const queue::Target& t = d.target;
+  error = bounded(std::move(error));
+  const bool haveLetter = !t.deadLetter() && !policy.deadLetter.empty() &&
+                          snapshot.function(t.space, policy.deadLetter) != nullptr;
+  if (haveLetter) {
+    auto payload = deadLetterPayload(
+        d.event->payload, DeadLetterInfo{t.subscriptionId, t.functionId, attempts, error});
+    if (payload) {
+      Settlement s;
+      s.kind = Settlement::kReplace;
+      auto event = std::make_shared<queue::EventData>();
+      event->payload = std::move(payload).value();
+      event->acceptedAtMs = queue::nowMs();
+      event->configRevision = snapshot.revision();
+      s.replacement.event = std::move(event);
+      s.replacement.target = t;
+      s.replacement.target.functionId = std::string(policy.deadLetter);
+      s.replacement.target.flags |= queue::Target::kDeadLetter;
+      s.replacement.dueAtMs = queue::nowMs();
+      counter(deadLettered_, t.space, t.eventType).inc();
+      spdlog::info("delivery of event {} to function {} (space {}, subscription {}) dead-lettered "
+                   "to {} after {} attempt(s): {}",
+                   eventIdOf(d.event->payload), t.functionId, t.space, t.subscriptionId,
+                   policy.deadLetter, attempts, error);
+      done(d);
+      s.kind = Settlement::kReplace;
+      return s;
+    }
+    spdlog::error("delivery of event to function {} (space {}): {}", t.functionId, t.space,
+                  payload.error().message);
+  }
+  counter(failed_, t.space, t.eventType).inc();
+  spdlog::warn("delivery of event {} to function {} (space {}, subscription {}{}) failed after "
+               "{} attempt(s), dropped: {}",
+               eventIdOf(d.event->payload), t.functionId, t.space, t.subscriptionId,
+               t.deadLetter() ? ", as its dead letter" : "", attempts, error);
+  return done(d);
+}
+
+asio::awaitable<Settlement> Dispatcher::attempt(const queue::Delivery& d) {
+  const queue::Target& t = d.target;
+  const std::shared_ptr<const routing::Snapshot> snapshot = source_();
+
+  // Who to call, in the configuration of the moment.
+  const routing::FunctionEntry* function = nullptr;
+  const model::Subscription* subscription = nullptr;
+  if (snapshot) {
+    if (const routing::Route* route = snapshot->findSubscription(t.space, t.subscriptionId)) {
+      subscription = route->subscription;
+      function = t.deadLetter() ? snapshot->function(t.space, t.functionId) : route->function;
+    } else if (t.deadLetter()) {
+      function = snapshot->function(t.space, t.functionId);
+    }
+  }
+  if (function == nullptr) {
+    if (!snapshot || snapshot->revision() < d.event->configRevision) {
+      co_return Settlement{Settlement::kRetry, d.attempts, queue::nowMs() + kConfigWait.count(),
+                           d.lastError, {}};
+    }
+    spdlog::info("delivery of event {} to function {} (space {}, subscription {}) dropped: {} "
+                 "no longer exists",
+                 eventIdOf(d.event->payload), t.functionId, t.space, t.subscriptionId,
+                 t.deadLetter() ? "the dead-letter function" : "the subscription");
+    if (t.deadLetter()) counter(failed_, t.space, t.eventType).inc();
+    co_return done(d);
+  }
+  // Dead letters are retried by the defaults and never dead-lettered again. (The policy
+  // keeps a view of the dead letter's name: a reference, not a copy, of the snapshot's.)
+  static const std::optional<model::DeliveryPolicy> kDefaults;
+  const std::optional<model::DeliveryPolicy>& given =
+      t.deadLetter() || subscription == nullptr ? kDefaults : subscription->deliveryPolicy;
+  const EffectivePolicy policy = effectivePolicy(given, settings_.delivery);
+
+  const queue::WallMs now = queue::nowMs();
+  if (now - d.event->acceptedAtMs > policy.maxEventAge.count()) {
+    std::string why = "the event is older than its maxEventAge of " +
+                      formatGoDuration(policy.maxEventAge);
+    if (!d.lastError.empty()) why += "; last error: " + d.lastError;
+    co_return giveUp(d, *snapshot, policy, d.attempts, std::move(why));
+  }
+
+  // Authorizers see the event as queued; the function gets it with the authorization.
+  const std::string* payload = &d.event->payload;
+  std::string authorized;
+  std::optional<CallOutcome> outcome;
+  if (!t.system() && !t.deadLetter()) {
+    const model::EventType* eventType = snapshot->eventType(t.space, t.eventType);
+    if (eventType != nullptr && eventType->authorizerId) {
+      auto authorization = co_await authorize(
+          *snapshot, t.space, *eventType->authorizerId, d.event->payload,
+          d.event->request.empty() ? std::string_view("null") : std::string_view(d.event->request));
+      if (!authorization) {
+        const ErrorKind kind = authorization.error().kind;
+        if (kind != ErrorKind::kUnavailable && kind != ErrorKind::kTimeout) {
+          spdlog::info("async delivery skipped, unauthorized: space={} functionId={} type={}",
+                       t.space, t.functionId, t.eventType);
+          counter(unauthorized_, t.space, t.eventType).inc();
+          co_return done(d);
+        }
+        outcome = CallOutcome{CallOutcome::kRetry,
+                              "authorizer cannot be called: " + authorization.error().message,
+                              authorization.error().retryAfter};
+      } else if (auto with = authorizedPayload(d.event->payload, std::move(authorization).value())) {
+        authorized = std::move(with).value();
+        payload = &authorized;
+      } else {
+        // Our own JSON did not read back: a bug, not the authorizer's refusal.
+        spdlog::error("async delivery skipped: space={} functionId={} type={}: {}", t.space,
+                      t.functionId, t.eventType, with.error().message);
+        co_return done(d);
+      }
+    }
+  }
+
+  if (!outcome) {
+    const CallSite site{snapshot, t.space, t.functionId, function, *payload, t.system()};
+    const auto result = co_await startCall(site);
+    finishCall(site, result);
+    outcome = classifyCall(result);
+  }
+  const uint32_t attempts = d.attempts + 1;
+  switch (outcome->kind) {
+    case CallOutcome::kDelivered:
+      co_return done(d);
+    case CallOutcome::kFinal:
+      co_return giveUp(d, *snapshot, policy, attempts, std::move(outcome->error));
+    case CallOutcome::kRetry:
+      break;
+  }
+  if (attempts > static_cast<uint32_t>(policy.retries)) {
+    co_return giveUp(d, *snapshot, policy, attempts, std::move(outcome->error));
+  }
+  const auto delay = retryDelay(policy, attempts, outcome->retryAfter, random());
+  const queue::WallMs due = queue::nowMs() + delay.count();
+  if (due - d.event->acceptedAtMs > policy.maxEventAge.count()) {
+    co_return giveUp(d, *snapshot, policy, attempts,
+                     outcome->error + "; the next attempt would pass the event's maxEventAge of " +
+                         formatGoDuration(policy.maxEventAge));
+  }
+  counter(retried_, t.space, t.eventType).inc();
+  spdlog::debug("delivery to function {} (space {}) failed (attempt {}), retrying in {} ms: {}",
+                t.functionId, t.space, attempts, delay.count(), outcome->error);
+  co_return Settlement{Settlement::kRetry, attempts, due, bounded(std::move(outcome->error)), {}};
+}
+
+}  // namespace eg::dispatch
