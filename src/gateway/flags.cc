@@ -287,6 +287,10 @@ std::vector<FlagDef> flagTable(Extra& extra) {
        "size of the embedded queue's log or of the NATS stream; when full, events answer 503",
        std::to_string(d.queueMaxBytes),
        integerSetter(&Settings::queueMaxBytes, kMiB, std::numeric_limits<int64_t>::max())},
+      {"queue-lease", "duration",
+       "NATS: how long a delivery stays with an instance that stopped answering for it "
+       "(crashed) before another instance makes it; longer calls are kept alive",
+       formatGoDuration(d.queueLease), durationSetter(&Settings::queueLease, std::chrono::hours(1))},
       {"queue-replicas", "n", "replicas of the NATS stream (-queue nats://...)",
        std::to_string(d.queueReplicas), integerSetter(&Settings::queueReplicas, 1, 5)},
       {"queue-tls-ca", "file", "PEM CA bundle that verifies the NATS servers", "",

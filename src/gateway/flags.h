@@ -49,6 +49,9 @@ struct Settings {
   std::string queueDir;            // -queue-dir: embedded log; empty: <embed-data-dir>/queue
   uint64_t queueMaxBytes = uint64_t{1} << 30;  // -queue-max-bytes: embedded log / NATS stream
   int queueReplicas = 3;                       // -queue-replicas: NATS stream replicas, 1–5
+  // -queue-lease: how long a NATS delivery stays with an instance that stopped answering
+  // for it (crashed) before another instance makes it.
+  std::chrono::milliseconds queueLease{30'000};
   std::string queueTlsCa, queueTlsCert, queueTlsKey;  // -queue-tls-ca/-cert/-key: TLS to NATS
   std::string queueCreds;                             // -queue-creds: NATS credentials file
 

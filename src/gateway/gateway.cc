@@ -70,6 +70,7 @@ std::unique_ptr<queue::DeliveryQueue> openQueue(const Settings& s) {
   q.workers = static_cast<std::size_t>(s.workers);
   q.backlog = static_cast<std::size_t>(s.workersBacklog);
   q.replicas = s.queueReplicas;
+  q.lease = s.queueLease;
   q.tlsCa = s.queueTlsCa;
   q.tlsCert = s.queueTlsCert;
   q.tlsKey = s.queueTlsKey;

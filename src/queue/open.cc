@@ -28,6 +28,7 @@ Result<std::unique_ptr<DeliveryQueue>> makeQueue(const QueueSettings& s) {
       servers.remove_prefix(comma + 1);
     }
     options.replicas = s.replicas;
+    options.ackWait = s.lease;
     options.maxBytes = s.maxBytes;
     options.tlsCa = s.tlsCa;
     options.tlsCert = s.tlsCert;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -17,6 +18,7 @@ struct QueueSettings {
   std::size_t workers = 100;      // deliveries in flight per instance
   std::size_t backlog = 200;      // memory: room beyond the workers; embedded: read-ahead
   int replicas = 3;               // nats
+  std::chrono::milliseconds lease{30'000};  // nats: a crashed instance's deliveries wait this long
   std::string tlsCa, tlsCert, tlsKey, creds;  // nats
 };
 

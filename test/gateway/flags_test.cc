@@ -254,7 +254,7 @@ TEST(FlagsTest, UsageListsEveryFlagSortedWithDefaults) {
       "dev", "embed-data-dir",
       "events-port", "events-tls-cert", "events-tls-key", "idle-timeout",   "io-threads",
       "log-format",  "log-level",       "max-body-size",  "max-connections",
-      "queue", "queue-creds", "queue-dir", "queue-max-bytes", "queue-replicas", "queue-tls-ca",
+      "queue", "queue-creds", "queue-dir", "queue-lease", "queue-max-bytes", "queue-replicas", "queue-tls-ca",
       "queue-tls-cert", "queue-tls-key", "read-timeout",
       "version",     "workers",         "workers-backlog",
       "help"};
@@ -396,6 +396,10 @@ TEST(FlagsTest, QueueSettings) {
   EXPECT_EQ(s.queueTlsKey, "k.pem");
   EXPECT_EQ(s.queueCreds, "user.creds");
   EXPECT_EQ(run({"-queue-replicas=1"}).queueReplicas, 1);
+  EXPECT_EQ(s.queueLease, std::chrono::seconds(30));
+  EXPECT_EQ(run({"-queue-lease=3s"}).queueLease, std::chrono::seconds(3));
+  expectError({"-queue-lease=2h"},
+              "invalid value \"2h\" for flag -queue-lease: must be between 1ms and 1h0m0s");
   EXPECT_EQ(run({"-queue-max-bytes=17179869184"}).queueMaxBytes, uint64_t{17179869184});
 
   expectError({"-queue-max-bytes=1048575"},
