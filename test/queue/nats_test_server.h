@@ -30,6 +30,8 @@
 
 #include <nats/nats.h>
 
+#include "common/child_process.h"
+
 namespace eg::queue::natstest {
 
 using namespace std::chrono_literals;
@@ -46,22 +48,7 @@ inline std::string natsServerBinary() {
 
 inline bool natsServerInstalled() { return access(natsServerBinary().c_str(), X_OK) == 0; }
 
-// A port nothing listens on right now (the kernel's choice for an ephemeral bind).
-inline uint16_t freePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("socket failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("bind failed");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+using eg::testing::freePort;
 
 // PEM files for servers that take TLS connections only, from clients with a certificate
 // signed by `ca` (which signed the servers' certificate too).
@@ -161,40 +148,14 @@ class NatsServers {
     const std::string config = dir_ + "/" + name(i) + ".conf";
     const std::string log = dir_ + "/" + name(i) + ".log";
     writeConfig(i, config);
-    const std::string binary = natsServerBinary();
-    pid_t pid = fork();
-    if (pid < 0) throw std::runtime_error("fork failed");
-    if (pid == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-      }
-      execl(binary.c_str(), binary.c_str(), "-c", config.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    m.pid = pid;
+    m.pid = eg::testing::spawnLogged({natsServerBinary(), "-c", config}, log);
   }
 
   // Stops server i with `sig` (SIGKILL: a crash) and waits until it is gone.
   void kill(int i, int sig = SIGKILL) {
     Member& m = members_[i];
     if (!running(i)) return;
-    ::kill(m.pid, sig);
-    if (sig != SIGKILL) {
-      const auto deadline = std::chrono::steady_clock::now() + 10s;
-      while (waitpid(m.pid, nullptr, WNOHANG) == 0) {
-        if (std::chrono::steady_clock::now() > deadline) {
-          ::kill(m.pid, SIGKILL);
-          waitpid(m.pid, nullptr, 0);
-          break;
-        }
-        std::this_thread::sleep_for(10ms);
-      }
-    } else {
-      waitpid(m.pid, nullptr, 0);
-    }
+    eg::testing::stopChild(m.pid, sig);
     m.pid = -1;
   }
 

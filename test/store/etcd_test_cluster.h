@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/child_process.h"
 #include "common/json.h"
 #include "net/http_client.h"
 
@@ -33,23 +34,7 @@ inline constexpr const char* kEtcdBinary = "/usr/bin/etcd";
 
 inline bool etcdInstalled() { return access(kEtcdBinary, X_OK) == 0; }
 
-// A port nothing listens on right now (the kernel's choice for an ephemeral bind).
-inline uint16_t freePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("socket failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    close(fd);
-    throw std::runtime_error("bind failed");
-  }
-  close(fd);
-  return ntohs(addr.sin_port);
-}
+using eg::testing::freePort;
 
 // POSTs JSON to a plain-http etcd member; nullopt when it does not answer 200 in time.
 inline std::optional<json::object> etcdPost(
@@ -170,31 +155,13 @@ class EtcdCluster {
         args.push_back(a);
       }
     }
-    const std::string log = dir_ + "/" + m.name + ".log";
-    pid_t pid = fork();
-    if (pid < 0) throw std::runtime_error("fork failed");
-    if (pid == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-      }
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(kEtcdBinary, argv.data());
-      _exit(127);
-    }
-    m.pid = pid;
+    m.pid = eg::testing::spawnLogged(std::move(args), dir_ + "/" + m.name + ".log");
   }
 
   // Kills the member at once (as a crash or a lost machine would).
   void stop(int i) {
     Member& m = members_[i];
-    if (m.pid <= 0) return;
-    kill(m.pid, SIGKILL);
-    waitpid(m.pid, nullptr, 0);
+    eg::testing::stopChild(m.pid, SIGKILL);
     m.pid = -1;
   }
 
