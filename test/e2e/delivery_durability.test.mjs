@@ -11,6 +11,7 @@ import {
   functionServer, closeServers, createFunction, createEventType, subscribe, settle,
   emitStructured, cloudEvent, metrics, metricValue, waitFor, header, errorMessage, waitExit,
 } from './lib/events_helpers.mjs';
+import { idCounter, load } from './lib/load.mjs';
 
 after(async () => {
   await closeServers();
@@ -22,20 +23,6 @@ function tempDir(prefix) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   trackTempDir(dir);
   return dir;
-}
-
-// Records the event IDs a function received, with how often each came.
-function idCounter() {
-  const counts = new Map();
-  return {
-    counts,
-    add(body) {
-      const id = JSON.parse(body).eventID;
-      counts.set(id, (counts.get(id) ?? 0) + 1);
-    },
-    missing(ids) { return ids.filter((id) => !counts.has(id)); },
-    duplicates() { return [...counts.values()].filter((n) => n > 1).reduce((a, n) => a + n - 1, 0); },
-  };
 }
 
 // An HTTP function on a fixed port that can be stopped and started again (down, up).
@@ -65,47 +52,6 @@ async function switchableFunction(onRequest, delayMs = 0) {
     },
   };
   return api;
-}
-
-// Sends events of `type` to `eventsUrl` + `urlPath` from `concurrency` keep-alive
-// connections until stop() (or `limit` events); resolves to the IDs answered 202 and the
-// count of other answers. Network errors (the gateway killed under it) end a sender.
-function load(eventsUrl, urlPath, type, { concurrency = 16, limit = Infinity, size = 0 } = {}) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const accepted = [];
-  const refused = [];
-  let sent = 0;
-  let stopped = false;
-  const url = new URL(urlPath, eventsUrl);
-  const one = (event) => new Promise((resolve) => {
-    const body = JSON.stringify(event);
-    const req = http.request({
-      host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent,
-      headers: { 'Content-Type': 'application/cloudevents+json', 'Content-Length': Buffer.byteLength(body) },
-    }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString() }));
-      res.on('error', () => resolve(null));
-    });
-    req.setTimeout(10000, () => req.destroy());
-    req.on('error', () => resolve(null));
-    req.end(body);
-  });
-  const sender = async () => {
-    while (!stopped && sent < limit) {
-      sent += 1;
-      const event = cloudEvent(type, size ? { pad: 'x'.repeat(size) } : { n: sent });
-      const res = await one(event);
-      if (res === null) return;
-      if (res.status === 202) accepted.push(event.eventID); else refused.push(res);
-    }
-  };
-  const done = Promise.all(Array.from({ length: concurrency }, sender)).then(() => {
-    agent.destroy();
-    return { accepted, refused };
-  });
-  return { stop() { stopped = true; return done; }, done, accepted, refused };
 }
 
 async function configure(gw, space, url, policy) {

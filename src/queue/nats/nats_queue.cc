@@ -529,7 +529,10 @@ void NatsQueue::controlLoop() {
           }
         } else {
           nextSetUp = now + kSetUpRetry;
-          s.setNotReadyReason(done.error().message);
+          // Kept without the prefix: a refusal puts it back (nats::unavailable).
+          std::string_view reason = done.error().message;
+          if (reason.starts_with(nats::kUnavailable)) reason.remove_prefix(nats::kUnavailable.size());
+          s.setNotReadyReason(std::string(reason));
           if (done.error().message != lastSetUpError) {  // once, not every second
             lastSetUpError = done.error().message;
             spdlog::error("{}", lastSetUpError);

@@ -66,7 +66,7 @@ jsOptions requestOptions(const NatsQueueOptions& options) {
 }  // namespace
 
 Error unavailable(const std::string& reason) {
-  return Error::unavailable("the delivery queue (NATS) is unavailable: " + reason);
+  return Error::unavailable(std::string(kUnavailable) + reason);
 }
 
 std::string lastError(natsStatus status, jsErrCode code) {

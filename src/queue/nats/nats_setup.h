@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include <nats/nats.h>
 
@@ -9,8 +10,8 @@
 
 namespace eg::queue::nats {
 
-// kUnavailable with the text users see in a 503: "the delivery queue (NATS) is
-// unavailable: <reason>".
+// kUnavailable with the text users see in a 503: kUnavailable + reason.
+inline constexpr std::string_view kUnavailable = "the delivery queue (NATS) is unavailable: ";
 Error unavailable(const std::string& reason);
 
 // The calling thread's last NATS error text (the server's own words for a refused
