@@ -6,18 +6,17 @@
 // Every etcd process started here is killed when the node process exits, however it
 // ends; the data directories are removed then too.
 
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 import {
-  freePorts, sleep, trackProcess, trackTempDir, untrackTempDir,
+  freePorts, sleep, trackTempDir, untrackTempDir,
 } from './harness.mjs';
+import { ServerProcess } from './server_process.mjs';
 
 const kDefaultBinary = '/usr/bin/etcd';
 const kHealthyTimeoutMs = 20000;
-const kStopTimeoutMs = 10000;
 const kRequestTimeoutMs = 2000;
 const kPollIntervalMs = 50;
 const kStartAttempts = 3;
@@ -34,23 +33,11 @@ async function postJson(url, body, timeout = kRequestTimeoutMs) {
   return JSON.parse(text);
 }
 
-function waitForClose(proc, timeoutMs) {
-  if (proc.egClosed) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), timeoutMs);
-    proc.once('close', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
 
-function running(proc) {
-  return proc !== undefined && proc.exitCode === null && proc.signalCode === null;
-}
 
-class EtcdMember {
+class EtcdMember extends ServerProcess {
   constructor({ binary, name, clientPort, peerPort, dataDir, initialCluster, token, extraArgs }) {
+    super(`etcd member ${name}`);
     this.binary = binary;
     this.name = name;
     this.clientPort = clientPort;
@@ -63,8 +50,6 @@ class EtcdMember {
     this.initialCluster = initialCluster;
     this.token = token;
     this.extraArgs = extraArgs;
-    this.proc = undefined;
-    this.output = '';
     // Filled from the member's status once it answered.
     this.memberId = undefined;
   }
@@ -89,49 +74,10 @@ class EtcdMember {
     ];
   }
 
-  running() {
-    return running(this.proc);
-  }
-
-  logs() {
-    return this.output;
-  }
-
   // Spawns the member; `state` is "new" the first time, "existing" on a restart (etcd
   // ignores it once the data directory holds a member, but says what is meant).
   spawn(state) {
-    if (this.running()) throw new Error(`etcd member ${this.name} is already running`);
-    this.output += `--- start (${state}) ---\n`;
-    const proc = spawn(this.binary, this.argv(state), { stdio: ['ignore', 'pipe', 'pipe'] });
-    trackProcess(proc);
-    proc.unref();
-    for (const stream of [proc.stdout, proc.stderr]) {
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk) => {
-        // Keep the tail only: a long run must not grow this without bound.
-        this.output = (this.output + chunk).slice(-200000);
-      });
-      stream.unref?.();
-    }
-    proc.egClosed = false;
-    proc.on('error', (err) => {
-      this.output += `spawn error: ${err.message}\n`;
-    });
-    proc.on('close', () => {
-      proc.egClosed = true;
-    });
-    this.proc = proc;
-  }
-
-  // Stops the member with `signal` and waits until it is gone (SIGKILL after the bound).
-  async stop(signal = 'SIGTERM', { timeout = kStopTimeoutMs } = {}) {
-    const proc = this.proc;
-    if (!proc) return;
-    if (running(proc)) proc.kill(signal);
-    if (!(await waitForClose(proc, timeout))) {
-      proc.kill('SIGKILL');
-      await waitForClose(proc, kStopTimeoutMs);
-    }
+    this.spawnProcess(this.binary, this.argv(state), `start (${state})`);
   }
 
   async start({ timeout = kHealthyTimeoutMs } = {}) {
@@ -155,32 +101,12 @@ class EtcdMember {
   }
 
   async waitHealthy({ timeout = kHealthyTimeoutMs } = {}) {
-    const deadline = Date.now() + timeout;
-    let last = 'no answer yet';
-    for (;;) {
-      if (!this.running()) {
-        await waitForClose(this.proc, 2000);
-        const err = new Error(`etcd member ${this.name} exited (${this.proc.exitCode ?? this.proc.signalCode})` +
-          `\n--- logs ---\n${this.output}`);
-        err.logs = this.output;
-        throw err;
-      }
-      try {
-        const h = await this.health(Math.min(kRequestTimeoutMs, Math.max(100, deadline - Date.now())));
-        if (h.healthy) {
-          await this.status();
-          return;
-        }
-        last = JSON.stringify(h);
-      } catch (err) {
-        last = err.message;
-      }
-      if (Date.now() >= deadline) {
-        throw new Error(`etcd member ${this.name} not healthy within ${timeout} ms (${last})` +
-          `\n--- logs ---\n${this.output}`);
-      }
-      await sleep(kPollIntervalMs);
-    }
+    await this.waitUntil(async (t) => {
+      const h = await this.health(t);
+      if (!h.healthy) return { ok: false, detail: JSON.stringify(h) };
+      await this.status();
+      return { ok: true };
+    }, { timeout });
   }
 }
 

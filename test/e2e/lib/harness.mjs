@@ -163,8 +163,9 @@ function exitResult(proc) {
 }
 
 // Resolves to true once the process exited and its output pipes closed (so logs()
-// holds everything), or false after `timeoutMs`.
-function waitForExit(proc, timeoutMs) {
+// holds everything), or false after `timeoutMs`. `proc.egClosed` must have been set
+// false at spawn and true on 'close'.
+export function waitForExit(proc, timeoutMs) {
   if (proc.egClosed) return Promise.resolve(true);
   return new Promise((resolve) => {
     // The timer also keeps the event loop alive while the child (unref'd) exits.

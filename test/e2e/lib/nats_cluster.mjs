@@ -9,18 +9,17 @@
 // Every nats-server started here is killed when the node process exits, however it ends;
 // the data directories are removed then too.
 
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 import {
-  freePorts, sleep, trackProcess, trackTempDir, untrackTempDir,
+  freePorts, sleep, trackTempDir, untrackTempDir,
 } from './harness.mjs';
+import { ServerProcess } from './server_process.mjs';
 
 const kDefaultBinaries = ['/usr/sbin/nats-server', '/usr/bin/nats-server'];
 const kHealthyTimeoutMs = 20000;
-const kStopTimeoutMs = 10000;
 const kRequestTimeoutMs = 2000;
 const kPollIntervalMs = 50;
 const kStartAttempts = 3;
@@ -29,20 +28,7 @@ function defaultBinary() {
   return process.env.NATS_SERVER_BINARY || kDefaultBinaries.find((b) => fs.existsSync(b)) || kDefaultBinaries[0];
 }
 
-function running(proc) {
-  return proc !== undefined && proc.exitCode === null && proc.signalCode === null;
-}
 
-function waitForClose(proc, timeoutMs) {
-  if (proc.egClosed) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), timeoutMs);
-    proc.once('close', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
 
 async function getJson(url, timeout = kRequestTimeoutMs) {
   const res = await fetch(url, { signal: AbortSignal.timeout(timeout) });
@@ -56,8 +42,9 @@ async function getJson(url, timeout = kRequestTimeoutMs) {
   return { status: res.status, json, text };
 }
 
-class NatsMember {
+class NatsMember extends ServerProcess {
   constructor({ binary, name, port, clusterPort, httpPort, dataDir, configFile, routes, clusterName }) {
+    super(`nats-server ${name}`);
     this.binary = binary;
     this.name = name;
     this.port = port;
@@ -71,8 +58,6 @@ class NatsMember {
     this.configFile = configFile;
     this.routes = routes;
     this.clusterName = clusterName;
-    this.proc = undefined;
-    this.output = '';
   }
 
   config() {
@@ -100,53 +85,9 @@ class NatsMember {
     return `${lines.join('\n')}\n`;
   }
 
-  running() {
-    return running(this.proc);
-  }
-
-  logs() {
-    return this.output;
-  }
-
   spawn() {
-    if (this.running()) throw new Error(`nats-server ${this.name} is already running`);
     fs.writeFileSync(this.configFile, this.config());
-    this.output += '--- start ---\n';
-    const proc = spawn(this.binary, ['-c', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-    trackProcess(proc);
-    proc.unref();
-    for (const stream of [proc.stdout, proc.stderr]) {
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk) => {
-        // Keep the tail only: a long run must not grow this without bound.
-        this.output = (this.output + chunk).slice(-200000);
-      });
-      stream.unref?.();
-    }
-    proc.egClosed = false;
-    proc.on('error', (err) => {
-      this.output += `spawn error: ${err.message}\n`;
-    });
-    proc.on('close', () => {
-      proc.egClosed = true;
-    });
-    this.proc = proc;
-  }
-
-  // Stops the server with `signal` and waits until it is gone (SIGKILL after the bound).
-  async stop(signal = 'SIGTERM', { timeout = kStopTimeoutMs } = {}) {
-    const proc = this.proc;
-    if (!proc) return;
-    if (running(proc)) proc.kill(signal);
-    if (!(await waitForClose(proc, timeout))) {
-      proc.kill('SIGKILL');
-      await waitForClose(proc, kStopTimeoutMs);
-    }
-  }
-
-  // A crash: no goodbye to the cluster, no flush.
-  async kill9() {
-    await this.stop('SIGKILL');
+    this.spawnProcess(this.binary, ['-c', this.configFile]);
   }
 
   // Starts it again on its ports and data, and waits until it is healthy.
@@ -168,31 +109,10 @@ class NatsMember {
   }
 
   async waitHealthy({ timeout = kHealthyTimeoutMs } = {}) {
-    const deadline = Date.now() + timeout;
-    let last = 'no answer yet';
-    for (;;) {
-      if (!this.running()) {
-        await waitForClose(this.proc, 2000);
-        const err = new Error(`nats-server ${this.name} exited (${this.proc.exitCode ?? this.proc.signalCode})` +
-          `\n--- logs ---\n${this.output}`);
-        err.logs = this.output;
-        throw err;
-      }
-      try {
-        const h = await this.health(Math.min(kRequestTimeoutMs, Math.max(100, deadline - Date.now())));
-        if (h.status === 200) return;
-        last = h.text;
-      } catch (err) {
-        last = err.message;
-      }
-      if (Date.now() >= deadline) {
-        const err = new Error(`nats-server ${this.name} not healthy within ${timeout} ms (${last})` +
-          `\n--- logs ---\n${this.output}`);
-        err.logs = this.output;
-        throw err;
-      }
-      await sleep(kPollIntervalMs);
-    }
+    await this.waitUntil(async (t) => {
+      const h = await this.health(t);
+      return { ok: h.status === 200, detail: h.text };
+    }, { timeout });
   }
 }
 
