@@ -205,6 +205,9 @@ void EmbeddedQueue::run() {
     lock.lock();
     if (stop && inbox_.empty()) break;
   }
+  lock.unlock();
+  // What was settled last is durable too: a clean stop repeats no delivery.
+  if (auto st = log_.sync(); !st) spdlog::error("queue: {}", st.error().message);
 }
 
 void EmbeddedQueue::process(std::vector<Op>& ops) {
