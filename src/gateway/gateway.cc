@@ -83,10 +83,19 @@ std::unique_ptr<queue::DeliveryQueue> openQueue(const Settings& s) {
   return std::move(made).value();
 }
 
+// Every worker may hold a connection to one function's origin: a pool that keeps fewer
+// idle would close and open connections under load, one per call beyond its size.
+net::HttpClient::Settings clientSettings(const Settings& s) {
+  net::HttpClient::Settings c;
+  c.maxIdlePerOrigin = std::max<std::size_t>(c.maxIdlePerOrigin, static_cast<std::size_t>(s.workers));
+  return c;
+}
+
 }  // namespace
 
 struct Gateway::Impl {
-  explicit Impl(Settings s) : settings(std::move(s)), pool(settings.ioThreads) {}
+  explicit Impl(Settings s)
+      : settings(std::move(s)), pool(settings.ioThreads), client(clientSettings(settings)) {}
 
   Settings settings;
   net::IoPool pool;
