@@ -24,6 +24,8 @@ constexpr std::size_t kMaxAcksPerRecord = 1 << 16;
 constexpr std::size_t kCompactAfterSegments = 4;
 constexpr auto kStatsEvery = std::chrono::milliseconds(250);
 constexpr auto kIdleWake = std::chrono::seconds(1);
+// Completions and retries are written with the next enqueue's records, or after this.
+constexpr auto kLazyFlush = std::chrono::milliseconds(50);
 
 void store64(char* p, uint64_t v) { std::memcpy(p, &v, 8); }
 uint64_t load64(const char* p) {
@@ -97,23 +99,22 @@ Stats EmbeddedQueue::stats() const {
 
 // ---- callers' side ----
 
-void EmbeddedQueue::push(Op op) {
+void EmbeddedQueue::push(Op op, bool urgent) {
   std::unique_lock lock(mu_);
   if (stopping_ || (closed_ && op.kind == Op::kEnqueue)) {
     lock.unlock();
     if (op.kind == Op::kEnqueue) {
       reservedBytes_ -= op.frameBytes;
       op.done(Error::unavailable("the delivery queue is closed"));
-    } else if (op.kind == Op::kTake) {
-      op.handler({});
     }
     return;
   }
-  if (op.kind == Op::kClose) closed_ = true;
-  const bool wasEmpty = inbox_.empty();
+  if (op.kind != Op::kEnqueue) leased_.erase(op.slot);
   inbox_.push_back(std::move(op));
+  const bool wake = urgent && !urgent_;
+  urgent_ = urgent_ || urgent;
   lock.unlock();
-  if (wasEmpty) wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 void EmbeddedQueue::enqueue(EnqueueRequest request, EnqueueHandler done) {
@@ -137,20 +138,53 @@ void EmbeddedQueue::enqueue(EnqueueRequest request, EnqueueHandler done) {
   } while (!reservedBytes_.compare_exchange_weak(reserved, reserved + op.frameBytes));
   op.request = std::move(request);
   op.done = std::move(done);
-  push(std::move(op));
+  push(std::move(op), true);
+}
+
+std::vector<Lease> EmbeddedQueue::takeLocked(std::size_t max) {
+  const std::size_t n = std::min(max, ready_.size());
+  std::vector<Lease> leases;
+  leases.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    Ready& r = ready_.front();
+    leased_.emplace(r.slot, r.delivery.event ? r.delivery.event->acceptedAtMs : 0);
+    leases.push_back(Lease{std::move(r.delivery), r.slot, nullptr});
+    ready_.pop_front();
+  }
+  return leases;
 }
 
 void EmbeddedQueue::take(std::size_t max, TakeHandler handler) {
-  Op op{Op::kTake};
-  op.max = std::max<std::size_t>(max, 1);
-  op.handler = std::move(handler);
-  push(std::move(op));
+  std::unique_lock lock(mu_);
+  if (closed_ || stopping_) {
+    lock.unlock();
+    handler({});
+    return;
+  }
+  if (ready_.empty()) {
+    waiter_ = std::move(handler);
+    waiterMax_ = std::max<std::size_t>(max, 1);
+    // Deliveries may wait on disk: the queue thread reads them (and answers the waiter).
+    const bool wake = !refill_;
+    refill_ = true;
+    lock.unlock();
+    if (wake) wake_.notify_one();
+    return;
+  }
+  std::vector<Lease> leases = takeLocked(std::max<std::size_t>(max, 1));
+  // Below half the read-ahead: the queue thread tops it up from disk, if it has to.
+  const bool low = ready_.size() < options_.readAhead / 2 && !refill_;
+  refill_ = refill_ || low;
+  lock.unlock();
+  if (low) wake_.notify_one();
+  handler(std::move(leases));
 }
 
 void EmbeddedQueue::complete(Lease lease) {
-  Op op{Op::kComplete};
-  op.slot = lease.id;
-  push(std::move(op));
+  std::lock_guard lock(mu_);
+  if (stopping_) return;
+  leased_.erase(lease.id);
+  acks_.push_back(lease.id);
 }
 
 void EmbeddedQueue::retry(Lease lease, uint32_t attempts, WallMs dueAtMs, std::string lastError) {
@@ -162,7 +196,7 @@ void EmbeddedQueue::retry(Lease lease, uint32_t attempts, WallMs dueAtMs, std::s
   op.delivery.lastError = std::move(lastError);
   op.body.assign(kMovedPrefix, '\0');
   encodeDeliveries(op.body, std::span<const Delivery>(&op.delivery, 1));
-  push(std::move(op));
+  push(std::move(op), dueAtMs <= nowMs() + kLazyFlush.count());
 }
 
 void EmbeddedQueue::replace(Lease lease, Delivery replacement) {
@@ -171,51 +205,83 @@ void EmbeddedQueue::replace(Lease lease, Delivery replacement) {
   op.delivery = std::move(replacement);
   op.body.assign(kMovedPrefix, '\0');
   encodeDeliveries(op.body, std::span<const Delivery>(&op.delivery, 1));
-  push(std::move(op));
+  push(std::move(op), true);
 }
 
 void EmbeddedQueue::release(Lease lease) {
-  Op op{Op::kRelease};
-  op.slot = lease.id;
-  op.delivery = std::move(lease.delivery);
-  push(std::move(op));
+  std::unique_lock lock(mu_);
+  if (stopping_) return;
+  leased_.erase(lease.id);
+  ready_.push_front(Ready{lease.id, std::move(lease.delivery)});
+  makeReady(lock, {}, {});
 }
 
-void EmbeddedQueue::close() { push(Op{Op::kClose}); }
+void EmbeddedQueue::close() {
+  std::unique_lock lock(mu_);
+  closed_ = true;
+  TakeHandler waiter = std::move(waiter_);
+  waiter_ = nullptr;
+  lock.unlock();
+  if (waiter) waiter({});
+}
+
+void EmbeddedQueue::makeReady(std::unique_lock<std::mutex>& lock, std::vector<Ready> fresh,
+                              std::vector<Ready> first) {
+  for (auto it = first.rbegin(); it != first.rend(); ++it) ready_.push_front(std::move(*it));
+  for (Ready& r : fresh) ready_.push_back(std::move(r));
+  if (!waiter_ || ready_.empty()) {
+    lock.unlock();
+    return;
+  }
+  std::vector<Lease> leases = takeLocked(waiterMax_);
+  TakeHandler waiter = std::move(waiter_);
+  waiter_ = nullptr;
+  lock.unlock();
+  waiter(std::move(leases));
+}
 
 // ---- the queue thread ----
 
 void EmbeddedQueue::run() {
   std::unique_lock lock(mu_);
   for (;;) {
-    if (inbox_.empty() && !stopping_) {
+    if (!urgent_ && !refill_ && !stopping_) {
       auto wakeAt = std::chrono::steady_clock::now() + kIdleWake;
-      if (!timers_.empty() && ready_.size() < options_.readAhead) {
+      if (!inbox_.empty() || !acks_.empty()) {
+        wakeAt = std::chrono::steady_clock::now() + kLazyFlush;
+      }
+      if (!timers_.empty()) {
         const auto wait = std::chrono::milliseconds(std::max<int64_t>(timers_.front().due - nowMs(), 0));
         wakeAt = std::min(wakeAt, std::chrono::steady_clock::now() + wait);
       }
       if (live_.count() > 0) wakeAt = std::min(wakeAt, nextStats_);
-      wake_.wait_until(lock, wakeAt, [this] { return !inbox_.empty() || stopping_; });
+      wake_.wait_until(lock, wakeAt);
     }
     std::vector<Op> ops;
+    std::vector<uint64_t> acks;
     ops.swap(inbox_);
+    acks.swap(acks_);
+    urgent_ = false;
+    refill_ = false;
     const bool stop = stopping_;
     lock.unlock();
-    process(ops);
+    process(ops, acks);
     lock.lock();
-    if (stop && inbox_.empty()) break;
+    if (stop && inbox_.empty() && acks_.empty()) break;
   }
   lock.unlock();
   // What was settled last is durable too: a clean stop repeats no delivery.
   if (auto st = log_.sync(); !st) spdlog::error("queue: {}", st.error().message);
 }
 
-void EmbeddedQueue::process(std::vector<Op>& ops) {
+void EmbeddedQueue::process(std::vector<Op>& ops, std::vector<uint64_t>& acks) {
   std::vector<EnqueueHandler> accepted;
+  std::vector<Ready> fresh;  // accepted deliveries that go straight to memory
+  std::vector<Ready> dueNow; // retries and dead letters due already
   for (Op& op : ops) {
     switch (op.kind) {
       case Op::kEnqueue: {
-        auto at = appendDeliveries(op);
+        auto at = appendDeliveries(op, fresh);
         reservedBytes_ -= op.frameBytes;
         if (!at) {
           spdlog::error("queue: {}", at.error().message);
@@ -225,14 +291,8 @@ void EmbeddedQueue::process(std::vector<Op>& ops) {
         }
         break;
       }
-      case Op::kComplete:
-        leased_.erase(op.slot);
-        kill(op.slot);
-        acks_.push_back(op.slot);
-        break;
       case Op::kRetry:
       case Op::kReplace: {
-        leased_.erase(op.slot);
         const uint64_t slot = nextSlot_++;
         auto at = appendReplacement(op, slot);
         if (!at) {
@@ -241,44 +301,24 @@ void EmbeddedQueue::process(std::vector<Op>& ops) {
           break;
         }
         kill(op.slot);
-        scheduleRetry(slot, *at, std::move(op.delivery));
+        scheduleRetry(slot, *at, std::move(op.delivery), dueNow);
         break;
       }
-      case Op::kRelease:
-        leased_.erase(op.slot);
-        ready_.push_front(Ready{op.slot, std::move(op.delivery)});
-        break;
-      case Op::kTake:
-        if (closing_) {
-          op.handler({});
-        } else {
-          waiter_ = std::move(op.handler);
-          waiterMax_ = op.max;
-        }
-        break;
-      case Op::kClose:
-        closing_ = true;
-        if (waiter_) {
-          auto waiter = std::move(waiter_);
-          waiter_ = nullptr;
-          waiter({});
-        }
-        break;
     }
   }
 
-  for (std::size_t i = 0; i < acks_.size(); i += kMaxAcksPerRecord) {
-    const std::size_t n = std::min(kMaxAcksPerRecord, acks_.size() - i);
+  for (uint64_t slot : acks) kill(slot);
+  for (std::size_t i = 0; i < acks.size(); i += kMaxAcksPerRecord) {
+    const std::size_t n = std::min(kMaxAcksPerRecord, acks.size() - i);
     std::string body(1 + 4 + 8 * n, '\0');
     body[0] = kDone;
     const auto count = static_cast<uint32_t>(n);
     std::memcpy(body.data() + 1, &count, 4);
-    std::memcpy(body.data() + 5, acks_.data() + i, 8 * n);
+    std::memcpy(body.data() + 5, acks.data() + i, 8 * n);
     if (auto at = log_.append(std::move(body)); !at) {
       spdlog::error("queue: cannot record completed deliveries: {}", at.error().message);
     }
   }
-  acks_.clear();
 
   Status written = log_.flush();
   if (written && !accepted.empty()) written = log_.sync();
@@ -292,10 +332,12 @@ void EmbeddedQueue::process(std::vector<Op>& ops) {
     }
   }
 
-  promoteDueTimers();
-  readFresh();
-  readRetries();
-  serve();
+  // Only now, durable, may the new deliveries be handed out.
+  {
+    std::unique_lock lock(mu_);
+    makeReady(lock, std::move(fresh), std::move(dueNow));
+  }
+  refill();
   collect();
   liveCount_ = live_.count();
   if (std::chrono::steady_clock::now() >= nextStats_) publishStats();
@@ -374,7 +416,7 @@ void EmbeddedQueue::kill(uint64_t slot) {
   if (SegmentSlots* segment = segmentOfSlot(slot)) --segment->live;
 }
 
-Result<SegmentLog::Position> EmbeddedQueue::appendDeliveries(Op& op) {
+Result<SegmentLog::Position> EmbeddedQueue::appendDeliveries(Op& op, std::vector<Ready>& fresh) {
   const auto n = static_cast<uint64_t>(op.request.targets.size());
   const uint64_t first = nextSlot_;
   nextSlot_ += n;
@@ -384,7 +426,7 @@ Result<SegmentLog::Position> EmbeddedQueue::appendDeliveries(Op& op) {
   if (!at) return at;
   for (uint64_t i = 0; i < n; ++i) live(first + i, *at);
   if (!fresh_.caughtUp) return at;  // the reader finds it on disk
-  if (ready_.size() >= options_.readAhead) {
+  if (fresh.size() >= readyRoom()) {
     fresh_.caughtUp = false;
     fresh_.cursor.seek(*at);
     freshBehindMs_ = op.request.event->acceptedAtMs;
@@ -395,7 +437,7 @@ Result<SegmentLog::Position> EmbeddedQueue::appendDeliveries(Op& op) {
     d.event = op.request.event;
     d.target = std::move(op.request.targets[i]);
     d.dueAtMs = op.request.event->acceptedAtMs;
-    ready_.push_back(Ready{first + i, std::move(d)});
+    fresh.push_back(Ready{first + i, std::move(d)});
   }
   return at;
 }
@@ -409,10 +451,11 @@ Result<SegmentLog::Position> EmbeddedQueue::appendReplacement(Op& op, uint64_t n
   return at;
 }
 
-void EmbeddedQueue::scheduleRetry(uint64_t slot, SegmentLog::Position at, Delivery delivery) {
+void EmbeddedQueue::scheduleRetry(uint64_t slot, SegmentLog::Position at, Delivery delivery,
+                                  std::vector<Ready>& dueNow) {
   if (!retries_.caughtUp) return;  // the reader finds it on disk
-  if (delivery.dueAtMs <= nowMs() && ready_.size() < options_.readAhead) {
-    ready_.push_front(Ready{slot, std::move(delivery)});
+  if (delivery.dueAtMs <= nowMs() && dueNow.size() < readyRoom()) {
+    dueNow.push_back(Ready{slot, std::move(delivery)});
     return;
   }
   if (timers_.size() < options_.maxTimers) {
@@ -448,9 +491,15 @@ Result<Delivery> EmbeddedQueue::readOne(SegmentLog::Position at, uint64_t slot) 
 
 // ---- filling memory from disk ----
 
-void EmbeddedQueue::promoteDueTimers() {
+std::size_t EmbeddedQueue::readyRoom() {
+  std::lock_guard lock(mu_);
+  return ready_.size() >= options_.readAhead ? 0 : options_.readAhead - ready_.size();
+}
+
+std::vector<EmbeddedQueue::Ready> EmbeddedQueue::promoteDueTimers(std::size_t room) {
+  std::vector<Ready> due;
   const WallMs now = nowMs();
-  while (!timers_.empty() && timers_.front().due <= now && ready_.size() < options_.readAhead) {
+  while (!timers_.empty() && timers_.front().due <= now && due.size() < room) {
     std::pop_heap(timers_.begin(), timers_.end(), Later{});
     const Timer t = timers_.back();
     timers_.pop_back();
@@ -461,12 +510,14 @@ void EmbeddedQueue::promoteDueTimers() {
                     "again after a restart", t.at.segment, t.at.offset, d.error().message);
       continue;
     }
-    ready_.push_front(Ready{t.slot, std::move(d).value()});
+    due.push_back(Ready{t.slot, std::move(d).value()});
   }
+  return due;
 }
 
-void EmbeddedQueue::readFresh() {
-  while (!fresh_.caughtUp && ready_.size() < options_.readAhead) {
+std::vector<EmbeddedQueue::Ready> EmbeddedQueue::readFresh(std::size_t room) {
+  std::vector<Ready> out;
+  while (!fresh_.caughtUp && out.size() < room) {
     auto record = fresh_.cursor.next(log_);
     if (!record) {
       fresh_.caughtUp = true;
@@ -484,9 +535,10 @@ void EmbeddedQueue::readFresh() {
     for (std::size_t i = 0; i < deliveries->size(); ++i) {
       if (!live_.test(first + i)) continue;
       freshBehindMs_ = (*deliveries)[i].event->acceptedAtMs;
-      ready_.push_back(Ready{first + i, std::move((*deliveries)[i])});
+      out.push_back(Ready{first + i, std::move((*deliveries)[i])});
     }
   }
+  return out;
 }
 
 void EmbeddedQueue::readRetries() {
@@ -510,25 +562,20 @@ void EmbeddedQueue::readRetries() {
     timers_.push_back(Timer{d.dueAtMs, slot, record->first, d.event->acceptedAtMs});
     std::push_heap(timers_.begin(), timers_.end(), Later{});
   }
-  promoteDueTimers();
 }
 
-void EmbeddedQueue::serve() {
-  if (!waiter_ || ready_.empty()) return;
-  const std::size_t n = std::min(waiterMax_, ready_.size());
-  std::vector<Lease> leases;
-  leases.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    Ready& r = ready_.front();
-    leased_.emplace(r.slot, r.delivery.event ? r.delivery.event->acceptedAtMs : 0);
-    leases.push_back(Lease{std::move(r.delivery), r.slot, nullptr});
-    ready_.pop_front();
-  }
-  auto waiter = std::move(waiter_);
-  waiter_ = nullptr;
-  waiter(std::move(leases));
-  // More may fit now that the workers took some.
-  readFresh();
+// Tops the ready deliveries up to the read-ahead: retries that are due first, then
+// fresh deliveries the cursor has yet to read.
+void EmbeddedQueue::refill() {
+  readRetries();
+  std::size_t room = readyRoom();
+  if (room == 0) return;
+  std::vector<Ready> due = promoteDueTimers(room);
+  room -= std::min(room, due.size());
+  std::vector<Ready> fresh = readFresh(room);
+  if (due.empty() && fresh.empty()) return;
+  std::unique_lock lock(mu_);
+  makeReady(lock, std::move(fresh), std::move(due));
 }
 
 // ---- keeping the log short ----
@@ -565,6 +612,8 @@ bool EmbeddedQueue::compactOldest() {
   if (!retries_.caughtUp) return false;
   if (!fresh_.caughtUp && fresh_.cursor.position().segment <= s.number) return false;
   auto inside = [&s](uint64_t slot) { return slot >= s.first && slot < s.end; };
+  // Ready deliveries are copied under the lock, so that none is taken meanwhile.
+  std::lock_guard lock(mu_);
   for (const auto& [slot, accepted] : leased_) {
     if (inside(slot)) return false;
   }
@@ -619,9 +668,12 @@ void EmbeddedQueue::publishStats() {
   auto consider = [&](int64_t accepted) {
     if (accepted > 0 && (oldest == 0 || accepted < oldest)) oldest = accepted;
   };
-  for (const Ready& r : ready_) consider(r.delivery.event ? r.delivery.event->acceptedAtMs : 0);
+  {
+    std::lock_guard lock(mu_);
+    for (const Ready& r : ready_) consider(r.delivery.event ? r.delivery.event->acceptedAtMs : 0);
+    for (const auto& [slot, accepted] : leased_) consider(accepted);
+  }
   for (const Timer& t : timers_) consider(t.accepted);
-  for (const auto& [slot, accepted] : leased_) consider(accepted);
   // Deliveries still on disk: fresh ones are read in the order they came, so the last
   // one read is about as old as the oldest left; retries past the memory's limit are
   // not counted.

@@ -50,9 +50,11 @@ struct EmbeddedQueueOptions {
 // long-waiting retries keep alive is compacted: those retries are copied forward and
 // the segment goes, so that neither disk nor the slot bitmap grow behind them.
 //
-// One thread of its own does all of it; callers hand it operations through a short
-// lock. After kill -9, start() replays the log: every delivery not completed is made
-// again with its attempts and due time.
+// One thread of its own writes and reads the log. Callers hand it operations through a
+// short lock, and take deliveries that are ready straight from memory under that lock:
+// only enqueues (and dead letters) wake it at once; completions and retries wait for
+// the next write, or at most kLazyFlush. After kill -9, start() replays the log: every
+// delivery not completed is made again with its attempts and due time.
 class EmbeddedQueue final : public DeliveryQueue {
  public:
   explicit EmbeddedQueue(EmbeddedQueueOptions options);
@@ -72,16 +74,14 @@ class EmbeddedQueue final : public DeliveryQueue {
 
  private:
   struct Op {
-    enum Kind { kEnqueue, kComplete, kRetry, kReplace, kRelease, kTake, kClose } kind;
+    enum Kind { kEnqueue, kRetry, kReplace } kind;
     explicit Op(Kind k) : kind(k) {}
     EnqueueRequest request;  // kEnqueue
     EnqueueHandler done;     // kEnqueue
     uint64_t frameBytes = 0; // kEnqueue: bytes reserved against maxBytes
-    std::string body;        // kEnqueue, kRetry, kReplace: the record, prefix to fill
-    uint64_t slot = 0;       // the lease's slot
-    Delivery delivery;       // kRetry: its new state; kReplace: the replacement; kRelease
-    std::size_t max = 0;     // kTake
-    TakeHandler handler;     // kTake
+    std::string body;        // the record, its prefix to fill
+    uint64_t slot = 0;       // kRetry, kReplace: the lease's slot
+    Delivery delivery;       // kRetry: its new state; kReplace: the replacement
   };
   struct SegmentSlots {      // slots of one segment: [first, end), how many live
     uint64_t number = 0;
@@ -109,9 +109,13 @@ class EmbeddedQueue final : public DeliveryQueue {
     bool caughtUp = false;
   };
 
-  void push(Op op);
+  void push(Op op, bool urgent);
   void run();
-  void process(std::vector<Op>& ops);
+  void process(std::vector<Op>& ops, std::vector<uint64_t>& acks);
+  // Adds to ready_ (lock held) and answers a waiting take (after unlocking `lock`).
+  void makeReady(std::unique_lock<std::mutex>& lock, std::vector<Ready> fresh,
+                 std::vector<Ready> first);
+  std::vector<Lease> takeLocked(std::size_t max);
 
   // Recovery.
   void replay(SegmentLog::Position at, std::string_view body);
@@ -121,15 +125,17 @@ class EmbeddedQueue final : public DeliveryQueue {
   SegmentSlots* segmentOfSlot(uint64_t slot);
   void live(uint64_t slot, SegmentLog::Position at);
   void kill(uint64_t slot);
-  Result<SegmentLog::Position> appendDeliveries(Op& op);
+  Result<SegmentLog::Position> appendDeliveries(Op& op, std::vector<Ready>& fresh);
   Result<SegmentLog::Position> appendReplacement(Op& op, uint64_t newSlot);
-  void scheduleRetry(uint64_t slot, SegmentLog::Position at, Delivery delivery);
+  void scheduleRetry(uint64_t slot, SegmentLog::Position at, Delivery delivery,
+                     std::vector<Ready>& dueNow);
 
-  // Filling memory from disk and handing out.
-  void promoteDueTimers();
-  void readFresh();
+  // Filling memory from disk. `room`: how many ready_ may take now.
+  std::vector<Ready> promoteDueTimers(std::size_t room);
+  std::vector<Ready> readFresh(std::size_t room);
   void readRetries();
-  void serve();
+  void refill();
+  std::size_t readyRoom();
   Result<Delivery> readOne(SegmentLog::Position at, uint64_t slot);
 
   // Keeping the log short.
@@ -140,12 +146,19 @@ class EmbeddedQueue final : public DeliveryQueue {
 
   const EmbeddedQueueOptions options_;
 
-  // Shared with callers.
+  // Shared with callers, under mu_.
   mutable std::mutex mu_;
   std::condition_variable wake_;
   std::vector<Op> inbox_;
+  std::vector<uint64_t> acks_;     // completed slots to record
+  bool urgent_ = false;            // an op in inbox_ wants the thread now
+  bool refill_ = false;            // ready_ ran low: read more from disk
   bool stopping_ = false;
-  bool closed_ = false;  // for enqueue's fast refusal
+  bool closed_ = false;
+  std::deque<Ready> ready_;        // due, in memory, for take
+  std::unordered_map<uint64_t, WallMs> leased_;  // slot -> accepted, handed out
+  TakeHandler waiter_;
+  std::size_t waiterMax_ = 0;
   std::thread thread_;
   std::atomic<uint64_t> logBytes_{0};      // published by the queue thread
   std::atomic<uint64_t> reservedBytes_{0}; // accepted enqueues not yet written
@@ -156,17 +169,11 @@ class EmbeddedQueue final : public DeliveryQueue {
   SegmentLog log_;
   LiveSlots live_;
   uint64_t nextSlot_ = 1;
-  std::deque<SegmentSlots> segments_;  // parallel to log_.segments() once started
-  std::deque<Ready> ready_;
+  std::deque<SegmentSlots> segments_;  // segments holding slot records, oldest first
   std::vector<Timer> timers_;          // a heap by Later
-  std::unordered_map<uint64_t, WallMs> leased_;  // slot -> accepted
   Reader fresh_;
   Reader retries_;
   WallMs freshBehindMs_ = 0;  // accepted time of the last fresh delivery read from disk
-  TakeHandler waiter_;
-  std::size_t waiterMax_ = 0;
-  bool closing_ = false;
-  std::vector<uint64_t> acks_;
   std::chrono::steady_clock::time_point nextStats_{};
 };
 
