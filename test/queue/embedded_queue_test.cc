@@ -64,7 +64,10 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Embedded, QueueContractTest, ::testing::Types<Emb
 std::vector<fs::path> segmentFiles(const std::string& dir) {
   std::vector<fs::path> out;
   for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.path().extension() == ".seg") out.push_back(e.path());
+    const std::string name = e.path().filename().string();
+    if (name.ends_with(".seg") && name.find_first_not_of("0123456789") == name.size() - 4) {
+      out.push_back(e.path());
+    }
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -219,6 +222,29 @@ TEST(EmbeddedQueueTest, CompletedSegmentsAreRemoved) {
   EXPECT_TRUE(waitUntil([&] { return segmentFiles(tmp.path()).size() <= 2; }))
       << segmentFiles(tmp.path()).size() << " segment files left";
   EXPECT_EQ(drain(*q, 1), std::set<std::string>{"last"});
+}
+
+TEST(EmbeddedQueueTest, NewSegmentsArePreallocatedAndTheirZerosEndTheRecords) {
+  TempDir tmp;
+  EmbeddedQueueOptions options;
+  options.dir = tmp.path();
+  options.segmentBytes = 64 << 10;
+  const std::string payload(1000, 'z');
+  int sent = 0;
+  {
+    auto q = openQueue(options);
+    // Half a segment asks for the next; it is ready long before this one is full.
+    for (; sent < 40; ++sent) ASSERT_TRUE(enqueueNow(*q, event(payload), {target("a")}).ok());
+    ASSERT_TRUE(waitUntil([&] { return segmentFiles(tmp.path()).size() == 2; }));
+    for (; sent < 100; ++sent) ASSERT_TRUE(enqueueNow(*q, event(payload), {target("a")}).ok());
+  }
+  const auto files = segmentFiles(tmp.path());
+  ASSERT_GE(files.size(), 2u);
+  EXPECT_EQ(fs::file_size(files[1]), options.segmentBytes) << "the second segment was made ahead";
+  auto q = openQueue(options);
+  EXPECT_EQ(fs::file_size(files[1]), options.segmentBytes) << "its zeros are no torn tail";
+  EXPECT_EQ(drain(*q, sent).size(), 1u);
+  EXPECT_TRUE(waitUntil([&] { return q->stats().deliveries == 0; }));
 }
 
 TEST(EmbeddedQueueTest, ALongRetryIsCopiedForwardSoItsSegmentCanGo) {

@@ -36,7 +36,7 @@ uint64_t load64(const char* p) {
 
 EmbeddedQueueOptions normalized(EmbeddedQueueOptions o) {
   if (o.segmentBytes == 0) {
-    o.segmentBytes = std::clamp<uint64_t>(o.maxBytes / 16, 64 << 10, 64 << 20);
+    o.segmentBytes = std::clamp<uint64_t>(o.maxBytes / 64, 64 << 10, 16 << 20);
   }
   o.readAhead = std::max<std::size_t>(o.readAhead, 1);
   o.maxTimers = std::max<std::size_t>(o.maxTimers, 1);
@@ -256,9 +256,13 @@ void EmbeddedQueue::run() {
       }
       if (live_.count() > 0) wakeAt = std::min(wakeAt, nextStats_);
       wake_.wait_until(lock, wakeAt);
+      if (urgent_ && !stopping_ && inbox_.size() * 2 < lastBurst_) {
+        wake_.wait_for(lock, std::chrono::microseconds(100));
+      }
     }
     std::vector<Op> ops;
     std::vector<uint64_t> acks;
+    if (!inbox_.empty()) lastBurst_ = inbox_.size();
     ops.swap(inbox_);
     acks.swap(acks_);
     urgent_ = false;

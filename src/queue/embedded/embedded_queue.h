@@ -20,7 +20,7 @@ namespace eg::queue {
 // |--------------|---------------|----------------------------------------------------------|
 // | dir          | required      | directory of the log (-queue-dir, <embed-data-dir>/queue)|
 // | maxBytes     | 1 GiB         | the log's size; beyond, new events are refused (503)     |
-// | segmentBytes | maxBytes / 16 | size of one segment file, within 64 KiB – 64 MiB         |
+// | segmentBytes | maxBytes / 64 | size of one segment file, within 64 KiB – 16 MiB         |
 // | readAhead    | 200           | deliveries held in memory ready for the workers          |
 // | maxTimers    | 65536         | retries waiting in memory for their time                 |
 struct EmbeddedQueueOptions {
@@ -153,6 +153,7 @@ class EmbeddedQueue final : public DeliveryQueue {
   std::vector<uint64_t> acks_;     // completed slots to record
   bool urgent_ = false;            // an op in inbox_ wants the thread now
   bool refill_ = false;            // ready_ ran low: read more from disk
+  std::size_t lastBurst_ = 0;
   bool stopping_ = false;
   bool closed_ = false;
   std::deque<Ready> ready_;        // due, in memory, for take

@@ -22,6 +22,10 @@ namespace fs = std::filesystem;
 
 constexpr std::string_view kMagic = "EGQLOG1\n";
 constexpr std::size_t kReadChunk = 1 << 20;
+constexpr std::string_view kNextTmp = "next.seg.tmp";
+// Between two chunks of the next segment's zeros: the disk is the log's fsyncs' first.
+constexpr auto kNextPause = std::chrono::milliseconds(1);
+constexpr std::size_t kNextChunk = 256 << 10;
 constexpr int kMaxIov = 512;  // frames (two iovecs each) per writev
 
 static_assert(kMagic.size() == SegmentLog::kMagicBytes);
@@ -71,6 +75,12 @@ Status syncDir(const std::string& dir) {
 }  // namespace
 
 SegmentLog::~SegmentLog() {
+  {
+    std::lock_guard lock(spareMu_);
+    spareStop_ = true;
+  }
+  spareWake_.notify_all();
+  if (spareThread_.joinable()) spareThread_.join();
   for (Segment& s : segments_) {
     if (s.fd >= 0) ::close(s.fd);
   }
@@ -91,6 +101,11 @@ Status SegmentLog::open(const std::string& dir, uint64_t segmentBytes, const Vis
     return Error::unavailable("the queue directory " + dir +
                               " is in use by another process (its LOCK is held)");
   }
+
+  // A next segment being made when the process stopped is not known to be whole; one
+  // that was made is an empty segment like any other.
+  fs::remove(dir + "/" + std::string(kNextTmp), ec);
+  ec.clear();
 
   std::vector<uint64_t> numbers;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
@@ -119,10 +134,10 @@ Status SegmentLog::open(const std::string& dir, uint64_t segmentBytes, const Vis
     if (s.fd < 0) continue;  // set aside as unreadable
     segments_.push_back(s);
   }
-  if (segments_.empty()) {
-    return startSegment(numbers.empty() ? 1 : numbers.back() + 1);
-  }
-  return {};
+  Status started;
+  if (segments_.empty()) started = startSegment(numbers.empty() ? 1 : numbers.back() + 1);
+  spareThread_ = std::thread([this] { prepareNext(); });
+  return started;
 }
 
 Status SegmentLog::scanSegment(Segment& segment, bool newest, const Visitor& visit) {
@@ -177,8 +192,9 @@ Status SegmentLog::scanSegment(Segment& segment, bool newest, const Visitor& vis
     const char* head = buffer.data() + (at - bufferAt);
     const uint32_t length = load32(head);
     const uint32_t crc = load32(head + 4);
+    if (length == 0 && crc == 0) break;  // the zeros of a segment made ahead of need
     if (length == 0 || length > kMaxRecord) {
-      cutReason = length == 0 ? "zeroes" : "an impossible record length";
+      cutReason = "an impossible record length";
       break;
     }
     if (!ensure(kFrameHeader + length)) {
@@ -208,6 +224,15 @@ Status SegmentLog::startSegment(uint64_t number) {
   const std::string path = dir_ + "/" + segmentName(number);
   Segment s;
   s.number = number;
+  if (takeNext(number)) {
+    // Made ahead, zeros and magic written and synced, its name synced: nothing to wait for.
+    s.fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (s.fd >= 0) {
+      s.bytes = kMagicBytes;
+      segments_.push_back(s);
+      return {};
+    }
+  }
   s.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (s.fd < 0) return ioError("cannot create", path);
   if (::pwrite(s.fd, kMagic.data(), kMagicBytes, 0) != static_cast<ssize_t>(kMagicBytes) ||
@@ -228,12 +253,14 @@ Result<SegmentLog::Position> SegmentLog::append(std::string body) {
   Segment* current = &segments_.back();
   if (current->bytes + pendingBytes_ > kMagicBytes &&
       current->bytes + pendingBytes_ + frame > segmentBytes_) {
+    // Written now; synced with the new one's records by the next sync().
     if (auto st = flush(); !st) return std::move(st).error();
-    if (auto st = sync(); !st) return std::move(st).error();
+    unsynced_.push_back(current->fd);
     if (auto st = startSegment(current->number + 1); !st) return std::move(st).error();
     current = &segments_.back();
   }
   const Position at{current->number, current->bytes + pendingBytes_};
+  if ((at.offset + frame) * 2 > segmentBytes_) wantNext(current->number + 1);
   std::array<char, kFrameHeader> head;
   store32(head.data(), static_cast<uint32_t>(body.size()));
   store32(head.data() + 4, crc32c(body));
@@ -282,6 +309,10 @@ Status SegmentLog::flush() {
 }
 
 Status SegmentLog::sync() {
+  for (int fd : unsynced_) {
+    if (::fdatasync(fd) != 0) return ioError("cannot sync a segment of", dir_);
+  }
+  unsynced_.clear();
   Segment& s = segments_.back();
   if (::fdatasync(s.fd) != 0) return ioError("cannot sync", dir_ + "/" + segmentName(s.number));
   return {};
@@ -382,10 +413,76 @@ uint64_t SegmentLog::bytes() const {
   return total + pendingBytes_;
 }
 
+void SegmentLog::wantNext(uint64_t number) {
+  {
+    std::lock_guard lock(spareMu_);
+    if (next_ != Next::kNone) return;
+    next_ = Next::kWanted;
+    nextNumber_ = number;
+  }
+  spareWake_.notify_one();
+}
+
+bool SegmentLog::takeNext(uint64_t number) {
+  std::lock_guard lock(spareMu_);
+  const bool ready = next_ == Next::kReady && nextNumber_ == number;
+  // Taken, or no longer wanted: one still being made is thrown away when it is done.
+  next_ = Next::kNone;
+  return ready;
+}
+
+// Makes segment `nextNumber_` ahead of need: next.seg.tmp filled with zeros, the magic
+// written, synced chunk by chunk (dirty zeros left for later would be flushed by the
+// log's next fsync, since a journal commit writes all the data it orders, and stall
+// it), then named and the name synced.
+void SegmentLog::prepareNext() {
+  const std::string tmp = dir_ + "/" + std::string(kNextTmp);
+  const std::string zeros(kNextChunk, '\0');
+  std::unique_lock lock(spareMu_);
+  for (;;) {
+    spareWake_.wait(lock, [this] { return spareStop_ || next_ == Next::kWanted; });
+    if (spareStop_) return;
+    const uint64_t number = nextNumber_;
+    lock.unlock();
+    bool ok = false;
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      ok = true;
+      for (uint64_t at = 0; ok && at < segmentBytes_; at += zeros.size()) {
+        const auto n = static_cast<std::size_t>(std::min<uint64_t>(zeros.size(), segmentBytes_ - at));
+        ok = ::pwrite(fd, zeros.data(), n, static_cast<off_t>(at)) == static_cast<ssize_t>(n) &&
+             ::sync_file_range(fd, static_cast<off_t>(at), static_cast<off_t>(n),
+                               SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                   SYNC_FILE_RANGE_WAIT_AFTER) == 0;
+        std::unique_lock pause(spareMu_);
+        if (spareWake_.wait_for(pause, kNextPause, [this] { return spareStop_; })) ok = false;
+      }
+      ok = ok && ::pwrite(fd, kMagic.data(), kMagicBytes, 0) == static_cast<ssize_t>(kMagicBytes) &&
+           ::fdatasync(fd) == 0;
+      ::close(fd);
+    }
+    lock.lock();
+    std::error_code ec;
+    // Named only while still wanted: once the log made that segment itself, it is its own.
+    const bool wanted = ok && !spareStop_ && next_ == Next::kWanted && nextNumber_ == number;
+    if (wanted) fs::rename(tmp, dir_ + "/" + segmentName(number), ec);
+    if (!wanted || ec) fs::remove(tmp, ec);
+    if (spareStop_) return;
+    if (wanted && !ec && syncDir(dir_)) {
+      next_ = Next::kReady;
+    } else if (next_ == Next::kWanted) {
+      // Not again at once (a full disk would spin): new segments grow meanwhile.
+      spareWake_.wait_for(lock, std::chrono::seconds(1), [this] { return spareStop_; });
+      next_ = Next::kNone;
+    }
+  }
+}
+
 Status SegmentLog::removeOldest() {
   if (segments_.size() < 2) return Error::internal("the newest segment is never removed");
   Segment s = segments_.front();
   const std::string path = dir_ + "/" + segmentName(s.number);
+  std::erase(unsynced_, s.fd);  // nothing there is needed any more
   ::close(s.fd);
   segments_.pop_front();
   if (::unlink(path.c_str()) != 0) return ioError("cannot remove", path);

@@ -1,12 +1,15 @@
 #pragma once
 
 #include <array>
+#include <condition_variable>
 #include <cstdint>
-#include <optional>
 #include <deque>
 #include <functional>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "common/result.h"
@@ -24,6 +27,13 @@ namespace eg::queue {
 // Opening scans every record and checks its checksum; the first torn or corrupt frame
 // of a segment and everything after it in that segment are cut off (logged), never a
 // crash. A LOCK file (flock) keeps a second process out of the directory.
+//
+// Once the newest segment is half full, the next one is made ahead of need by a thread
+// of its own: a file of zeros as large as a segment, under its final name. An fdatasync
+// of a file that does not grow has no metadata to journal, and under load costs much
+// less than one that does; and moving to a segment made ahead waits for no disk. So a
+// segment's records end at the first frame of zeros, not at the end of the file.
+// Without the next one ready, a segment starts empty and grows.
 //
 // Not thread-safe: one thread owns it.
 class SegmentLog {
@@ -101,6 +111,11 @@ class SegmentLog {
   Status startSegment(uint64_t number);
   Status scanSegment(Segment& segment, bool newest, const Visitor& visit);
   const Segment* find(uint64_t number) const;
+  // The next segment, made ahead: asked for once the newest is half full, taken by
+  // startSegment when it is the one wanted.
+  void wantNext(uint64_t number);
+  bool takeNext(uint64_t number);
+  void prepareNext();
 
   std::string dir_;
   uint64_t segmentBytes_ = 0;
@@ -110,6 +125,16 @@ class SegmentLog {
   std::vector<std::string> pendingBodies_;
   std::vector<std::array<char, kFrameHeader>> pendingHeads_;
   uint64_t pendingBytes_ = 0;
+
+  std::vector<int> unsynced_;  // segments left for the next sync() (rolled from)
+
+  enum class Next { kNone, kWanted, kReady };
+  std::mutex spareMu_;
+  std::condition_variable spareWake_;
+  Next next_ = Next::kNone;     // guarded by spareMu_
+  uint64_t nextNumber_ = 0;     // guarded by spareMu_
+  bool spareStop_ = false;      // guarded by spareMu_
+  std::thread spareThread_;
 };
 
 }  // namespace eg::queue
