@@ -2,7 +2,7 @@
 # The two storage shapes of the embedded delivery queue (spec §5), SQLite and segment
 # files, under the same workload: durable group commit of accepted events, done-marks,
 # retries, and a backlog written and never consumed. See docs/queue-shapes.md.
-# Builds bench/queue_shapes.cc into a temporary directory; its data lives there too.
+# Builds bench/queue_shapes/*.cc into a temporary directory; its data lives there too.
 # Needs g++ and libsqlite3-dev; no root.
 #
 # Knobs (environment):
@@ -74,7 +74,7 @@ if [ "$fs" = tmpfs ] || [ "$fs" = ramfs ]; then
   die "$TMP is on $fs, where fsync costs nothing; set TMPDIR to a directory on a disk"
 fi
 
-g++ -std=c++20 -O2 -Wall -Isrc -o "$TMP/queue_shapes" bench/queue_shapes.cc \
+g++ -std=c++20 -O2 -Wall -Isrc -o "$TMP/queue_shapes" bench/queue_shapes/*.cc \
   src/queue/embedded/crc32c.cc -lsqlite3 -lpthread
 BIN=$TMP/queue_shapes
 PIN=()
