@@ -11,12 +11,7 @@ using std::chrono::milliseconds;
 
 EffectivePolicy effectivePolicy(const std::optional<model::DeliveryPolicy>& policy,
                                 const DeliveryDefaults& defaults) {
-  EffectivePolicy p;
-  p.retries = defaults.retries;
-  p.backoff = defaults.backoff;
-  p.backoffDelay = defaults.backoffDelay;
-  p.maxBackoff = defaults.maxBackoff;
-  p.maxEventAge = defaults.maxEventAge;
+  EffectivePolicy p{defaults, {}};
   if (!policy) return p;
   if (policy->retries) p.retries = *policy->retries;
   if (policy->backoff) p.backoff = *policy->backoff;

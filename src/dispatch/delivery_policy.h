@@ -28,12 +28,7 @@ struct DeliveryDefaults {
 
 // A subscription's policy with the defaults filled in. `deadLetter` points into the
 // subscription (which the snapshot keeps) and is empty when there is none.
-struct EffectivePolicy {
-  int retries = 10;
-  model::Backoff backoff = model::Backoff::kExponential;
-  std::chrono::milliseconds backoffDelay{200};
-  std::chrono::milliseconds maxBackoff{60'000};
-  std::chrono::milliseconds maxEventAge{24 * 3'600'000};
+struct EffectivePolicy : DeliveryDefaults {
   std::string_view deadLetter;
 };
 EffectivePolicy effectivePolicy(const std::optional<model::DeliveryPolicy>& policy,

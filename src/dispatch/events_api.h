@@ -21,7 +21,7 @@ namespace eg::dispatch {
 // | delivery     |         | what a subscription's deliveryPolicy leaves out (-delivery-*)|
 struct DispatchSettings {
   std::size_t workers = 100;
-  DeliveryDefaults delivery;
+  DeliveryDefaults delivery = {};
 };
 
 // The Events API (spec §3): turns each request into an event, routes it on the current

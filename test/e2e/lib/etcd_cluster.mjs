@@ -11,9 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 
 import {
-  freePorts, sleep, trackTempDir, untrackTempDir,
+  freePorts, sleep, trackTempDir,
 } from './harness.mjs';
-import { ServerProcess } from './server_process.mjs';
+import { ServerGroup, ServerProcess } from './server_process.mjs';
 
 const kDefaultBinary = '/usr/bin/etcd';
 const kHealthyTimeoutMs = 20000;
@@ -110,12 +110,7 @@ class EtcdMember extends ServerProcess {
   }
 }
 
-class EtcdCluster {
-  constructor(members, baseDir) {
-    this.members = members;
-    this.baseDir = baseDir;
-  }
-
+class EtcdCluster extends ServerGroup {
   // "host:port,host:port,..." for -db-hosts.
   get endpoints() {
     return this.members.map((m) => m.endpoint).join(',');
@@ -123,18 +118,6 @@ class EtcdCluster {
 
   get clientUrls() {
     return this.members.map((m) => m.clientUrl);
-  }
-
-  running() {
-    return this.members.filter((m) => m.running());
-  }
-
-  logs() {
-    return this.members.map((m) => `=== ${m.name} ===\n${m.logs()}`).join('\n');
-  }
-
-  async waitHealthy({ timeout = kHealthyTimeoutMs } = {}) {
-    await Promise.all(this.running().map((m) => m.waitHealthy({ timeout })));
   }
 
   // The running member that every running member names as leader; waits (bounded)
@@ -166,13 +149,6 @@ class EtcdCluster {
     return this.running().filter((m) => m !== leader);
   }
 
-  // Stops every running member at once. SIGKILL by default: a leader asked to stop
-  // gracefully tries to hand over leadership first, which takes seconds when its
-  // followers are stopping too.
-  async stopAll(signal = 'SIGKILL') {
-    await Promise.all(this.members.map((m) => m.stop(signal)));
-  }
-
   // Starts every stopped member at once (a lone member of a larger cluster cannot get
   // healthy without quorum, so they start together) and waits until all are healthy.
   async startAll({ timeout = kHealthyTimeoutMs } = {}) {
@@ -181,12 +157,6 @@ class EtcdCluster {
     await this.waitHealthy({ timeout });
   }
 
-  // Stops every member and removes the data directories.
-  async destroy() {
-    await this.stopAll('SIGKILL');
-    fs.rmSync(this.baseDir, { recursive: true, force: true });
-    untrackTempDir(this.baseDir);
-  }
 }
 
 async function startOnce({ size, binary, extraArgs }) {

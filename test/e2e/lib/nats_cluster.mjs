@@ -14,9 +14,9 @@ import os from 'node:os';
 import path from 'node:path';
 
 import {
-  freePorts, sleep, trackTempDir, untrackTempDir,
+  freePorts, sleep, trackTempDir,
 } from './harness.mjs';
-import { ServerProcess } from './server_process.mjs';
+import { ServerGroup, ServerProcess } from './server_process.mjs';
 
 const kDefaultBinaries = ['/usr/sbin/nats-server', '/usr/bin/nats-server'];
 const kHealthyTimeoutMs = 20000;
@@ -116,12 +116,7 @@ class NatsMember extends ServerProcess {
   }
 }
 
-class NatsCluster {
-  constructor(members, baseDir) {
-    this.members = members;
-    this.baseDir = baseDir;
-  }
-
+class NatsCluster extends ServerGroup {
   // The gateway's flag value: -queue nats://127.0.0.1:p1,127.0.0.1:p2,...
   get servers() {
     return `nats://${this.members.map((m) => m.endpoint).join(',')}`;
@@ -129,18 +124,6 @@ class NatsCluster {
 
   get urls() {
     return this.members.map((m) => m.url);
-  }
-
-  running() {
-    return this.members.filter((m) => m.running());
-  }
-
-  logs() {
-    return this.members.map((m) => `=== ${m.name} ===\n${m.logs()}`).join('\n');
-  }
-
-  async waitHealthy({ timeout = kHealthyTimeoutMs } = {}) {
-    await Promise.all(this.running().map((m) => m.waitHealthy({ timeout })));
   }
 
   // The member leading `stream` (in the global account), as the running members report
@@ -171,10 +154,6 @@ class NatsCluster {
     }
   }
 
-  async stopAll(signal = 'SIGKILL') {
-    await Promise.all(this.members.map((m) => m.stop(signal)));
-  }
-
   // Starts every stopped member at once (a lone member cannot find a meta leader) and
   // waits until all are healthy.
   async startAll({ timeout = kHealthyTimeoutMs } = {}) {
@@ -184,9 +163,7 @@ class NatsCluster {
 
   // Stops every member and removes the data directories.
   async stop() {
-    await this.stopAll('SIGKILL');
-    fs.rmSync(this.baseDir, { recursive: true, force: true });
-    untrackTempDir(this.baseDir);
+    await this.destroy();
   }
 }
 

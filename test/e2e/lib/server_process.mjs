@@ -3,13 +3,15 @@
 // Killed when the test process exits, however it ends (harness.mjs's trackProcess).
 
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 
-import { sleep, trackProcess, waitForExit as waitForClose } from './harness.mjs';
+import { sleep, trackProcess, untrackTempDir, waitForExit as waitForClose } from './harness.mjs';
 
 const kStopTimeoutMs = 10000;
 const kPollIntervalMs = 50;
 const kRequestTimeoutMs = 2000;
 const kKeptOutput = 200000;
+const kHealthyTimeoutMs = 20000;
 
 export class ServerProcess {
   // `what` names it in errors: "etcd member n1", "nats-server n0".
@@ -96,5 +98,38 @@ export class ServerProcess {
       }
       await sleep(kPollIntervalMs);
     }
+  }
+}
+
+// The members of one cluster, with their data under `baseDir`.
+export class ServerGroup {
+  constructor(members, baseDir) {
+    this.members = members;
+    this.baseDir = baseDir;
+  }
+
+  running() {
+    return this.members.filter((m) => m.running());
+  }
+
+  logs() {
+    return this.members.map((m) => `=== ${m.name} ===\n${m.logs()}`).join('\n');
+  }
+
+  async waitHealthy({ timeout = kHealthyTimeoutMs } = {}) {
+    await Promise.all(this.running().map((m) => m.waitHealthy({ timeout })));
+  }
+
+  // Stops every running member at once (SIGKILL by default: a leader asked to stop
+  // gracefully may try to hand over first, slow when its followers stop too).
+  async stopAll(signal = 'SIGKILL') {
+    await Promise.all(this.members.map((m) => m.stop(signal)));
+  }
+
+  // Stops every member and removes the data directories.
+  async destroy() {
+    await this.stopAll('SIGKILL');
+    fs.rmSync(this.baseDir, { recursive: true, force: true });
+    untrackTempDir(this.baseDir);
   }
 }
