@@ -604,7 +604,6 @@ asio::awaitable<net::Response> Dispatcher::callSync(net::Request& request, SyncC
 
 asio::awaitable<net::Response> Dispatcher::accept(net::Request& request, AcceptCall call) {
   const std::string_view type = call.routes.front().subscription->eventType;
-  const std::shared_ptr<const queue::EventData> event = call.request.event;
   const Status queued =
       co_await queue::asyncEnqueue(queue_, std::move(call.request), asio::use_awaitable);
   enqueuing_.fetch_sub(1);
