@@ -17,6 +17,7 @@
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "net/io_pool.h"
+#include "net/read_now.h"
 #include "providers/builtin.h"
 #include "providers/provider.h"
 #include "queue/open.h"
@@ -178,6 +179,10 @@ void Gateway::start() {
                configSettings.tls ? " (TLS)" : "");
   spdlog::info("Events API listening on port {}{}.", impl_->eventsServer->port(),
                eventsSettings.tls ? " (TLS)" : "");
+  if (!net::kReadNowActive) {
+    spdlog::warn("This build reads sockets as Asio does (src/net/read_now.h not active): "
+                 "one failed receive per read more than the gateway's usual reads.");
+  }
   spdlog::info("Event Gateway {} started with {} I/O thread(s), {} workers, backlog {}; "
                "delivery queue: {}.",
                EG_VERSION, s.ioThreads, s.workers, s.workersBacklog, impl_->queue->describe());

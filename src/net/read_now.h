@@ -38,12 +38,18 @@
 //   with no other operation outstanding is completed by the reactor right after its
 //   receive, in the same step.
 //
-// These functions reach into Asio's epoll reactor and are compiled for the Boost this
-// project builds with; elsewhere, and on any socket that does not qualify, they leave
-// Asio's behaviour as it is.
+// These functions reach into Asio's epoll reactor and are written against Boost 1.81's.
+// Another Boost fails the build here, on purpose: check the reactor's descriptor_state
+// and perform_io in that Boost, then change the version below; or define
+// EG_READ_NOW_FALLBACK to build without the trick (the gateway then says so at start,
+// and test/net/failed_receives_test.cc fails, since every read costs a failed receive
+// again). On any socket that does not qualify they leave Asio's behaviour as it is.
 
-#if BOOST_VERSION == 108100 && defined(BOOST_ASIO_HAS_EPOLL) && \
-    !defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
+#if defined(BOOST_ASIO_HAS_EPOLL) && !defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT) && \
+    !defined(EG_READ_NOW_FALLBACK)
+#if BOOST_VERSION != 108100
+#error "src/net/read_now.h reaches into Boost 1.81's epoll reactor; this Boost differs: see the comment above"
+#endif
 #define EG_READ_NOW_REACTOR 1
 #include <boost/asio/detail/epoll_reactor.hpp>
 #include <boost/asio/detail/scheduler_operation.hpp>
@@ -146,6 +152,13 @@ inline bool watchPeerClose(boost::asio::ip::tcp::socket&) { return false; }
 #endif
 
 }  // namespace read_now_detail
+
+// Whether reads skip the receive that would fail (false: this build reads as Asio does).
+#ifdef EG_READ_NOW_REACTOR
+inline constexpr bool kReadNowActive = true;
+#else
+inline constexpr bool kReadNowActive = false;
+#endif
 
 // Makes `socket` eligible for readNow: has epoll report the peer closing its side
 // (EPOLLRDHUP). One epoll_ctl the first time, after the socket is connected and set
