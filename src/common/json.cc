@@ -1,6 +1,7 @@
 #include "common/json.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #if defined(__SSE2__)
@@ -105,11 +106,40 @@ JsonWriter& JsonWriter::object(const json::object& o) {
   return *this;
 }
 
+namespace {
+
+bool finite(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::double_:
+      return std::isfinite(v.get_double());
+    case json::kind::array:
+      return std::all_of(v.get_array().begin(), v.get_array().end(),
+                         [](const json::value& e) { return finite(e); });
+    case json::kind::object:
+      return std::all_of(v.get_object().begin(), v.get_object().end(),
+                         [](const json::key_value_pair& e) { return finite(e.value()); });
+    default:
+      return true;
+  }
+}
+
+}  // namespace
+
+json::value parseValue(std::string_view text, boost::system::error_code& ec,
+                       json::storage_ptr sp, const json::parse_options& options) {
+  json::value v = json::parse(text, ec, std::move(sp), options);
+  if (!ec && !finite(v)) {
+    ec = json::error::exponent_overflow;
+    return nullptr;
+  }
+  return v;
+}
+
 Result<json::value> parseJson(std::string_view text) {
   boost::system::error_code ec;
   json::parse_options options;
   options.max_depth = 64;
-  json::value v = json::parse(text, ec, {}, options);
+  json::value v = parseValue(text, ec, {}, options);
   if (ec) {
     return Error::invalid("request body is not valid JSON: " + ec.message());
   }

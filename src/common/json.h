@@ -12,6 +12,12 @@ namespace eg {
 
 namespace json = boost::json;
 
+// json::parse, refusing numbers beyond a double's range (error exponent_overflow) too:
+// Boost 1.81 reads those as infinity and writes infinity back as `Infinity`, which no
+// JSON reader accepts. Everything the gateway parses, and may write again, comes here.
+json::value parseValue(std::string_view text, boost::system::error_code& ec,
+                       json::storage_ptr sp = {}, const json::parse_options& options = {});
+
 // Parses a JSON document; the error message names the position ("invalid JSON at
 // offset N: ...") so that the client can fix it.
 Result<json::value> parseJson(std::string_view text);

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/duration.h"
+#include "common/json.h"
 #include "dispatch/authorizer.h"
 #include "dispatch/dispatcher.h"
 
@@ -30,7 +31,7 @@ std::mt19937_64& random() {
 // The event's ID, for log lines.
 std::string eventIdOf(std::string_view payload) {
   boost::system::error_code ec;
-  const json::value v = json::parse(payload, ec);
+  const json::value v = parseValue(payload, ec);
   if (ec || !v.is_object()) return "?";
   for (const char* name : {"eventID", "id"}) {
     if (const json::value* id = v.as_object().if_contains(name); id && id->is_string()) {

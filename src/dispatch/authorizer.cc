@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "common/json.h"
+
 namespace eg::dispatch {
 
 namespace json = boost::json;
@@ -25,7 +27,7 @@ std::string authorizerPayload(std::string_view eventJson, std::string_view reque
 
 Result<json::object> parseAuthorizerResult(std::string_view result) {
   boost::system::error_code ec;
-  json::value value = json::parse(result, ec);
+  json::value value = parseValue(result, ec);
   if (ec || !value.is_object()) return unparsable();
   auto& object = value.get_object();
 
@@ -69,7 +71,7 @@ void attachAuthorization(events::CloudEvent& event, json::object authorization) 
 
 Result<std::string> authorizedPayload(std::string_view eventJson, json::object authorization) {
   boost::system::error_code ec;
-  json::value value = json::parse(eventJson, ec);
+  json::value value = parseValue(eventJson, ec);
   if (ec) return Error::internal("event to authorize is not JSON: " + ec.message());
   auto event = events::fromJson(std::move(value));
   if (!event) return Error::internal("event to authorize: " + event.error().message);

@@ -4,6 +4,8 @@
 
 #include <boost/json.hpp>
 
+#include "common/json.h"
+
 namespace eg::dispatch {
 
 namespace json = boost::json;
@@ -68,7 +70,7 @@ CallOutcome classifyCall(const Result<providers::CallResult>& result) {
 
 Result<std::string> deadLetterPayload(std::string_view eventJson, const DeadLetterInfo& info) {
   boost::system::error_code ec;
-  json::value event = json::parse(eventJson, ec);
+  json::value event = parseValue(eventJson, ec);
   if (ec || !event.is_object()) {
     return Error::internal("a queued event is not a JSON object");
   }

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/json.h"
 #include "events/cloud_event.h"
 #include "events/gateway_event.h"
 #include "events/request_to_event.h"
@@ -100,7 +101,7 @@ std::string systemEventJson(std::string_view type, std::string_view dataJson) {
     return out;
   }
   boost::system::error_code ec;
-  event.data = json::parse(dataJson, ec);
+  event.data = parseValue(dataJson, ec);
   return events::serialize(event);
 }
 

@@ -212,7 +212,7 @@ void writeBody(std::string_view body, std::string_view contentType, JsonWriter& 
       unsigned char buffer[4096];
       json::monotonic_resource resource(buffer, sizeof buffer);
       boost::system::error_code ec;
-      const json::value parsed = json::parse(body, ec, &resource, parseOptions());
+      const json::value parsed = parseValue(body, ec, &resource, parseOptions());
       if (!ec) {
         w.value(parsed);
       } else {
@@ -282,7 +282,7 @@ struct RuleHeaders {
 
 Result<IncomingEvent> structuredEvent(const net::Request& req) {
   boost::system::error_code ec;
-  json::value value = json::parse(req.body(), ec, {}, parseOptions());
+  json::value value = parseValue(req.body(), ec, {}, parseOptions());
   if (ec) return Error::invalid("CloudEvent is not valid JSON: " + ec.message());
   auto event = fromJson(std::move(value));
   if (!event) return std::move(event).error();
@@ -326,7 +326,7 @@ IncomingEvent legacyEvent(const net::Request& req, std::string_view eventType,
   bool parsed = false;
   if (!body.empty() && bodyKind(contentType) == BodyKind::kJson) {
     boost::system::error_code ec;
-    data = json::parse(body, ec, {}, parseOptions());
+    data = parseValue(body, ec, {}, parseOptions());
     if (!ec) {
       parsed = true;
       if (data.is_object() && data.get_object().contains("eventType")) {
@@ -384,7 +384,7 @@ json::value normalizeData(std::string_view body, std::string_view contentType) {
   switch (bodyKind(contentType)) {
     case BodyKind::kJson: {
       boost::system::error_code ec;
-      json::value parsed = json::parse(body, ec, {}, parseOptions());
+      json::value parsed = parseValue(body, ec, {}, parseOptions());
       if (!ec) return parsed;
       return json::string(body);
     }

@@ -1,6 +1,7 @@
 #include "model/codec.h"
 
 #include "common/duration.h"
+#include "common/json.h"
 #include "model/validation.h"
 
 namespace eg::model {
@@ -12,7 +13,7 @@ class Reader {
  public:
   explicit Reader(std::string_view value) {
     boost::system::error_code ec;
-    auto v = json::parse(value, ec);
+    auto v = parseValue(value, ec);
     if (ec || !v.is_object()) {
       error_ = "stored value is not a JSON object";
     } else {

@@ -57,5 +57,23 @@ TEST(JsonWriter, AppendsKeysValuesAndRawText) {
   EXPECT_EQ(out, R"([{"a\"b":[1,2],"o":{"k":null}}])");
 }
 
+// Found by fuzz/json_roundtrip_fuzz.cc: Boost reads 1e400 as infinity and writes it back
+// as `Infinity`, which is not JSON: an event with it in its data reached functions as
+// text no JSON reader accepts. Such numbers are refused where the text is read.
+TEST(ParseValue, RefusesNumbersBeyondADoublesRange) {
+  for (const char* text : {"1e400", "[-1e400]", "{\"a\":{\"b\":[1,2E999]}}"}) {
+    boost::system::error_code ec;
+    parseValue(text, ec);
+    EXPECT_EQ(ec, json::error::exponent_overflow) << text;
+    EXPECT_FALSE(parseJson(text)) << text;
+  }
+  boost::system::error_code ec;
+  const json::value v = parseValue("[1.7976931348623157e308,-0.0,1e-400]", ec);
+  ASSERT_FALSE(ec);
+  std::string written;
+  JsonWriter(written).value(v);
+  EXPECT_TRUE(parseJson(written)) << written;
+}
+
 }  // namespace
 }  // namespace eg

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/json.h"
 #include "providers/retry_after.h"
 
 namespace eg::providers {
@@ -89,7 +90,7 @@ AwsErrorInfo parseAwsError(const net::ClientResponse& response) {
   if (!typeHeader.empty()) info.code = std::string(typeHeader.substr(0, typeHeader.find(':')));
 
   boost::system::error_code ec;
-  const json::value body = json::parse(response.body, ec);
+  const json::value body = parseValue(response.body, ec);
   if (!ec && body.is_object()) {
     const json::object& object = body.get_object();
     if (info.code.empty()) {

@@ -4,6 +4,8 @@
 
 #include <boost/json.hpp>
 
+#include "common/json.h"
+
 namespace eg::providers {
 
 namespace json = boost::json;
@@ -45,7 +47,7 @@ std::string base64Encode(std::string_view data) {
 
 std::string partitionKeyOf(std::string_view payload) {
   boost::system::error_code ec;
-  const json::value event = json::parse(payload, ec);
+  const json::value event = parseValue(payload, ec);
   std::string key;
   if (!ec && event.is_object()) {
     for (const char* name : {"eventID", "id"}) {
@@ -130,7 +132,7 @@ boost::asio::awaitable<Result<CallResult>> SqsInvoker::call(std::string_view pay
   result.contentType = kJsonContentType;
   // Some endpoints answer SQS's JSON protocol even to a query request: pass it on.
   boost::system::error_code ec;
-  const json::value answer = json::parse(response->body, ec);
+  const json::value answer = parseValue(response->body, ec);
   if (!ec && answer.is_object() && answer.get_object().contains("MessageId")) {
     result.body = std::move(response->body);
     co_return result;
