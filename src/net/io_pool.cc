@@ -14,11 +14,19 @@ IoPool::IoPool(std::size_t threads) {
     // Each context is run by exactly one thread, and its sockets are used only from
     // it: Asio can drop the lock it takes around every socket operation. Posting and
     // timers from other threads stay safe (the scheduler and reactor still lock).
-    contexts_.push_back(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO));
+    contexts_.push_back(std::make_unique<Context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO));
   }
 }
 
-IoPool::~IoPool() { stop(); }
+// State shared by several contexts (a server's, with a timer on each) may be released
+// by a frame that one context destroys, after another context, whose timer it holds,
+// was destroyed: a use after free. Every context is shut down first, destroying what is
+// queued while all of them still exist; then they are destroyed.
+IoPool::~IoPool() {
+  stop();
+  for (auto& ctx : contexts_) ctx->shutdown();
+  contexts_.clear();
+}
 
 void IoPool::start() {
   if (running_.exchange(true)) return;

@@ -34,7 +34,14 @@ class IoPool {
   bool running() const { return running_.load(std::memory_order_acquire); }
 
  private:
-  std::vector<std::unique_ptr<asio::io_context>> contexts_;
+  // An io_context whose shutdown (which destroys every handler and coroutine frame still
+  // queued) can be called apart from its destruction: see ~IoPool.
+  class Context : public asio::io_context {
+   public:
+    using asio::io_context::io_context;
+    using asio::execution_context::shutdown;
+  };
+  std::vector<std::unique_ptr<Context>> contexts_;
   std::vector<std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>>> guards_;
   std::vector<std::thread> threads_;
   std::atomic<std::size_t> next_{0};
