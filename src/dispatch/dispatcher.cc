@@ -64,6 +64,14 @@ net::Response jsonError(const net::Request& request, http::status status,
   return response;
 }
 
+// Retry-After: the sender may try again at once, and reaches another instance or this
+// one restarted.
+net::Response shuttingDown(const net::Request& request) {
+  net::Response response = jsonError(request, http::status::service_unavailable, kShuttingDown);
+  response.set(http::field::retry_after, "1");
+  return response;
+}
+
 int hexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -74,10 +82,11 @@ int hexValue(char c) {
 // The decoded path of a request target (origin or absolute form), without query and
 // fragment. A malformed escape is kept as it is.
 std::string requestPath(std::string_view target) {
-  if (target.starts_with("http://") || target.starts_with("https://")) {
+  if (net::isAbsoluteForm(target)) {
     const auto authority = target.find("//") + 2;
-    const auto slash = target.find('/', authority);
-    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    const auto end = target.find_first_of("/?#", authority);
+    target = end == std::string_view::npos || target[end] != '/' ? std::string_view("/")
+                                                                 : target.substr(end);
   }
   target = target.substr(0, target.find_first_of("?#"));
   std::string path;
@@ -400,7 +409,7 @@ asio::awaitable<net::Response> ready(net::Response response) { co_return respons
 
 asio::awaitable<net::Response> Dispatcher::handle(net::Request& request) {
   if (draining_.load()) {
-    return ready(jsonError(request, http::status::service_unavailable, kShuttingDown));
+    return ready(shuttingDown(request));
   }
   std::shared_ptr<const routing::Snapshot> snapshot = source_();
   if (!snapshot) {
@@ -508,7 +517,7 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
   enqueuing_.fetch_add(1);
   if (draining_.load()) {
     enqueuing_.fetch_sub(1);
-    return answer(jsonError(request, http::status::service_unavailable, kShuttingDown));
+    return answer(shuttingDown(request));
   }
   auto shared = std::make_shared<queue::EventData>();
   shared->payload = events::takeEventJson(*incoming);

@@ -204,9 +204,12 @@ int Gateway::runUntilSignalled() {
 void Gateway::shutdown() {
   if (impl_->stopped) return;
   impl_->stopped = true;
+  // While deliveries drain the listeners stay open, so that a client (or a load
+  // balancer) gets an answer, events a 503, instead of a refused connection; every
+  // connection closes after its next answer, as Envoy drains.
   if (impl_->eventsApi) impl_->eventsApi->startDraining();
-  if (impl_->eventsServer) impl_->eventsServer->stop();
-  if (impl_->configServer) impl_->configServer->stop();
+  if (impl_->eventsServer) impl_->eventsServer->drain();
+  if (impl_->configServer) impl_->configServer->drain();
   if (impl_->eventsApi && !impl_->eventsApi->waitDrained(kDrainTimeout)) {
     if (impl_->queue->durable()) {
       spdlog::warn("Shutdown: deliveries still in flight after {} s are made again at the next "
@@ -219,6 +222,8 @@ void Gateway::shutdown() {
     spdlog::info("Shutdown: {} delivery(ies) stay queued for the next start.",
                  impl_->queue->stats().deliveries);
   }
+  if (impl_->eventsServer) impl_->eventsServer->stop();
+  if (impl_->configServer) impl_->configServer->stop();
   // Requests in flight (sync calls included) finish before the I/O threads stop.
   const auto deadline = std::chrono::steady_clock::now() + kDrainTimeout;
   auto live = [this] {

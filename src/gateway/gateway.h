@@ -8,8 +8,9 @@ namespace eg::gateway {
 
 // Owns and wires every part: I/O threads, store, configuration cache, providers,
 // Config API and Events API servers. start() brings them up in dependency order;
-// shutdown() stops accepting, answers new events 503, drains queued deliveries
-// (bounded) and stops everything in reverse order.
+// shutdown() answers new events 503 and closes each connection after its next answer
+// while queued deliveries drain (bounded), then closes the listeners and stops
+// everything in reverse order.
 class Gateway {
  public:
   explicit Gateway(Settings settings);

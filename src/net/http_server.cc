@@ -81,6 +81,7 @@ struct Worker {
   std::optional<tcp::acceptor> acceptor;
   std::shared_ptr<Deadlines> deadlines;
   SessionNode* sessions = nullptr;
+  bool draining = false;  // every response closes its connection (drain or stop)
   bool stopping = false;
 
   void link(SessionNode& n) {
@@ -176,6 +177,19 @@ ReadFailure classify(const error_code& ec) {
   }
   // Timeouts, resets, EOF: the peer is gone or too slow; there is nobody to answer.
   return ReadFailure::kClose;
+}
+
+// A target that is neither origin-form nor absolute-form: `OPTIONS *` asks about the
+// server as a whole (RFC 9110 section 9.3.7) and needs nothing but an answer; any other
+// (authority-form is CONNECT's, and the server is no proxy) is a bad request.
+Response otherTargetForm(const Request& req) {
+  if (req.method() == http::verb::options && req.target() == "*") {
+    return Response{http::status::ok, req.version()};
+  }
+  return errorResponse(http::status::bad_request,
+                       "request target must be a path starting with \"/\" or an absolute "
+                       "http(s) URL",
+                       req.version());
 }
 
 bool handlerWantsClose(const Response& res) {
@@ -402,11 +416,24 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream, SessionNo
     parser.emplace();
     parser->header_limit(headerLimit);
     parser->body_limit(cfg.bodyLimit);
-    parser->eager(true);
-    error_code ec = parseBuffered(*parser, buffer);
+    // Beast applies its header limit to the request line and to the fields apart, and
+    // anew to what is left after each read, so a head can pass it. The limit is held
+    // here, on the bytes the head took: put() without eager, as async_read_header,
+    // stops where the head ends.
+    parser->eager(false);
+    error_code ec;
+    std::size_t headSize = parser->put(buffer.data(), ec);
+    buffer.consume(headSize);
+    if (ec == http::error::need_more) ec = {};
     std::size_t n = 0;
     if (!ec && !parser->is_header_done()) {
       std::tie(ec, n) = co_await http::async_read_header(stream, buffer, *parser, kTuple);
+      headSize += n;
+    }
+    if (!ec && headSize > cfg.headerLimit) ec = http::error::header_limit;
+    if (!ec && !parser->is_done()) {
+      parser->eager(true);
+      ec = parseBuffered(*parser, buffer);
     }
     if (!ec && !parser->is_done()) {
       auto expect = parser->get().find(http::field::expect);
@@ -429,8 +456,8 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream, SessionNo
           break;
         case ReadFailure::kHeaderTooLarge:
           res = errorResponse(http::status::request_header_fields_too_large,
-                              "request header fields exceed " + std::to_string(cfg.headerLimit) +
-                                  " bytes",
+                              "request head (request line and header fields) exceeds " +
+                                  std::to_string(cfg.headerLimit) + " bytes",
                               11);
           break;
         case ReadFailure::kBadRequest:
@@ -453,7 +480,11 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream, SessionNo
     Response res;
     bool failed = false;
     try {
-      res = co_await st.handler(req);
+      if (req.target().starts_with('/') || isAbsoluteForm(req.target())) {
+        res = co_await st.handler(req);
+      } else {
+        res = otherTargetForm(req);
+      }
     } catch (const std::exception& e) {
       failed = true;
       spdlog::error("http server: handler failed for {} {}: {}", req.method_string(), req.target(),
@@ -470,7 +501,7 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream, SessionNo
 
     // The request was read whole, so a failed handler does not spoil the connection.
     const bool keepAlive =
-        clientKeepAlive && !worker.stopping && (failed || !handlerWantsClose(res));
+        clientKeepAlive && !worker.draining && (failed || !handlerWantsClose(res));
     res.version(version);
     bool frame = false;
     try {
@@ -562,6 +593,7 @@ asio::awaitable<void> listen(std::shared_ptr<State> st, Worker& worker) {
 void stopWorker(Worker& w) {
   if (w.stopping) return;
   w.stopping = true;
+  w.draining = true;
   if (w.acceptor) {
     error_code ignored;
     w.acceptor->close(ignored);
@@ -620,6 +652,13 @@ void probeExclusive(const tcp::endpoint& endpoint, asio::io_context& ctx) {
 }
 
 }  // namespace
+
+bool isAbsoluteForm(std::string_view target) {
+  auto startsWith = [target](std::string_view scheme) {
+    return target.size() > scheme.size() && beast::iequals(target.substr(0, scheme.size()), scheme);
+  };
+  return startsWith("http://") || startsWith("https://");
+}
 
 struct HttpServer::Impl {
   IoPool& pool;
@@ -690,6 +729,14 @@ void HttpServer::start() {
   for (auto& worker : st.workers) {
     asio::co_spawn(worker->ctx, listen(impl_->state, *worker),
                    [](std::exception_ptr e) { logEscaped("listener", e); });
+  }
+}
+
+void HttpServer::drain() {
+  if (!impl_->started || impl_->stopped) return;
+  for (auto& worker : impl_->state->workers) {
+    Worker* w = worker.get();
+    impl_->runOn(w->ctx, [w] { w->draining = true; });
   }
 }
 

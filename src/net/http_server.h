@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http.hpp>
@@ -30,11 +31,14 @@ struct TlsFiles {
 // | address          | 0.0.0.0      | listen address                                        |
 // | port             | 0            | 0 picks a free port (see HttpServer::port)            |
 // | bodyLimit        | 6 MiB        | larger bodies answer 413                              |
-// | headerLimit      | 64 KiB       | larger header blocks answer 431                       |
+// | headerLimit      | 64 KiB       | larger request heads answer 431 (see below)           |
 // | readTimeout      | 30 s         | a request must arrive whole within this (slow-loris)  |
 // | idleTimeout      | 60 s         | keep-alive connections idle longer are closed         |
 // | maxConnections   | 10000        | accepted connections beyond this are closed at once   |
 // | tls              | none         | serve HTTPS with these files                          |
+//
+// headerLimit counts the request head as it arrives: the request line, the header
+// fields and every CRLF, up to and including the empty line that ends the head.
 struct ServerSettings {
   std::string address = "0.0.0.0";
   uint16_t port = 0;
@@ -53,8 +57,14 @@ struct ServerSettings {
 // wrong (length, keep-alive the client did not ask for).
 using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
 
+// Whether `target` is an absolute-form request target with an http or https URL
+// ("http://host/path?query", the scheme in any case).
+bool isAbsoluteForm(std::string_view target);
+
 // HTTP/1.1 server with keep-alive. Malformed requests get 400, oversized bodies 413,
-// oversized headers 431; every read and write has a deadline.
+// oversized heads 431; every read and write has a deadline. Handlers see only
+// origin-form ("/path?query") and absolute-form targets: the server answers `OPTIONS *`
+// itself (200, empty) and any other target 400 (RFC 9112 section 3.2).
 class HttpServer {
  public:
   HttpServer(IoPool& pool, ServerSettings settings, Handler handler);
@@ -65,6 +75,9 @@ class HttpServer {
   // Binds and starts accepting; throws std::runtime_error (start-up error) when the
   // address cannot be bound or the TLS files cannot be loaded.
   void start();
+  // From now on every response closes its connection (`Connection: close`), kept-alive
+  // connections after their next request; the server still accepts. Any thread.
+  void drain();
   // Stops accepting and closes idle connections; requests in flight finish.
   void stop();
   uint16_t port() const;

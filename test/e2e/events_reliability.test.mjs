@@ -7,7 +7,7 @@ import { startGateway, freePort } from './lib/harness.mjs';
 import {
   functionServer, closeServers, createFunction, createEventType, subscribe, settle, send,
   emitStructured, cloudEvent, errorMessage, received, quietPeriod, header, metrics, metricValue,
-  waitExit, waitFor,
+  waitExit, waitFor, rawConnection,
 } from './lib/events_helpers.mjs';
 
 // The slow-loris gateway runs with a short -read-timeout so the test stays quick; the
@@ -248,9 +248,17 @@ test('a full memory queue refuses events with 503 + Retry-After; every 202 is de
   }
 });
 
-test('SIGTERM with -queue memory: queued deliveries complete before exit 0; new events get 503 meanwhile', async () => {
-  const slow = await functionServer(async () => { await delay(400); return { body: { ok: true } }; });
+// A structured CloudEvent POST to `path`, as raw request text.
+function eventRequest(event, path) {
+  const body = JSON.stringify(event);
+  return `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/cloudevents+json\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
+test('SIGTERM with -queue memory: while queued deliveries drain, the listeners stay open and events get 503 + Connection: close; then exit 0', async () => {
+  const slow = await functionServer(async () => { await delay(500); return { body: { ok: true } }; });
   const dgw = await startGateway({ args: ['-queue', 'memory', '-workers', '1'] });
+  const raw = [];
   try {
     await createEventType(dgw, 'drain', 'drain.event');
     for (const id of ['d1', 'd2', 'd3']) {
@@ -259,48 +267,70 @@ test('SIGTERM with -queue memory: queued deliveries complete before exit 0; new 
     }
     await settle(dgw);
 
-    // A request already begun before the signal: its connection is not idle.
-    const pending = net.connect(dgw.eventsPort, '127.0.0.1');
-    await new Promise((resolve, reject) => { pending.once('connect', resolve); pending.once('error', reject); });
-    let pendingAnswer = '';
-    pending.on('data', (c) => { pendingAnswer += c.toString('utf8'); });
-    let pendingClosed = false;
-    pending.on('error', () => {});
-    pending.on('close', () => { pendingClosed = true; });
-    pending.write('POST /drain HTTP/1.1\r\n');
+    // A connection kept alive from before the signal, idle when it arrives. Events of a
+    // type nobody subscribed to add no delivery: 202 before the signal, 503 after.
+    const kept = await rawConnection(dgw.eventsPort);
+    raw.push(kept);
+    const first = await kept.exchange(eventRequest(cloudEvent('drain.unsubscribed'), '/drain'));
+    assert.equal(first.status, 202, first.text);
+    assert.notEqual(first.headers.connection, 'close');
+    // A request begun before the signal: its connection is not idle.
+    const pending = await rawConnection(dgw.eventsPort);
+    raw.push(pending);
+    pending.socket.write('POST /drain HTTP/1.1\r\n');
 
     for (let i = 0; i < 2; i++) {
       const res = await emitStructured(dgw.eventsUrl, cloudEvent('drain.event', { i }), { path: '/drain' });
       assert.equal(res.status, 202, res.text);
     }
     await slow.waitForRequests(1);
-    const atSignal = slow.requests.length;
-    assert.ok(atSignal < 6, 'deliveries are still queued when the signal arrives');
+    assert.ok(slow.requests.length < 6, 'deliveries are still queued when the signal arrives');
     const exited = waitExit(dgw.proc, 20000);
     dgw.proc.kill('SIGTERM');
 
-    // Polled with an event nobody subscribed to, so that one sent before the signal is
-    // handled (202) adds no delivery: 503 once draining, or refused once the listener closed.
+    // (a) A fresh connection gets an answer, not a refusal: 503 once the gateway drains.
+    let fresh;
     await waitFor(async () => {
-      try {
-        const res = await emitStructured(dgw.eventsUrl, cloudEvent('drain.unsubscribed'), { path: '/drain' });
-        return res.status === 503;
-      } catch {
-        return true;
-      }
-    }, { timeout: 3000, message: 'the gateway to start draining' });
+      fresh = await send(dgw.eventsUrl, {
+        path: '/drain', agent: false, body: JSON.stringify(cloudEvent('drain.unsubscribed')),
+        headers: { 'Content-Type': 'application/cloudevents+json' },
+      });
+      return fresh.status === 503;
+    }, { timeout: 3000, message: () => `the gateway to start draining (last ${fresh?.status})` });
+    assert.equal(header(fresh, 'connection'), 'close');
+    assert.equal(header(fresh, 'retry-after'), '1');
+    assert.equal(errorMessage(fresh), 'gateway is shutting down');
 
+    // (b) The kept-alive connection: 503 with Connection: close, then the gateway closes it.
+    const late = await kept.exchange(eventRequest(cloudEvent('drain.event', { late: true }), '/drain'));
+    assert.equal(late.status, 503, late.text);
+    assert.equal(late.headers.connection, 'close');
+    assert.equal(errorMessage(late), 'gateway is shutting down');
+    await waitFor(() => kept.closed, { timeout: 3000, message: 'the gateway to close the kept-alive connection' });
+
+    // The request begun before the signal, finished now: the same.
     const body = JSON.stringify(cloudEvent('drain.event', { late: true }));
-    pending.write(`Host: 127.0.0.1\r\nContent-Type: application/cloudevents+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-    await waitFor(() => /^HTTP\/1\.1 \d{3}/.test(pendingAnswer) || pendingClosed,
-      { timeout: 5000, message: () => `an answer to the request begun before SIGTERM (got ${JSON.stringify(pendingAnswer)})` });
-    assert.match(pendingAnswer, /^HTTP\/1\.1 503 /, 'a request finished during the drain is refused with 503');
-    pending.destroy();
+    const finished = await pending.exchange('Host: 127.0.0.1\r\nContent-Type: application/cloudevents+json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    assert.equal(finished.status, 503, finished.text);
+    assert.equal(finished.headers.connection, 'close');
+    await waitFor(() => pending.closed, { timeout: 3000, message: 'the gateway to close the pending connection' });
 
+    // The Config API serves on during the drain, closing each connection after its answer.
+    const status = await send(dgw.configUrl, { method: 'GET', path: '/v1/status', agent: false });
+    assert.equal(status.status, 200, status.text);
+    assert.equal(header(status, 'connection'), 'close');
+    assert.ok(slow.requests.length < 6, 'all of the above happened while deliveries were draining');
+
+    // (c) Exit 0 once every queued delivery is made; both listeners are closed.
     const code = await exited;
     assert.equal(code, 0, dgw.logs());
     assert.equal(slow.requests.length, 6, 'every queued delivery completed before exit');
+    for (const port of [dgw.eventsPort, dgw.configPort]) {
+      await assert.rejects(rawConnection(port), { code: 'ECONNREFUSED' }, `port ${port} is closed`);
+    }
   } finally {
+    for (const conn of raw) conn.socket.destroy();
     await dgw.stop().catch(() => {});
   }
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { startGateway } from './lib/harness.mjs';
 import {
   functionServer, closeServers, createFunction, createEventType, subscribe, settle, send,
-  emitStructured, cloudEvent, errorMessage, received, quietPeriod, header,
+  emitStructured, cloudEvent, errorMessage, received, quietPeriod, header, rawConnection,
 } from './lib/events_helpers.mjs';
 
 let gw;
@@ -230,6 +230,41 @@ test('nothing subscribed: http.request answers 404 with a JSON error, a custom e
   assert.equal(custom.status, 202, custom.text);
   const legacy = await send(gw.eventsUrl, { path: '/nobody', headers: { Event: 'nobody.subscribed' }, body: 'x' });
   assert.equal(legacy.status, 202, legacy.text);
+});
+
+test('request target: an absolute URL is routed by its path; neither a path nor a URL is 400', async () => {
+  await createEventType(gw, 'targets', 'http.request');
+  const fn = await asyncSubscriber('targets', 'recorder', 'http.request', '/targets');
+  await settle(gw);
+  const answer = async (line) => {
+    const conn = await rawConnection(gw.eventsPort);
+    try {
+      return await conn.exchange(`${line}\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n`);
+    } finally {
+      conn.socket.destroy();
+    }
+  };
+
+  for (const target of ['http://example.com/targets?x=1', 'HTTPS://example.com:8443/targets?x=1']) {
+    const res = await answer(`POST ${target} HTTP/1.1`);
+    assert.equal(res.status, 202, `${target}: ${res.text}`);
+  }
+  await fn.waitForRequests(2);
+  for (const event of received(fn)) {
+    assert.equal(event.data.path, '/targets');
+    assert.deepEqual(event.data.query, { x: ['1'] });
+  }
+
+  for (const line of ['POST ?a==b HTTP/1.1', 'POST targets HTTP/1.1', 'GET * HTTP/1.1', 'CONNECT example.com:443 HTTP/1.1']) {
+    const res = await answer(line);
+    assert.equal(res.status, 400, `${line}: ${res.text}`);
+    assert.equal(errorMessage(res), 'request target must be a path starting with "/" or an absolute http(s) URL');
+  }
+  const options = await answer('OPTIONS * HTTP/1.1');
+  assert.equal(options.status, 200, options.text);
+  assert.equal(options.text, '');
+  await quietPeriod();
+  assert.equal(fn.requests.length, 2, 'no other target reached the subscriber');
 });
 
 test('three async subscribers each receive one event exactly once', async () => {

@@ -379,6 +379,115 @@ TEST_F(HttpServerTest, HugeHeadersAre431) {
   EXPECT_TRUE(c.waitClosed(3s));
 }
 
+// A GET whose head (request line, fields, CRLFs and the empty line) is `size` bytes,
+// the bulk in one field ("field"), in the target ("target") or over many fields.
+std::string headOfSize(std::size_t size, std::string_view shape) {
+  if (shape == "target") {
+    const std::string rest = " HTTP/1.1\r\nHost: t\r\n\r\n";
+    return "GET /" + std::string(size - 5 - rest.size(), 'a') + rest;
+  }
+  std::string head = "GET / HTTP/1.1\r\nHost: t\r\n";
+  while (shape == "fields" && head.size() + 200 < size) {
+    head += "X-Field-" + std::to_string(head.size()) + ": " + std::string(100, 'f') + "\r\n";
+  }
+  const std::size_t fixed = head.size() + std::string_view("X-Fill: \r\n\r\n").size();
+  return head + "X-Fill: " + std::string(size - fixed, 'x') + "\r\n\r\n";
+}
+
+// The limit holds on the whole head to the byte, wherever its bytes are. Beast alone
+// lets the request line and the fields have the limit each, and the fields after the
+// first read another one.
+TEST_F(HttpServerTest, HeadOfExactlyTheLimitIsAcceptedAndOneByteMoreIs431) {
+  startServer();
+  const std::size_t limit = ServerSettings{}.headerLimit;
+  ASSERT_EQ(limit, 65'536u);
+  for (const char* shape : {"field", "target", "fields"}) {
+    const std::string atLimit = headOfSize(limit, shape);
+    ASSERT_EQ(atLimit.size(), limit) << shape;
+    RawConn c(port());
+    auto ok = roundTrip(c, atLimit);
+    ASSERT_TRUE(ok) << shape;
+    EXPECT_EQ(ok->status, 200) << shape;
+    auto next = roundTrip(c, get("/hello"));
+    ASSERT_TRUE(next) << shape;
+    EXPECT_EQ(next->body, "hello") << shape;
+
+    RawConn over(port());
+    auto r = roundTrip(over, headOfSize(limit + 1, shape));
+    ASSERT_TRUE(r) << shape;
+    EXPECT_EQ(r->status, 431) << shape;
+    EXPECT_EQ(r->header("connection"), "close") << shape;
+    EXPECT_EQ(errorMessage(r->body),
+              "request head (request line and header fields) exceeds 65536 bytes")
+        << shape;
+    EXPECT_TRUE(over.waitClosed(3s)) << shape;
+  }
+
+  // A body sent with a head at the limit is read as usual; one byte more of head is 431.
+  const std::size_t headLength = post("/", "payload", "X-Fill: \r\n").size() - 7;
+  const std::string fill = "X-Fill: " + std::string(limit - headLength, 'x') + "\r\n";
+  RawConn c(port());
+  auto echoed = roundTrip(c, post("/", "payload", fill));
+  ASSERT_TRUE(echoed);
+  EXPECT_EQ(echoed->status, 200);
+  EXPECT_EQ(echoed->body, "payload");
+  RawConn over(port());
+  auto refused = roundTrip(over, post("/", "payload", "X" + fill));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 431);
+
+  RawConn after(port());
+  auto served = roundTrip(after, get("/hello"));
+  ASSERT_TRUE(served);
+  EXPECT_EQ(served->status, 200);
+}
+
+TEST_F(HttpServerTest, TargetsThatAreNeitherPathsNorUrlsAre400) {
+  startServer();
+  for (const char* line : {"GET ?a==b HTTP/1.1", "POST a/b HTTP/1.1", "GET * HTTP/1.1",
+                           "CONNECT example.com:443 HTTP/1.1", "GET ftp://example.com/ HTTP/1.1",
+                           "GET http:// HTTP/1.1"}) {
+    RawConn c(port());
+    auto r = roundTrip(c, std::string(line) + "\r\nHost: t\r\n\r\n");
+    ASSERT_TRUE(r) << line;
+    EXPECT_EQ(r->status, 400) << line;
+    EXPECT_EQ(r->header("content-type"), "application/json") << line;
+    EXPECT_EQ(errorMessage(r->body),
+              "request target must be a path starting with \"/\" or an absolute http(s) URL")
+        << line;
+    EXPECT_TRUE(c.waitClosed(3s)) << line;
+  }
+}
+
+TEST_F(HttpServerTest, AbsoluteFormReachesTheHandlerAndOptionsAsteriskIsAnswered) {
+  startServer();
+  RawConn c(port());
+  for (const char* target : {"http://example.com/echo?x=1", "HTTPS://example.com:8443"}) {
+    auto r = roundTrip(c, get(target));
+    ASSERT_TRUE(r) << target;
+    EXPECT_EQ(r->status, 200) << target;
+    EXPECT_EQ(r->header("x-target"), lower(target));
+  }
+  auto options = roundTrip(c, "OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n");
+  ASSERT_TRUE(options);
+  EXPECT_EQ(options->status, 200);
+  EXPECT_EQ(options->header("content-length"), "0");
+  EXPECT_EQ(options->header("x-target"), "");  // answered by the server
+  auto next = roundTrip(c, get("/hello"));
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body, "hello");
+  EXPECT_EQ(server_->acceptedConnections(), 1u);
+}
+
+TEST(IsAbsoluteFormTest, HttpAndHttpsUrlsWithAnAuthority) {
+  EXPECT_TRUE(isAbsoluteForm("http://h/p?q"));
+  EXPECT_TRUE(isAbsoluteForm("Https://h"));
+  EXPECT_FALSE(isAbsoluteForm("/http://h"));
+  EXPECT_FALSE(isAbsoluteForm("http://"));
+  EXPECT_FALSE(isAbsoluteForm("http:/h"));
+  EXPECT_FALSE(isAbsoluteForm("ftp://h/"));
+}
+
 TEST_F(HttpServerTest, GarbageIs400) {
   startServer();
   RawConn c(port());
@@ -503,6 +612,31 @@ TEST_F(HttpServerTest, StopClosesIdleConnectionsAndFinishesInFlightOnes) {
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->header("connection"), "close");
   EXPECT_TRUE(busy.waitClosed(2s));
+  EXPECT_LT(connectTo(port()), 0);
+}
+
+// While draining the listener stays open; every connection, new or kept alive, gets
+// its next answer with Connection: close and is closed. Silent ones wait for stop().
+TEST_F(HttpServerTest, DrainingClosesEachConnectionAfterItsNextAnswerAndStillAccepts) {
+  startServer();
+  RawConn kept(port());
+  ASSERT_TRUE(roundTrip(kept, get("/hello")));
+  RawConn silent(port());
+  ASSERT_TRUE(roundTrip(silent, get("/hello")));
+  server_->drain();
+
+  RawConn fresh(port());
+  for (RawConn* c : {&fresh, &kept}) {
+    auto r = roundTrip(*c, get("/hello"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->header("connection"), "close");
+    EXPECT_TRUE(c->waitClosed(2s));
+  }
+  EXPECT_FALSE(silent.waitClosed(100ms));
+
+  server_->stop();
+  EXPECT_TRUE(silent.waitClosed(2s));
   EXPECT_LT(connectTo(port()), 0);
 }
 

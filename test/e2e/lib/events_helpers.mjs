@@ -3,6 +3,7 @@
 // changes reach routing, and Prometheus text parsing. Built on harness.mjs.
 
 import http from 'node:http';
+import net from 'node:net';
 import { api, waitFor, startFunctionServer } from './harness.mjs';
 
 const kRequestTimeoutMs = 10000;
@@ -81,6 +82,53 @@ export function emitStructured(baseUrl, event, { path = '/', headers = {} } = {}
     method: 'POST', path, body: JSON.stringify(event),
     headers: { 'Content-Type': 'application/cloudevents+json', ...headers },
   });
+}
+
+// A raw connection to 127.0.0.1:`port`, for what node's client hides: the request
+// target exactly as written, and one connection kept across requests. exchange(text)
+// sends `text` and resolves the next answer {status, headers (lower-case names), text,
+// json}; `closed` turns true once the connection is closed.
+export async function rawConnection(port) {
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  const conn = { socket, closed: false };
+  let buffered = '';
+  let waiter = null;
+  const deliver = () => {
+    if (!waiter) return;
+    const end = buffered.indexOf('\r\n\r\n');
+    if (end >= 0) {
+      const lines = buffered.slice(0, end).split('\r\n');
+      const headers = {};
+      for (const line of lines.slice(1)) {
+        const colon = line.indexOf(':');
+        headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      const length = Number(headers['content-length'] ?? 0);
+      if (buffered.length >= end + 4 + length) {
+        const text = buffered.slice(end + 4, end + 4 + length);
+        buffered = buffered.slice(end + 4 + length);
+        let json = null;
+        try { json = text === '' ? null : JSON.parse(text); } catch { json = null; }
+        waiter.resolve({ status: Number(lines[0].split(' ')[1]), headers, text, json });
+        return;
+      }
+    }
+    if (conn.closed) waiter.reject(new Error(`closed before a whole answer: ${JSON.stringify(buffered)}`));
+  };
+  socket.on('data', (chunk) => { buffered += chunk.toString('latin1'); deliver(); });
+  socket.on('error', () => {});
+  socket.on('close', () => { conn.closed = true; deliver(); });
+  conn.exchange = (text, timeout = kRequestTimeoutMs) => new Promise((resolve, reject) => {
+    const finish = (fn, value) => { clearTimeout(timer); waiter = null; fn(value); };
+    const timer = setTimeout(() => finish(reject, new Error(`no answer within ${timeout} ms`)), timeout);
+    waiter = { resolve: (v) => finish(resolve, v), reject: (e) => finish(reject, e) };
+    socket.write(text);
+  });
+  return conn;
 }
 
 let eventCounter = 0;
