@@ -229,10 +229,8 @@ boost::asio::awaitable<Response> ApiRouter::handle(Request& request) {
     else if (method == http::verb::delete_) op = "delete";
     else co_return methodNotAllowed(request, "GET, PUT, DELETE");
   }
-  if (!model::isValidName(space)) {
-    co_return errorResponse(request, 400, "Space \"" + space +
-                                              "\" is invalid: only letters, digits, \".\", \"-\" "
-                                              "and \"_\" are allowed.");
+  if (auto valid = model::checkSpace(space); !valid) {
+    co_return errorResponse(request, valid.error());
   }
   const std::string id = !item ? std::string()
                          : info->collection == Collection::kCors ? corsIdFromSegment(raw[4])

@@ -35,11 +35,7 @@ Error raceLost(std::string_view what) {
                             "Please try again.");
 }
 
-Status checkSpace(std::string_view space) {
-  if (model::isValidName(space)) return {};
-  return Error::invalid("Space " + q(space) +
-                        " is invalid: only letters, digits, \".\", \"-\" and \"_\" are allowed.");
-}
+using model::checkSpace;
 
 std::string key(ResourceKind kind, std::string_view space, std::string_view id) {
   return model::resourceKey(kind, space, id);

@@ -14,6 +14,7 @@
 #include "config/config_api.h"
 #include "dispatch/events_api.h"
 #include "metrics/metrics.h"
+#include "model/limits.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "net/io_pool.h"
@@ -157,6 +158,7 @@ void Gateway::start() {
 
   net::ServerSettings configSettings;
   configSettings.port = s.configPort;
+  configSettings.bodyLimit = model::kMaxConfigBodyBytes;
   configSettings.readTimeout = s.readTimeout;
   configSettings.idleTimeout = s.idleTimeout;
   configSettings.maxConnections = s.maxConnections;

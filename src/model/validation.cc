@@ -7,6 +7,7 @@
 #include "common/duration.h"
 #include "model/codec.h"
 #include "model/ids.h"
+#include "model/limits.h"
 
 namespace eg::model {
 namespace json = boost::json;
@@ -27,6 +28,14 @@ std::string missing(std::string_view field) {
 
 std::string badName(std::string_view field) {
   return "Field " + quoted(field) + " may only contain letters, digits, \".\", \"-\" and \"_\".";
+}
+
+std::string tooLong(std::string_view field, std::size_t max) {
+  return "Field " + quoted(field) + " must be at most " + std::to_string(max) + " bytes long.";
+}
+
+std::string tooMany(std::string_view field, std::size_t max) {
+  return "Field " + quoted(field) + " must have at most " + std::to_string(max) + " entries.";
 }
 
 // A limit as a user writes it: "24h" rather than Go's "24h0m0s".
@@ -83,13 +92,13 @@ class Fields {
 
   std::string name(std::string_view field) {
     auto s = string(field);
-    if (!failed() && !isValidName(s)) fail(badName(full(field)));
+    if (!failed()) checkName(field, s);
     return s;
   }
 
   std::optional<std::string> optName(std::string_view field) {
     auto s = optString(field);
-    if (s && !isValidName(*s)) fail(badName(full(field)));
+    if (s) checkName(field, *s);
     return s;
   }
 
@@ -102,10 +111,23 @@ class Fields {
       fail(msg);
       return std::nullopt;
     }
+    if (v->as_object().size() > kMaxMetadataEntries) {
+      fail(tooMany(full("metadata"), kMaxMetadataEntries));
+      return std::nullopt;
+    }
     Metadata m;
     for (const auto& [k, val] : v->as_object()) {
       if (!val.is_string()) {
         fail(msg);
+        return std::nullopt;
+      }
+      if (k.size() > kMaxMetadataKeyLength) {
+        fail("Field " + quoted(full("metadata")) + " has a key longer than " +
+             std::to_string(kMaxMetadataKeyLength) + " bytes.");
+        return std::nullopt;
+      }
+      if (val.get_string().size() > kMaxMetadataValueLength) {
+        fail(tooLong(full("metadata.") + std::string(k), kMaxMetadataValueLength));
         return std::nullopt;
       }
       m.emplace(std::string(k), std::string(val.get_string()));
@@ -113,7 +135,7 @@ class Fields {
     return m;
   }
 
-  // Absent: `fallback`. Present: a non-empty array of strings.
+  // Absent: `fallback`. Present: a non-empty array of strings, within the CORS bounds.
   std::vector<std::string> strings(std::string_view name, std::vector<std::string> fallback) {
     if (failed()) return fallback;
     const auto* v = find(name);
@@ -123,10 +145,19 @@ class Fields {
       fail(msg);
       return fallback;
     }
+    if (v->as_array().size() > kMaxCorsEntries) {
+      fail(tooMany(full(name), kMaxCorsEntries));
+      return fallback;
+    }
     std::vector<std::string> out;
     for (const auto& e : v->as_array()) {
       if (!e.is_string()) {
         fail(msg);
+        return fallback;
+      }
+      if (e.get_string().size() > kMaxCorsEntryLength) {
+        fail("Field " + quoted(full(name)) + " has an entry longer than " +
+             std::to_string(kMaxCorsEntryLength) + " bytes.");
         return fallback;
       }
       out.emplace_back(e.get_string());
@@ -195,6 +226,10 @@ class Fields {
       return std::nullopt;
     };
     if (!v->is_string()) return notADuration();
+    if (v->get_string().size() > kMaxDurationLength) {
+      fail(tooLong(full(name), kMaxDurationLength));
+      return std::nullopt;
+    }
     const auto value = parseGoDuration(v->get_string());
     if (!value) return notADuration();
     if (value->count() < 1 || *value > max) {
@@ -219,6 +254,14 @@ class Fields {
   std::string full(std::string_view name) const { return fieldPrefix_ + std::string(name); }
 
  private:
+  void checkName(std::string_view field, std::string_view value) {
+    if (value.size() > kMaxNameLength) {
+      fail(tooLong(full(field), kMaxNameLength));
+    } else if (!isValidName(value)) {
+      fail(badName(full(field)));
+    }
+  }
+
   const json::object& object_;
   std::string_view prefix_;
   std::string fieldPrefix_;
@@ -344,6 +387,16 @@ bool isValidName(std::string_view name) {
   return true;
 }
 
+Status checkSpace(std::string_view space) {
+  if (space.size() > kMaxNameLength) {
+    return Error::invalid("Space is invalid: a space name is at most " +
+                          std::to_string(kMaxNameLength) + " bytes long.");
+  }
+  if (isValidName(space)) return {};
+  return Error::invalid("Space " + quoted(space) +
+                        " is invalid: only letters, digits, \".\", \"-\" and \"_\" are allowed.");
+}
+
 Result<std::string> normalizePath(std::string_view path, std::string_view field) {
   const std::string f = quoted(field);
   std::string out;
@@ -351,6 +404,11 @@ Result<std::string> normalizePath(std::string_view path, std::string_view field)
   out.append(path);
   if (out == "/") return out;
 
+  if (out.size() > kMaxPathLength) return Error::invalid(tooLong(field, kMaxPathLength));
+  if (static_cast<std::size_t>(std::count(out.begin(), out.end(), '/')) > kMaxPathSegments) {
+    return Error::invalid("Field " + f + " must have at most " + std::to_string(kMaxPathSegments) +
+                          " segments.");
+  }
   for (unsigned char c : out) {
     if (c < 0x20 || c == 0x7f || c == '?' || c == '#') {
       return Error::invalid("Field " + f + " must not contain '?', '#' or control characters.");
@@ -418,6 +476,10 @@ Result<Function> functionUpdateFromRequest(std::string_view space, std::string_v
       f.fail(missing("provider"));
     } else if (!provider->is_object()) {
       f.fail("Field \"provider\" must be an object.");
+    } else if (json::serialize(*provider).size() > kMaxProviderBytes) {
+      // Unknown provider fields are stored as given: only their total is bounded.
+      f.fail("Field \"provider\" must be at most " + std::to_string(kMaxProviderBytes) +
+             " bytes as JSON.");
     } else {
       fn.provider = provider->as_object();
     }

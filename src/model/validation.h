@@ -31,14 +31,22 @@ namespace eg::model {
 //   maxEventAge           a Go duration, 1ms to kMaxDeliveryEventAge
 //   deadLetterFunctionId  a valid name (that the function exists is the service's check)
 // Durations keep the text the client sent, for output.
+//
+// Every stored field has a maximum (model/limits.h); a value over it is kInvalid with a
+// message that names the field, e.g. `Field "path" must be at most 2048 bytes long.`
 
 // ^[a-zA-Z0-9.\-_]+$: spaces, function IDs, event type names.
 bool isValidName(std::string_view name);
+
+// A space named in a URL: a valid name of at most kMaxNameLength bytes. The error
+// (kInvalid) is the API's message.
+Status checkSpace(std::string_view space);
 
 // Adds a leading "/" (an empty path becomes "/") and checks the segments against the
 // path tree's rules: ":name" parameters, "*name" only as the last segment, no parameter
 // name twice, no '?', '#' or control characters. Empty segments ("/a/") are kept: a
 // trailing slash is significant, as in the original gateway. The error message names `field`.
+// At most kMaxPathLength bytes (with the leading "/") and kMaxPathSegments segments.
 Result<std::string> normalizePath(std::string_view path, std::string_view field = "path");
 
 // Upper-cases and checks against GET POST PUT PATCH DELETE HEAD OPTIONS.

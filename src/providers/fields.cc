@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/http_syntax.h"
+#include "model/limits.h"
 
 namespace eg::providers::fields {
 
@@ -17,9 +18,15 @@ const json::value* present(const json::object& provider, std::string_view name) 
   return v == nullptr || v->is_null() ? nullptr : v;
 }
 
+Error tooLong(std::string_view name, std::size_t maxLength) {
+  return Error::invalid("Field " + fieldName(name) + " must be at most " +
+                        std::to_string(maxLength) + " bytes long.");
+}
+
 }  // namespace
 
-Result<std::string> requiredString(const json::object& provider, std::string_view name) {
+Result<std::string> requiredString(const json::object& provider, std::string_view name,
+                                   std::size_t maxLength) {
   const json::value* v = present(provider, name);
   if (v == nullptr) {
     return Error::invalid("Missing required field \"" + std::string(name) + "\" in provider.");
@@ -28,20 +35,22 @@ Result<std::string> requiredString(const json::object& provider, std::string_vie
   if (v->get_string().empty()) {
     return Error::invalid("Field " + fieldName(name) + " must not be empty.");
   }
+  if (v->get_string().size() > maxLength) return tooLong(name, maxLength);
   return std::string(v->get_string());
 }
 
 Result<std::optional<std::string>> optionalString(const json::object& provider,
-                                                  std::string_view name) {
+                                                  std::string_view name, std::size_t maxLength) {
   const json::value* v = present(provider, name);
   if (v == nullptr) return std::optional<std::string>();
   if (!v->is_string()) return Error::invalid("Field " + fieldName(name) + " must be a string.");
   if (v->get_string().empty()) return std::optional<std::string>();
+  if (v->get_string().size() > maxLength) return tooLong(name, maxLength);
   return std::optional<std::string>(std::string(v->get_string()));
 }
 
 Result<net::Url> requiredUrl(const json::object& provider, std::string_view name) {
-  auto text = requiredString(provider, name);
+  auto text = requiredString(provider, name, model::kMaxUrlLength);
   if (!text) return std::move(text).error();
   auto url = net::Url::parse(*text);
   if (!url) return Error::invalid("Field " + fieldName(name) + " must be an http or https URL.");
@@ -49,7 +58,7 @@ Result<net::Url> requiredUrl(const json::object& provider, std::string_view name
 }
 
 Result<std::optional<net::Url>> optionalUrl(const json::object& provider, std::string_view name) {
-  auto text = optionalString(provider, name);
+  auto text = optionalString(provider, name, model::kMaxUrlLength);
   if (!text) return std::move(text).error();
   if (!text->has_value()) return std::optional<net::Url>();
   auto url = net::Url::parse(**text);

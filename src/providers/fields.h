@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,15 +17,16 @@
 namespace eg::providers::fields {
 
 // `Missing required field "<name>" in provider.` when absent or null; a non-empty
-// string otherwise.
-Result<std::string> requiredString(const boost::json::object& provider, std::string_view name);
+// string of at most `maxLength` bytes (model/limits.h) otherwise.
+Result<std::string> requiredString(const boost::json::object& provider, std::string_view name,
+                                   std::size_t maxLength);
 
 // Absent, null and "" all mean "not given" (what the original gateway did with its
-// string fields); any other non-string is an error.
+// string fields); any other non-string, or one over `maxLength` bytes, is an error.
 Result<std::optional<std::string>> optionalString(const boost::json::object& provider,
-                                                  std::string_view name);
+                                                  std::string_view name, std::size_t maxLength);
 
-// An absolute http or https URL, parsed once.
+// An absolute http or https URL of at most model::kMaxUrlLength bytes, parsed once.
 Result<net::Url> requiredUrl(const boost::json::object& provider, std::string_view name);
 Result<std::optional<net::Url>> optionalUrl(const boost::json::object& provider,
                                             std::string_view name);

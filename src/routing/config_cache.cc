@@ -57,6 +57,15 @@ struct Waiter {
   asio::steady_timer timer;
 };
 
+// Metadata only serves Config API clients, which read it from the store: the cache and
+// the snapshots built from it (two copies, three during a rebuild) leave it out. It is
+// most of what a resource may weigh (up to 64 entries of 1 KiB, model/limits.h).
+template <class T>
+T withoutMetadata(T resource) {
+  resource.metadata.reset();
+  return resource;
+}
+
 // Resource identity check: a value stored under a key must describe that key.
 bool sameIdentity(const model::ParsedKey& key, std::string_view space, std::string_view id) {
   return key.space == space && key.id == id;
@@ -220,14 +229,15 @@ struct ConfigCache::Impl {
       case model::ResourceKind::kFunction: {
         auto r = model::decodeStoredFunction(kv.value);
         if (!decoded(r, *parsed, kv.key, r ? r->space : "", r ? r->functionId : "")) return;
-        functions.insert_or_assign(kv.key, Stored<model::Function>{std::move(*r), kv.modRevision});
+        functions.insert_or_assign(
+            kv.key, Stored<model::Function>{withoutMetadata(std::move(*r)), kv.modRevision});
         break;
       }
       case model::ResourceKind::kEventType: {
         auto r = model::decodeStoredEventType(kv.value);
         if (!decoded(r, *parsed, kv.key, r ? r->space : "", r ? r->name : "")) return;
-        eventTypes.insert_or_assign(kv.key,
-                                    Stored<model::EventType>{std::move(*r), kv.modRevision});
+        eventTypes.insert_or_assign(
+            kv.key, Stored<model::EventType>{withoutMetadata(std::move(*r)), kv.modRevision});
         break;
       }
       case model::ResourceKind::kSubscription: {
@@ -235,13 +245,14 @@ struct ConfigCache::Impl {
         if (!decoded(r, *parsed, kv.key, r ? r->space : "", r ? r->subscriptionId : "")) return;
         indexAdd(*r);
         subscriptions.insert_or_assign(
-            kv.key, Stored<model::Subscription>{std::move(*r), kv.modRevision});
+            kv.key, Stored<model::Subscription>{withoutMetadata(std::move(*r)), kv.modRevision});
         break;
       }
       case model::ResourceKind::kCors: {
         auto r = model::decodeStoredCors(kv.value);
         if (!decoded(r, *parsed, kv.key, r ? r->space : "", r ? r->corsId : "")) return;
-        cors.insert_or_assign(kv.key, Stored<model::Cors>{std::move(*r), kv.modRevision});
+        cors.insert_or_assign(kv.key,
+                              Stored<model::Cors>{withoutMetadata(std::move(*r)), kv.modRevision});
         break;
       }
     }

@@ -43,7 +43,7 @@ struct SpaceCounts {
 
 // An immutable view of all configuration at one store revision. The Events API routes
 // on it without locks; it is replaced as a whole (shared_ptr<const Snapshot>) when the
-// configuration changes.
+// configuration changes. Resources in it carry no `metadata` (ConfigCache leaves it out).
 class Snapshot {
  public:
   virtual ~Snapshot() = default;

@@ -1,9 +1,12 @@
 #include "providers/aws/aws_config.h"
 
+#include <functional>
 #include <optional>
 #include <ostream>
 
 #include <gtest/gtest.h>
+
+#include "model/limits.h"
 
 namespace eg::providers {
 namespace {
@@ -162,6 +165,34 @@ TEST_P(AwsConfigTest, TimeoutsAreOptionalMilliseconds) {
   EXPECT_EQ(config->timeout, std::chrono::milliseconds(250));
   EXPECT_NE(errorOf(provider(R"({"timeout":-1})")), "<ok>");
   EXPECT_NE(errorOf(provider(R"({"timeout":"1s"})")), "<ok>");
+}
+
+TEST_P(AwsConfigTest, EveryStringIsBounded) {
+  const auto letters = [](std::size_t n) { return std::string(n, 'a'); };
+  const auto url = [](std::size_t n) { return "http://h/" + std::string(n - 9, 'a'); };
+  const bool sqs = GetParam().service == AwsService::kSqs;
+  struct Bound {
+    std::string field;
+    std::size_t max;
+    std::function<std::string(std::size_t)> value;
+  };
+  const Bound bounds[] = {
+      {GetParam().target, sqs ? model::kMaxUrlLength : model::kMaxProviderFieldLength,
+       sqs ? url : letters},
+      {"region", model::kMaxProviderFieldLength, letters},
+      {"awsAccessKeyId", model::kMaxProviderFieldLength, letters},
+      {"awsSecretAccessKey", model::kMaxProviderFieldLength, letters},
+      {"awsSessionToken", model::kMaxTokenLength, letters},
+      {"endpoint", model::kMaxUrlLength, url},
+  };
+  for (const auto& b : bounds) {
+    json::object p = provider(R"({"awsAccessKeyId":"k","awsSecretAccessKey":"s"})");
+    p[b.field] = b.value(b.max);
+    EXPECT_EQ(errorOf(p), "<ok>") << b.field;
+    p[b.field] = b.value(b.max + 1);
+    EXPECT_EQ(errorOf(p), "Field \"provider." + b.field + "\" must be at most " +
+                              std::to_string(b.max) + " bytes long.");
+  }
 }
 
 TEST_P(AwsConfigTest, FactoryValidatesAndMarksSecrets) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/json.h"
+#include "model/limits.h"
 
 namespace eg::providers {
 namespace {
@@ -125,6 +126,31 @@ TEST(HttpProviderTest, FramingHeadersAreRefused) {
     EXPECT_EQ(settings.error().message, std::string(R"(Field "provider.headers" must not set ")") +
                                             name + R"(": the gateway sets it.)");
   }
+}
+
+TEST(HttpProviderTest, UrlAndHeadersAreBounded) {
+  const auto url = [](std::size_t n) { return "http://a/" + std::string(n - 9, 'u'); };
+  json::object provider{{"url", url(model::kMaxUrlLength)}};
+  EXPECT_TRUE(parseHttpProvider(provider));
+  provider["url"] = url(model::kMaxUrlLength + 1);
+  EXPECT_EQ(parseHttpProvider(provider).error().message,
+            R"(Field "provider.url" must be at most 4096 bytes long.)");
+
+  json::object headers{{std::string(model::kMaxHeaderNameLength, 'N'), "v"},
+                       {"X-Token", std::string(model::kMaxTokenLength, 't')}};
+  while (headers.size() < model::kMaxHeaders) headers["X-" + std::to_string(headers.size())] = "v";
+  provider = {{"url", "http://a/"}, {"headers", headers}};
+  EXPECT_TRUE(parseHttpProvider(provider));
+  headers["One-More"] = "v";
+  provider["headers"] = headers;
+  EXPECT_EQ(parseHttpProvider(provider).error().message,
+            R"(Field "provider.headers" must have at most 64 entries.)");
+  provider["headers"] = {{std::string(model::kMaxHeaderNameLength + 1, 'N'), "v"}};
+  EXPECT_EQ(parseHttpProvider(provider).error().message,
+            R"(Field "provider.headers" has a header name longer than 256 bytes.)");
+  provider["headers"] = {{"X-Token", std::string(model::kMaxTokenLength + 1, 't')}};
+  EXPECT_EQ(parseHttpProvider(provider).error().message,
+            R"(Field "provider.headers.X-Token" must be at most 8192 bytes long.)");
 }
 
 TEST(HttpProviderTest, ContentTypeMayBeReplaced) {

@@ -79,6 +79,28 @@ TEST_F(ConfigCacheTest, InitialListPublishesSnapshot) {
   EXPECT_EQ(snap->counts().at("s1").subscriptions, 1u);
 }
 
+TEST_F(ConfigCacheTest, SnapshotsLeaveMetadataOut) {
+  auto fn = testing::function("s1", "f1");
+  fn.metadata = model::Metadata{{"team", "a"}};
+  store_.putNow(key(ResourceKind::kFunction, "s1", "f1"), model::encodeStored(fn));
+  auto et = testing::eventType("s1", "e");
+  et.metadata = model::Metadata{{"team", "a"}};
+  store_.putNow(key(ResourceKind::kEventType, "s1", "e"), model::encodeStored(et));
+  auto sub = sync("s1", "sub1", "/a");
+  sub.metadata = model::Metadata{{"team", "a"}};
+  putSubscription(sub);
+  ConfigCache cache(store_, registry_);
+  start(cache);
+  auto snap = cache.snapshot();
+  ASSERT_NE(snap->function("s1", "f1"), nullptr);
+  EXPECT_FALSE(snap->function("s1", "f1")->function.metadata);
+  ASSERT_NE(snap->eventType("s1", "e"), nullptr);
+  EXPECT_FALSE(snap->eventType("s1", "e")->metadata);
+  auto m = snap->findSync("GET", "/a", "http.request");
+  ASSERT_TRUE(m.has_value());
+  EXPECT_FALSE(m->route.subscription->metadata);
+}
+
 TEST_F(ConfigCacheTest, StartFailsWhenStoreUnavailable) {
   store_.setListFails(true);
   ConfigCache cache(store_, registry_);

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "model/limits.h"
 #include "providers/aws/aws_invokers.h"
 #include "providers/failing_invoker.h"
 #include "providers/fields.h"
@@ -45,11 +46,13 @@ Result<AwsProviderConfig> parseAwsProvider(AwsService service, const json::objec
   AwsProviderConfig config;
   config.service = service;
 
-  auto target = fields::requiredString(provider, awsTargetField(service));
+  auto target = fields::requiredString(
+      provider, awsTargetField(service),
+      service == AwsService::kSqs ? model::kMaxUrlLength : model::kMaxProviderFieldLength);
   if (!target) return std::move(target).error();
   config.target = std::move(target).value();
 
-  auto region = fields::requiredString(provider, "region");
+  auto region = fields::requiredString(provider, "region", model::kMaxProviderFieldLength);
   if (!region) return std::move(region).error();
   if (!isRegion(*region)) {
     return Error::invalid(
@@ -57,11 +60,12 @@ Result<AwsProviderConfig> parseAwsProvider(AwsService service, const json::objec
   }
   config.region = std::move(region).value();
 
-  auto keyId = fields::optionalString(provider, "awsAccessKeyId");
+  auto keyId = fields::optionalString(provider, "awsAccessKeyId", model::kMaxProviderFieldLength);
   if (!keyId) return std::move(keyId).error();
-  auto secret = fields::optionalString(provider, "awsSecretAccessKey");
+  auto secret =
+      fields::optionalString(provider, "awsSecretAccessKey", model::kMaxProviderFieldLength);
   if (!secret) return std::move(secret).error();
-  auto token = fields::optionalString(provider, "awsSessionToken");
+  auto token = fields::optionalString(provider, "awsSessionToken", model::kMaxTokenLength);
   if (!token) return std::move(token).error();
   if (keyId->has_value() && !secret->has_value()) {
     return Error::invalid(

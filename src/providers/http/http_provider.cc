@@ -8,6 +8,7 @@
 #include <boost/beast/core/string.hpp>
 
 #include "common/http_syntax.h"
+#include "model/limits.h"
 #include "providers/failing_invoker.h"
 #include "providers/fields.h"
 #include "providers/retry_after.h"
@@ -30,8 +31,16 @@ Result<std::vector<std::pair<std::string, std::string>>> parseHeaders(const json
   if (!v->is_object()) {
     return Error::invalid("Field \"provider.headers\" must be an object of strings.");
   }
+  if (v->get_object().size() > model::kMaxHeaders) {
+    return Error::invalid("Field \"provider.headers\" must have at most " +
+                          std::to_string(model::kMaxHeaders) + " entries.");
+  }
   for (const auto& [key, value] : v->get_object()) {
     const std::string_view name(key.data(), key.size());
+    if (name.size() > model::kMaxHeaderNameLength) {
+      return Error::invalid("Field \"provider.headers\" has a header name longer than " +
+                            std::to_string(model::kMaxHeaderNameLength) + " bytes.");
+    }
     // Names are not secret and the client needs to see which one is wrong.
     if (!fields::isHeaderName(name)) {
       return Error::invalid("Field \"provider.headers\" has an invalid header name \"" +
@@ -46,6 +55,11 @@ Result<std::vector<std::pair<std::string, std::string>>> parseHeaders(const json
                             "\" must be a string.");
     }
     const json::string& text = value.get_string();
+    if (text.size() > model::kMaxTokenLength) {
+      return Error::invalid("Field \"provider.headers." + std::string(name) +
+                            "\" must be at most " + std::to_string(model::kMaxTokenLength) +
+                            " bytes long.");
+    }
     if (!fields::isHeaderValue(std::string_view(text.data(), text.size()))) {
       return Error::invalid("Field \"provider.headers." + std::string(name) +
                             "\" must not contain CR, LF or NUL.");
