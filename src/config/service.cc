@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "config/retry_until_deadline.h"
 #include "model/codec.h"
 #include "model/keys.h"
 #include "model/validation.h"
@@ -54,6 +55,10 @@ std::string_view deadLetterOf(const model::Subscription& s) {
 
 Error deadLetterNotFound(std::string_view id) {
   return Error::invalid("Dead-letter function " + q(id) + " not found.");
+}
+
+Error authorizerNotFound(std::string_view id) {
+  return Error::invalid("Authorizer function " + q(id) + " not found.");
 }
 
 // Decodes every value of one collection; values that do not decode are logged and skipped
@@ -174,6 +179,11 @@ ConfigService::ConfigService(store::Store& store, SyncRouteIndex& routes,
                              const providers::ProviderRegistry& providers)
     : store_(store), routes_(routes), providers_(providers) {}
 
+asio::awaitable<std::optional<WriteQueue::Turn>> ConfigService::writeTurn() {
+  if (!store_.soleWriter()) co_return std::nullopt;
+  co_return co_await writes_.turn();
+}
+
 asio::awaitable<Result<std::optional<store::KeyValue>>> ConfigService::read(std::string k) {
   auto r = co_await store_.get(std::move(k));
   if (!r) co_return storeError(r.error());
@@ -227,6 +237,7 @@ asio::awaitable<Result<model::Function>> ConfigService::createFunction(std::stri
   auto fn = model::functionFromRequest(space, body);
   if (!fn) co_return std::move(fn).error();
   if (auto s = validateProvider(*fn); !s) co_return std::move(s).error();
+  const auto turn = co_await writeTurn();
   auto r = co_await store_.create(key(ResourceKind::kFunction, space, fn->functionId),
                                   model::encodeStored(*fn));
   if (!r) {
@@ -247,7 +258,8 @@ asio::awaitable<Result<model::Function>> ConfigService::updateFunction(std::stri
   auto fn = model::functionUpdateFromRequest(space, id, body);
   if (!fn) co_return std::move(fn).error();
   const auto k = key(ResourceKind::kFunction, space, id);
-  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+  const auto turn = co_await writeTurn();
+  for (RetryUntilDeadline retry(kWriteDeadline); co_await retry.next();) {
     auto current = co_await read(k);
     if (!current) co_return std::move(current).error();
     if (!*current) co_return functionNotFound(id);
@@ -264,20 +276,21 @@ asio::awaitable<Result<model::Function>> ConfigService::updateFunction(std::stri
 }
 
 // Deletes a resource once `check` allows it. `check` reads what it needs, adds the
-// delete's extra ops and answers the error that refuses it, if any. The delete is
-// conditional on the revision read: a write in between (a new user of the resource,
-// say) fails it and the next attempt sees that write.
+// delete's extra compares and ops and answers the error that refuses it, if any. The
+// delete is conditional on what was read: a write in between (a new user of the
+// resource, say) fails it and the next attempt sees that write.
 template <class T, class Check>
 asio::awaitable<Status> ConfigService::deleteResource(std::string space, std::string id,
                                                       Check check) {
   const auto k = key(Resource<T>::kKind, space, id);
-  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+  const auto turn = co_await writeTurn();
+  for (RetryUntilDeadline retry(kWriteDeadline); co_await retry.next();) {
     auto current = co_await read(k);
     if (!current) co_return std::move(current).error();
     if (!*current) co_return Resource<T>::notFound(id);
-    std::vector<store::Op> ops{deleteOp(k)};
-    if (auto allowed = co_await check(**current, ops); !allowed) co_return allowed;
     std::vector<store::Compare> compares{{k, (*current)->modRevision}};
+    std::vector<store::Op> ops{deleteOp(k)};
+    if (auto allowed = co_await check(**current, compares, ops); !allowed) co_return allowed;
     auto r = co_await store_.txn(std::move(compares), std::move(ops));
     if (!r) co_return storeError(r.error());
     if (r->succeeded) {
@@ -291,22 +304,25 @@ asio::awaitable<Status> ConfigService::deleteResource(std::string space, std::st
 
 template <class Uses>
 asio::awaitable<Status> ConfigService::refuseIfSubscribed(std::string space, std::string what,
-                                                          Uses uses) {
-  auto subs = co_await listResources<model::Subscription>(std::move(space), {});
-  if (!subs) co_return std::move(subs).error();
-  for (const auto& s : *subs) {
+                                                          Uses uses,
+                                                          std::vector<store::Compare>& compares) {
+  const auto prefix = model::collectionPrefix(ResourceKind::kSubscription, space);
+  auto range = co_await readAll(prefix);
+  if (!range) co_return std::move(range).error();
+  for (const auto& s : decodeAll<model::Subscription>(*range, ResourceKind::kSubscription, space,
+                                                      &Resource<model::Subscription>::decode)) {
     if (const std::optional<std::string_view> how = uses(s)) {
       co_return Error::invalid(what + " cannot be deleted because subscription " +
                                q(s.subscriptionId) + " " + std::string(*how) + ".");
     }
   }
+  compares.push_back({prefix, range->revision, true});
   co_return Status{};
 }
 
 asio::awaitable<Status> ConfigService::pinFunction(std::string space, std::string id,
                                                    Error missing,
-                                                   std::vector<store::Compare>& compares,
-                                                   std::vector<store::Op>& ops) {
+                                                   std::vector<store::Compare>& compares) {
   const auto fk = key(ResourceKind::kFunction, space, id);
   for (const auto& c : compares) {
     if (c.key == fk) co_return Status{};
@@ -315,25 +331,28 @@ asio::awaitable<Status> ConfigService::pinFunction(std::string space, std::strin
   if (!fn) co_return std::move(fn).error();
   if (!*fn) co_return missing;
   compares.push_back({fk, (*fn)->modRevision});
-  ops.push_back(putOp(fk, (*fn)->value));
   co_return Status{};
 }
 
 asio::awaitable<Status> ConfigService::deleteFunction(std::string space, std::string id) {
   co_return co_await deleteResource<model::Function>(
       space, id,
-      [&](const store::KeyValue&, std::vector<store::Op>&) -> asio::awaitable<Status> {
+      [&](const store::KeyValue&, std::vector<store::Compare>& compares,
+          std::vector<store::Op>&) -> asio::awaitable<Status> {
         auto unused = co_await refuseIfSubscribed(
             space, "Function " + q(id),
             [&](const model::Subscription& s) -> std::optional<std::string_view> {
               if (s.functionId == id) return "uses it";
               if (deadLetterOf(s) == id) return "uses it as its dead-letter function";
               return std::nullopt;
-            });
+            },
+            compares);
         if (!unused) co_return unused;
-        auto types = co_await listResources<model::EventType>(space, {});
+        const auto typesPrefix = model::collectionPrefix(ResourceKind::kEventType, space);
+        auto types = co_await readAll(typesPrefix);
         if (!types) co_return std::move(types).error();
-        for (const auto& e : *types) {
+        for (const auto& e : decodeAll<model::EventType>(*types, ResourceKind::kEventType, space,
+                                                         &Resource<model::EventType>::decode)) {
           if (e.authorizerId && *e.authorizerId == id) {
             co_return Error::invalid("Function " + q(id) +
                                      " cannot be deleted because it is the authorizer of event "
@@ -341,6 +360,8 @@ asio::awaitable<Status> ConfigService::deleteFunction(std::string space, std::st
                                      q(e.name) + ".");
           }
         }
+        // An event type that names it after this check fails the delete.
+        compares.push_back({typesPrefix, types->revision, true});
         co_return Status{};
       });
 }
@@ -366,16 +387,14 @@ asio::awaitable<Result<model::EventType>> ConfigService::createEventType(std::st
   const auto exists = [&] {
     return Error::alreadyExists("Event Type " + q(et->name) + " already exists.");
   };
-  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+  const auto turn = co_await writeTurn();
+  for (RetryUntilDeadline retry(kWriteDeadline); co_await retry.next();) {
     std::vector<store::Compare> compares{{k, 0}};
     std::vector<store::Op> ops{putOp(k, model::encodeStored(*et))};
     if (et->authorizerId) {
-      const auto fk = key(ResourceKind::kFunction, space, *et->authorizerId);
-      auto fn = co_await read(fk);
-      if (!fn) co_return std::move(fn).error();
-      if (!*fn) co_return Error::invalid("Authorizer function " + q(*et->authorizerId) + " not found.");
-      compares.push_back({fk, (*fn)->modRevision});
-      ops.push_back(putOp(fk, (*fn)->value));
+      auto pinned = co_await pinFunction(space, *et->authorizerId,
+                                         authorizerNotFound(*et->authorizerId), compares);
+      if (!pinned) co_return std::move(pinned).error();
     }
     auto r = co_await store_.txn(std::move(compares), std::move(ops));
     if (!r) co_return storeError(r.error());
@@ -396,19 +415,17 @@ asio::awaitable<Result<model::EventType>> ConfigService::updateEventType(std::st
   auto et = model::eventTypeUpdateFromRequest(space, name, body);
   if (!et) co_return std::move(et).error();
   const auto k = key(ResourceKind::kEventType, space, name);
-  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+  const auto turn = co_await writeTurn();
+  for (RetryUntilDeadline retry(kWriteDeadline); co_await retry.next();) {
     auto current = co_await read(k);
     if (!current) co_return std::move(current).error();
     if (!*current) co_return eventTypeNotFound(name);
     std::vector<store::Compare> compares{{k, (*current)->modRevision}};
     std::vector<store::Op> ops{putOp(k, model::encodeStored(*et))};
     if (et->authorizerId) {
-      const auto fk = key(ResourceKind::kFunction, space, *et->authorizerId);
-      auto fn = co_await read(fk);
-      if (!fn) co_return std::move(fn).error();
-      if (!*fn) co_return Error::invalid("Authorizer function " + q(*et->authorizerId) + " not found.");
-      compares.push_back({fk, (*fn)->modRevision});
-      ops.push_back(putOp(fk, (*fn)->value));
+      auto pinned = co_await pinFunction(space, *et->authorizerId,
+                                         authorizerNotFound(*et->authorizerId), compares);
+      if (!pinned) co_return std::move(pinned).error();
     }
     auto r = co_await store_.txn(std::move(compares), std::move(ops));
     if (!r) co_return storeError(r.error());
@@ -423,13 +440,15 @@ asio::awaitable<Result<model::EventType>> ConfigService::updateEventType(std::st
 asio::awaitable<Status> ConfigService::deleteEventType(std::string space, std::string name) {
   co_return co_await deleteResource<model::EventType>(
       space, name,
-      [&](const store::KeyValue&, std::vector<store::Op>&) -> asio::awaitable<Status> {
+      [&](const store::KeyValue&, std::vector<store::Compare>& compares,
+          std::vector<store::Op>&) -> asio::awaitable<Status> {
         co_return co_await refuseIfSubscribed(
             space, "Event Type " + q(name),
             [&](const model::Subscription& s) -> std::optional<std::string_view> {
               if (s.eventType == name && usesEventType(s)) return "uses it";
               return std::nullopt;
-            });
+            },
+            compares);
       });
 }
 
@@ -455,7 +474,8 @@ asio::awaitable<Result<model::Subscription>> ConfigService::createSubscription(
   const bool sync = sub.type == model::SubscriptionType::kSync;
   const std::string sentinel(model::kRoutesSentinelKey);
 
-  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+  const auto turn = co_await writeTurn();
+  for (RetryUntilDeadline retry(kWriteDeadline); co_await retry.next();) {
     auto existing = co_await read(k);
     if (!existing) co_return std::move(existing).error();
     if (*existing) co_return subscriptionExists(sub.subscriptionId);
@@ -463,18 +483,15 @@ asio::awaitable<Result<model::Subscription>> ConfigService::createSubscription(
     std::vector<store::Compare> compares{{k, 0}};
     std::vector<store::Op> ops{putOp(k, model::encodeStored(sub))};
 
-    // The referenced function (and event type) are rewritten unchanged so that their
-    // modRevision moves: a delete that checked for users before this commit fails its
-    // compare and looks again.
-    const auto fk = key(ResourceKind::kFunction, space, sub.functionId);
-    auto fn = co_await read(fk);
-    if (!fn) co_return std::move(fn).error();
-    if (!*fn) co_return asInvalid(functionNotFound(sub.functionId));
-    compares.push_back({fk, (*fn)->modRevision});
-    ops.push_back(putOp(fk, (*fn)->value));
+    // The referenced functions and event type must be unchanged when this commits: a
+    // delete that commits first fails these compares; one that commits later sees this
+    // subscription (see refuseIfSubscribed).
+    auto pinned = co_await pinFunction(space, sub.functionId,
+                                       asInvalid(functionNotFound(sub.functionId)), compares);
+    if (!pinned) co_return std::move(pinned).error();
     if (const auto deadLetter = deadLetterOf(sub); !deadLetter.empty()) {
-      auto pinned = co_await pinFunction(space, std::string(deadLetter),
-                                         deadLetterNotFound(deadLetter), compares, ops);
+      pinned = co_await pinFunction(space, std::string(deadLetter), deadLetterNotFound(deadLetter),
+                                    compares);
       if (!pinned) co_return std::move(pinned).error();
     }
 
@@ -484,7 +501,6 @@ asio::awaitable<Result<model::Subscription>> ConfigService::createSubscription(
       if (!et) co_return std::move(et).error();
       if (*et) {
         compares.push_back({ek, (*et)->modRevision});
-        ops.push_back(putOp(ek, (*et)->value));
       } else if (sub.generation == model::Generation::k2) {
         co_return asInvalid(eventTypeNotFound(sub.eventType));
       } else {
@@ -538,7 +554,8 @@ asio::awaitable<Result<model::Subscription>> ConfigService::createSubscription(
 asio::awaitable<Result<model::Subscription>> ConfigService::updateSubscription(
     std::string space, std::string id, boost::json::value body) {
   const auto k = key(ResourceKind::kSubscription, space, id);
-  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+  const auto turn = co_await writeTurn();
+  for (RetryUntilDeadline retry(kWriteDeadline); co_await retry.next();) {
     auto current = co_await read(k);
     if (!current) co_return std::move(current).error();
     if (!*current) co_return subscriptionNotFound(id);
@@ -551,7 +568,7 @@ asio::awaitable<Result<model::Subscription>> ConfigService::updateSubscription(
     std::vector<store::Op> ops{putOp(k, model::encodeStored(*updated))};
     if (const auto deadLetter = deadLetterOf(*updated); !deadLetter.empty()) {
       auto pinned = co_await pinFunction(space, std::string(deadLetter),
-                                         deadLetterNotFound(deadLetter), compares, ops);
+                                         deadLetterNotFound(deadLetter), compares);
       if (!pinned) co_return std::move(pinned).error();
     }
     auto r = co_await store_.txn(std::move(compares), std::move(ops));
@@ -567,7 +584,8 @@ asio::awaitable<Result<model::Subscription>> ConfigService::updateSubscription(
 asio::awaitable<Status> ConfigService::deleteSubscription(std::string space, std::string id) {
   co_return co_await deleteResource<model::Subscription>(
       space, id,
-      [&](const store::KeyValue& current, std::vector<store::Op>& ops) -> asio::awaitable<Status> {
+      [&](const store::KeyValue& current, std::vector<store::Compare>&,
+          std::vector<store::Op>& ops) -> asio::awaitable<Status> {
         // Removing a sync route is a route change too (keys.h: the sentinel moves with each).
         auto existing = model::decodeStoredSubscription(current.value);
         if (!existing || existing->type == model::SubscriptionType::kSync) {
@@ -594,6 +612,7 @@ asio::awaitable<Result<model::Cors>> ConfigService::createCors(std::string space
   if (auto s = checkSpace(space); !s) co_return std::move(s).error();
   auto c = model::corsFromRequest(space, body);
   if (!c) co_return std::move(c).error();
+  const auto turn = co_await writeTurn();
   auto r = co_await store_.create(key(ResourceKind::kCors, space, c->corsId), model::encodeStored(*c));
   if (!r) {
     if (r.error().kind == ErrorKind::kAlreadyExists) {
@@ -608,7 +627,8 @@ asio::awaitable<Result<model::Cors>> ConfigService::createCors(std::string space
 asio::awaitable<Result<model::Cors>> ConfigService::updateCors(std::string space, std::string id,
                                                                boost::json::value body) {
   const auto k = key(ResourceKind::kCors, space, id);
-  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+  const auto turn = co_await writeTurn();
+  for (RetryUntilDeadline retry(kWriteDeadline); co_await retry.next();) {
     auto current = co_await read(k);
     if (!current) co_return std::move(current).error();
     if (!*current) co_return corsNotFound(id);
@@ -627,6 +647,7 @@ asio::awaitable<Result<model::Cors>> ConfigService::updateCors(std::string space
 }
 
 asio::awaitable<Status> ConfigService::deleteCors(std::string space, std::string id) {
+  const auto turn = co_await writeTurn();
   auto r = co_await store_.remove(key(ResourceKind::kCors, space, id));
   if (!r) {
     if (r.error().kind == ErrorKind::kNotFound) co_return corsNotFound(id);

@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 
 #include "common/result.h"
+#include "config/write_queue.h"
 #include "model/resources.h"
 #include "providers/provider.h"
 #include "routing/config_cache.h"
@@ -37,13 +38,18 @@ using MetadataFilters = std::vector<std::pair<std::string, std::string>>;
 // The operations of the Config API over the Store (spec §2). Validation, existence and
 // in-use checks, and the store transactions that keep them true when several requests
 // (or several gateway instances) race:
-//  - a create that references a function or an event type compares that key's
-//    modRevision and rewrites it unchanged in the same transaction, so a concurrent
-//    delete (which compares the same modRevision after checking for users) cannot leave
-//    a dangling reference; a subscription's dead-letter function (deliveryPolicy, spec
-//    §5) is pinned the same way, on create and on update;
+//  - a write that references a function or an event type (a subscription's function,
+//    dead-letter function and event type; an event type's authorizer) compares that
+//    key's modRevision, so it fails if the referenced resource went meanwhile; it does
+//    not write that key, so writes that reference one resource never collide;
+//  - a delete lists the users of the resource, then compares that nothing under their
+//    collection prefix was created or changed since that list, so a user written after
+//    the check fails the delete, which looks again;
 //  - a sync subscription also compares and bumps the routes sentinel, so two conflicting
 //    routes can never both be admitted (the conflict check runs on the route index).
+// On the embedded store this instance's writes run one at a time, in arrival order
+// (reads do not wait), so they never fail each other's compares; with etcd a lost
+// compare is read again and retried until kWriteDeadline.
 // Errors: kInvalid (400), kNotFound (404), kAlreadyExists (409), kUnavailable (503: store
 // unreachable or a race that did not settle), kInternal (500). Messages are the API's.
 // Thread-safe; the store and the route index must outlive the service.
@@ -87,9 +93,11 @@ class ConfigService {
   asio::awaitable<Result<std::vector<model::Cors>>> listCors(std::string space,
                                                              MetadataFilters filters);
 
-  // How often a create/update/delete re-reads and retries after losing a race, and how
-  // long a sync create waits for the route index to catch up with the store.
-  static constexpr int kMaxAttempts = 32;
+  // How long a create/update/delete, once its turn came, goes on re-reading and retrying
+  // (with jittered exponential backoff) after losing a compare to another instance's
+  // write; then 503. And how long a sync create waits for the route index to catch up
+  // with the store.
+  static constexpr std::chrono::seconds kWriteDeadline{10};
   static constexpr std::chrono::milliseconds kIndexWait{2000};
 
  private:
@@ -103,20 +111,26 @@ class ConfigService {
   asio::awaitable<Status> deleteResource(std::string space, std::string id, Check check);
   // Refuses deleting `what` (e.g. `Function "f"`) when a subscription of `space` uses it.
   // `uses(subscription)` answers how ("uses it", "uses it as its dead-letter function"),
-  // or nullopt when it does not.
+  // or nullopt when it does not. Adds the compare that fails the delete if a subscription
+  // is created or changed after this check.
   template <class Uses>
-  asio::awaitable<Status> refuseIfSubscribed(std::string space, std::string what, Uses uses);
-  // Adds the compare and unchanged rewrite of function `id` that keep a concurrent delete
-  // from leaving a reference to it dangling; nothing when `compares` pins it already (a
-  // transaction may name a key once). `missing` when there is no such function.
+  asio::awaitable<Status> refuseIfSubscribed(std::string space, std::string what, Uses uses,
+                                             std::vector<store::Compare>& compares);
+  // Adds the compare that fails the write if function `id` is deleted (or changed)
+  // meanwhile; nothing when `compares` names it already (a transaction may name a key
+  // once). `missing` when there is no such function.
   asio::awaitable<Status> pinFunction(std::string space, std::string id, Error missing,
-                                      std::vector<store::Compare>& compares,
-                                      std::vector<store::Op>& ops);
+                                      std::vector<store::Compare>& compares);
   Status validateProvider(const model::Function& fn) const;
+  // A write's turn. Where this instance is the store's only writer (embedded), its
+  // writes go one at a time, so none loses a compare; against etcd they run side by
+  // side (nullopt) and retry what they lose until kWriteDeadline.
+  asio::awaitable<std::optional<WriteQueue::Turn>> writeTurn();
 
   store::Store& store_;
   SyncRouteIndex& routes_;
   const providers::ProviderRegistry& providers_;
+  WriteQueue writes_;
 };
 
 // Whether `metadata` satisfies every filter.

@@ -505,10 +505,31 @@ Result<EmbeddedStore::Applied> EmbeddedStore::apply(const std::vector<Compare>& 
     return std::pair<int64_t, int64_t>(sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1));
   };
 
+  auto holds = [&](const Compare& compare) -> Result<bool> {
+    if (!compare.prefix) {
+      auto found = lookup(compare.key);
+      if (!found) return std::move(found).error();
+      return found->second == compare.modRevision;
+    }
+    // Whether no key under the prefix was written after the revision.
+    const std::string end = prefixEnd(compare.key);
+    sqlite3_stmt* s = statement(
+        end.empty() ? "SELECT 1 FROM kv WHERE key >= ?1 AND mod_rev > ?3 LIMIT 1"
+                    : "SELECT 1 FROM kv WHERE key >= ?1 AND key < ?2 AND mod_rev > ?3 LIMIT 1");
+    if (s == nullptr) return sqliteError("read");
+    StatementScope scope(s);
+    bindText(s, 1, compare.key);
+    if (!end.empty()) bindText(s, 2, end);
+    sqlite3_bind_int64(s, 3, compare.modRevision);
+    const int rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return sqliteError("read");
+    return rc == SQLITE_DONE;
+  };
+
   for (const auto& compare : compares) {
-    auto found = lookup(compare.key);
-    if (!found) return rollback(std::move(found).error());
-    if (found->second != compare.modRevision) {
+    auto held = holds(compare);
+    if (!held) return rollback(std::move(held).error());
+    if (!*held) {
       execQuietly(db_, "ROLLBACK");
       return Applied{false, current, 0};
     }

@@ -59,6 +59,7 @@ class EmbeddedStore final : public Store {
                                WatchHandler handler) override;
   bool healthy() const override { return true; }
   std::string name() const override { return "embedded"; }
+  bool soleWriter() const override { return true; }
 
   // Drops the change history before `revision` (as etcd's compact): a watch from a
   // revision below it gets kCompacted. kInvalid when `revision` is in the future.

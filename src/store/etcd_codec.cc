@@ -140,6 +140,18 @@ json::object compareJson(const std::string& key, int64_t modRevision) {
   return c;
 }
 
+json::object prefixCompareJson(const std::string& prefix, int64_t revision) {
+  // A compare with a range_end holds when it holds for every key in the range (and for
+  // an empty range).
+  json::object c;
+  c["key"] = base64Encode(prefix);
+  c["range_end"] = base64Encode(prefixEnd(prefix));
+  c["target"] = "MOD";
+  c["result"] = "LESS";
+  c["mod_revision"] = std::to_string(revision + 1);
+  return c;
+}
+
 json::object putJson(const std::string& key, const std::string& value) {
   json::object put;
   put["key"] = base64Encode(key);

@@ -33,6 +33,8 @@ Result<KeyValue> parseKeyValue(const json::object& kv, std::string_view keyPrefi
 
 // A compare that holds when the key's mod revision is `modRevision` (0: the key is absent).
 json::object compareJson(const std::string& key, int64_t modRevision);
+// A compare that holds when no key under `prefix` has a mod revision above `revision`.
+json::object prefixCompareJson(const std::string& prefix, int64_t revision);
 json::object putJson(const std::string& key, const std::string& value);
 json::object deleteJson(const std::string& key);
 

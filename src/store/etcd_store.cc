@@ -407,7 +407,8 @@ asio::awaitable<Result<TxnResult>> EtcdStore::txn(std::vector<Compare> compares,
   json::array compareJson;
   for (const auto& c : compares) {
     if (auto valid = validKey(c.key); !valid) co_return std::move(valid).error();
-    compareJson.push_back(etcd::compareJson(etcdKey(c.key), c.modRevision));
+    compareJson.push_back(c.prefix ? etcd::prefixCompareJson(etcdKey(c.key), c.modRevision)
+                                   : etcd::compareJson(etcdKey(c.key), c.modRevision));
   }
   json::array success;
   for (const auto& op : ops) {

@@ -81,6 +81,7 @@ class EtcdStore final : public Store {
                                WatchHandler handler) override;
   bool healthy() const override { return healthy_.load(std::memory_order_acquire); }
   std::string name() const override { return "etcd"; }
+  bool soleWriter() const override { return false; }
 
   // Drops etcd's history before `revision` (for the whole cluster, not only the prefix).
   asio::awaitable<Status> compact(int64_t revision);

@@ -30,10 +30,13 @@ struct RangeResult {
 };
 
 // A condition of a transaction: the key's modRevision equals `modRevision`
-// (0 means "the key does not exist").
+// (0 means "the key does not exist"). With `prefix`, `key` is a prefix and the condition
+// is that no key under it has a modRevision above `modRevision`: nothing there was
+// created or changed after that revision (deleting a key does not count).
 struct Compare {
   std::string key;
   int64_t modRevision = 0;
+  bool prefix = false;
 };
 
 struct Op {
@@ -107,6 +110,9 @@ class Store {
   virtual bool healthy() const = 0;
   // "embedded" or "etcd".
   virtual std::string name() const = 0;
+  // Whether this process is the storage's only writer (the embedded store): then its
+  // writes, made one at a time, never lose a compare.
+  virtual bool soleWriter() const = 0;
 };
 
 }  // namespace eg::store

@@ -89,7 +89,7 @@ class FakeStore final : public store::Store {
       if (!keys.insert(op.key).second) co_return Error::invalid("two ops on one key");
     }
     for (const auto& c : compares) {
-      if (modRevisionLocked(c.key) != c.modRevision) co_return store::TxnResult{false, revision_};
+      if (!holdsLocked(c)) co_return store::TxnResult{false, revision_};
     }
     ++revision_;
     for (const auto& op : ops) {
@@ -113,6 +113,7 @@ class FakeStore final : public store::Store {
   }
   bool healthy() const override { return !unavailable; }
   std::string name() const override { return "fake"; }
+  bool soleWriter() const override { return true; }
 
   // Synchronous access for tests and the fake route index.
   std::map<std::string, store::KeyValue> contents() const {
@@ -141,6 +142,13 @@ class FakeStore final : public store::Store {
   int64_t modRevisionLocked(const std::string& key) const {
     auto it = kvs_.find(key);
     return it == kvs_.end() ? 0 : it->second.modRevision;
+  }
+  bool holdsLocked(const store::Compare& c) const {
+    if (!c.prefix) return modRevisionLocked(c.key) == c.modRevision;
+    for (auto it = kvs_.lower_bound(c.key); it != kvs_.end() && it->first.starts_with(c.key); ++it) {
+      if (it->second.modRevision > c.modRevision) return false;
+    }
+    return true;
   }
   int64_t putLocked(const std::string& key, std::string value) {
     ++revision_;

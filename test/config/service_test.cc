@@ -135,15 +135,13 @@ TEST_F(ServiceTest, DeleteFunctionUsedAsAuthorizerIsRefused) {
 
 TEST_F(ServiceTest, DeleteFunctionSeesASubscriptionCreatedAfterItsCheck) {
   addFunction("f");
-  // A concurrent create commits between the delete's in-use check and its transaction:
-  // it rewrote the function key, so the delete's compare fails and it looks again.
+  // A concurrent create (another instance) commits between the delete's in-use check and
+  // its transaction: the delete's compare on the subscriptions fails and it looks again.
   auto sub = model::subscriptionFromRequest("default", parse(R"({"event":"e","functionId":"f"})"));
   ASSERT_TRUE(sub);
   store_.beforeNextTxn = [&] {
     store_.putNow(model::resourceKey(model::ResourceKind::kSubscription, "default", sub->subscriptionId),
                   model::encodeStored(*sub));
-    const auto kv = store_.contents().at(functionKey("f"));
-    store_.putNow(functionKey("f"), kv.value);
   };
   auto r = run(service_.deleteFunction("default", "f"));
   ASSERT_FALSE(r);
@@ -151,11 +149,29 @@ TEST_F(ServiceTest, DeleteFunctionSeesASubscriptionCreatedAfterItsCheck) {
   EXPECT_EQ(store_.contents().count(functionKey("f")), 1u);
 }
 
-TEST_F(ServiceTest, CreatesRewriteTheReferencedFunction) {
+TEST_F(ServiceTest, DeleteFunctionSeesAnAuthorizerNamedAfterItsCheck) {
+  addFunction("auth");
+  model::EventType et;
+  et.space = "default";
+  et.name = "e";
+  et.authorizerId = "auth";
+  store_.beforeNextTxn = [&] {
+    store_.putNow(model::resourceKey(model::ResourceKind::kEventType, "default", "e"),
+                  model::encodeStored(et));
+  };
+  expectError(run(service_.deleteFunction("default", "auth")), ErrorKind::kInvalid,
+              R"(Function "auth" cannot be deleted because it is the authorizer of event type "e".)");
+}
+
+TEST_F(ServiceTest, CreatesLeaveTheReferencedFunctionAndEventTypeUnchanged) {
+  // So that creates referencing one function or event type never fail each other's compares.
   addFunction("f");
-  const auto before = store_.modRevision(functionKey("f"));
-  ASSERT_TRUE(subscribe(R"({"event":"e","functionId":"f"})"));
-  EXPECT_GT(store_.modRevision(functionKey("f")), before);
+  addEventType("e");
+  const auto eventTypeKey = model::resourceKey(model::ResourceKind::kEventType, "default", "e");
+  const auto before = std::make_pair(store_.modRevision(functionKey("f")), store_.modRevision(eventTypeKey));
+  ASSERT_TRUE(subscribe(R"({"type":"async","eventType":"e","functionId":"f"})"));
+  EXPECT_EQ(std::make_pair(store_.modRevision(functionKey("f")), store_.modRevision(eventTypeKey)),
+            before);
 }
 
 TEST_F(ServiceTest, ListFunctionsFiltersOnMetadata) {
@@ -211,6 +227,21 @@ TEST_F(ServiceTest, EventTypeAuthorizerMustExist) {
   EXPECT_EQ(json::serialize(model::toJson(*u)), R"({"space":"default","name":"e","authorizerId":"auth"})");
   expectError(run(service_.updateEventType("default", "missing", parse("{}"))), ErrorKind::kNotFound,
               R"(Event Type "missing" not found.)");
+}
+
+TEST_F(ServiceTest, DeleteEventTypeSeesASubscriptionCreatedAfterItsCheck) {
+  addFunction("f");
+  addEventType("e");
+  auto sub = model::subscriptionFromRequest(
+      "default", parse(R"({"type":"async","eventType":"e","functionId":"f"})"));
+  ASSERT_TRUE(sub);
+  store_.beforeNextTxn = [&] {
+    store_.putNow(model::resourceKey(model::ResourceKind::kSubscription, "default", sub->subscriptionId),
+                  model::encodeStored(*sub));
+  };
+  expectError(run(service_.deleteEventType("default", "e")), ErrorKind::kInvalid,
+              "Event Type \"e\" cannot be deleted because subscription \"" + sub->subscriptionId +
+                  "\" uses it.");
 }
 
 TEST_F(ServiceTest, DeleteEventTypeInUseIsRefused) {
@@ -381,11 +412,8 @@ TEST_F(ServiceTest, DeadLetterFunctionMustExist) {
               ErrorKind::kInvalid, R"(Dead-letter function "dlq" not found.)");
 
   addFunction("dlq");
-  const auto before = store_.modRevision(functionKey("dlq"));
   auto s = subscribe(R"({"type":"async","eventType":"e","functionId":"f","deliveryPolicy":{"deadLetterFunctionId":"dlq","retries":2}})");
   ASSERT_TRUE(s) << s.error().message;
-  // Pinned like the subscriber: a concurrent delete fails its compare and looks again.
-  EXPECT_GT(store_.modRevision(functionKey("dlq")), before);
   auto got = run(service_.getSubscription("default", s->subscriptionId));
   ASSERT_TRUE(got);
   EXPECT_EQ(json::serialize(model::toJson(*got)), json::serialize(model::toJson(*s)));
@@ -425,14 +453,13 @@ TEST_F(ServiceTest, DeleteFunctionSeesADeadLetterNamedAfterItsCheck) {
   addFunction("dlq");
   auto s = subscribe(R"({"event":"e","functionId":"f"})");
   ASSERT_TRUE(s);
-  // A concurrent PUT names "dlq" between the delete's check and its transaction; it
-  // rewrote the function, so the delete's compare fails and the next look refuses.
+  // A concurrent PUT (another instance) names "dlq" between the delete's check and its
+  // transaction: the delete's compare on the subscriptions fails and the next look refuses.
   auto withPolicy = model::subscriptionUpdateFromRequest(*s, parse(R"({"deliveryPolicy":{"deadLetterFunctionId":"dlq"}})"));
   ASSERT_TRUE(withPolicy);
   store_.beforeNextTxn = [&] {
     store_.putNow(model::resourceKey(model::ResourceKind::kSubscription, "default", s->subscriptionId),
                   model::encodeStored(*withPolicy));
-    store_.putNow(functionKey("dlq"), store_.contents().at(functionKey("dlq")).value);
   };
   auto r = run(service_.deleteFunction("default", "dlq"));
   expectError(r, ErrorKind::kInvalid,
@@ -441,17 +468,25 @@ TEST_F(ServiceTest, DeleteFunctionSeesADeadLetterNamedAfterItsCheck) {
   EXPECT_EQ(store_.contents().count(functionKey("dlq")), 1u);
 }
 
+TEST_F(ServiceTest, CreateSeesItsDeadLetterFunctionDeletedBeforeItCommits) {
+  addFunction("f");
+  addFunction("dlq");
+  // Another instance deletes the function between the create's read and its transaction:
+  // the create's compare fails and the next look refuses.
+  store_.beforeNextTxn = [&] { EXPECT_TRUE(run(store_.remove(functionKey("dlq")))); };
+  expectError(subscribe(R"({"event":"e","functionId":"f","deliveryPolicy":{"deadLetterFunctionId":"dlq"}})"),
+              ErrorKind::kInvalid, R"(Dead-letter function "dlq" not found.)");
+}
+
 TEST_F(ServiceTest, PutChangesTheDeliveryPolicy) {
   addFunction("f");
   addFunction("dlq");
   addEventType("e");
   auto s = subscribe(R"({"type":"async","eventType":"e","functionId":"f","deliveryPolicy":{"retries":1}})");
   ASSERT_TRUE(s) << s.error().message;
-  const auto before = store_.modRevision(functionKey("dlq"));
   auto u = run(service_.updateSubscription("default", s->subscriptionId,
       parse(R"({"deliveryPolicy":{"backoff":"linear","maxEventAge":"1h","deadLetterFunctionId":"dlq"}})")));
   ASSERT_TRUE(u) << u.error().message;
-  EXPECT_GT(store_.modRevision(functionKey("dlq")), before);
   auto got = run(service_.getSubscription("default", s->subscriptionId));
   ASSERT_TRUE(got);
   EXPECT_EQ(json::serialize(model::toJson(*got).at("deliveryPolicy")),
@@ -584,6 +619,28 @@ TEST_F(ServiceTest, ConcurrentSubscriptionsOfOneFunctionAllSucceed) {
         "default", parse(R"({"event":"e)" + std::to_string(i) + R"(","functionId":"f"})"));
   });
   EXPECT_EQ(countOkAnd(results, ErrorKind::kUnavailable), std::make_pair(16, 0));
+}
+
+TEST_F(ServiceTest, ConcurrentWritesOfOneInstanceNeverFailEachOthersCompares) {
+  // Every sync create compares and bumps the routes sentinel, and every update of one
+  // subscription compares its revision: run at once, they would collide.
+  addFunction("f");
+  auto sub = subscribe(R"({"event":"e","functionId":"f"})");
+  ASSERT_TRUE(sub);
+  const int txnsBefore = store_.txns.load();
+  auto creates = testing::concurrently<Result<model::Subscription>>(16, [&](int i) {
+    return service_.createSubscription(
+        "default", parse(R"({"event":"http","functionId":"f","method":"GET","path":"/r)" +
+                         std::to_string(i) + R"("})"));
+  });
+  auto updates = testing::concurrently<Result<model::Subscription>>(16, [&](int i) {
+    return service_.updateSubscription(
+        "default", sub->subscriptionId,
+        parse(R"({"metadata":{"n":")" + std::to_string(i) + R"("}})"));
+  });
+  EXPECT_EQ(countOkAnd(creates, ErrorKind::kUnavailable), std::make_pair(16, 0));
+  EXPECT_EQ(countOkAnd(updates, ErrorKind::kUnavailable), std::make_pair(16, 0));
+  EXPECT_EQ(store_.txns.load() - txnsBefore, 32);  // not one transaction failed
 }
 
 }  // namespace

@@ -128,6 +128,7 @@ class FakeStore final : public store::Store {
 
   bool healthy() const override { return true; }
   std::string name() const override { return "fake"; }
+  bool soleWriter() const override { return true; }
 
  private:
   struct Watcher {

@@ -350,6 +350,31 @@ TYPED_TEST_P(StoreContractTest, TxnIsAllOrNothing) {
   EXPECT_EQ(range->kvs[1].modRevision, ok->revision);
 }
 
+TYPED_TEST_P(StoreContractTest, PrefixCompareSeesCreatesAndChangesUnderThePrefix) {
+  const std::string dir = this->key("dir/");
+  const int64_t a = this->put(this->key("dir/a"), "1");
+  const int64_t beside = this->put(this->key("dirt"), "1");
+  const auto txnIfUnchangedSince = [&](std::string prefix, int64_t revision) {
+    auto r = runAwait(this->store().txn({Compare{std::move(prefix), revision, true}},
+                                        {Op{Op::Type::kPut, this->key("marker"), "m"}}));
+    if (!r) throw std::runtime_error("txn failed: " + r.error().message);
+    return r->succeeded;
+  };
+
+  EXPECT_TRUE(txnIfUnchangedSince(dir, a));  // a write beside the prefix does not count
+  EXPECT_FALSE(txnIfUnchangedSince(dir, a - 1));
+  EXPECT_TRUE(txnIfUnchangedSince(this->key("empty/"), 0));
+
+  const int64_t b = this->put(this->key("dir/b"), "1");  // a new key
+  EXPECT_FALSE(txnIfUnchangedSince(dir, beside));
+  EXPECT_TRUE(txnIfUnchangedSince(dir, b));
+  const int64_t changed = this->put(this->key("dir/a"), "2");  // a changed one
+  EXPECT_FALSE(txnIfUnchangedSince(dir, b));
+  EXPECT_TRUE(txnIfUnchangedSince(dir, changed));
+  ASSERT_TRUE(runAwait(this->store().remove(this->key("dir/b"))));  // a deletion does not count
+  EXPECT_TRUE(txnIfUnchangedSince(dir, changed));
+}
+
 TYPED_TEST_P(StoreContractTest, RevisionIsMonotonic) {
   std::vector<int64_t> revisions;
   revisions.push_back(this->put(this->key("a"), "1"));
@@ -589,7 +614,8 @@ REGISTER_TYPED_TEST_SUITE_P(StoreContractTest, GetMissingAndPresent, EmptyValueR
                             CreateTwiceIsAlreadyExists, PutBumpsRevisionAndKeepsCreateRevision,
                             ListByPrefixIsSortedAndExcludesOtherPrefixes,
                             ListPrefixEndingInHighBytes, CompareAndSwap, RemoveMissingIsNotFound,
-                            TxnIsAllOrNothing, RevisionIsMonotonic,
+                            TxnIsAllOrNothing,
+                            PrefixCompareSeesCreatesAndChangesUnderThePrefix, RevisionIsMonotonic,
                             AwaitablesResumeOnTheCallersThread,
                             WatchFromNextRevisionGetsLiveEvents,
                             WatchFromOldRevisionReplaysHistoryThenLive,
