@@ -20,10 +20,11 @@ EffectivePolicy policy(model::Backoff backoff, int delayMs, int maxMs) {
 TEST(DeliveryPolicyTest, TheSubscriptionsFieldsWinAndTheDefaultsFillTheRest) {
   DeliveryDefaults defaults;
   defaults.retries = 3;
-  model::DeliveryPolicy given;
-  given.backoff = model::Backoff::kLinear;
-  given.maxEventAge = model::Duration{"1h", milliseconds(3'600'000)};
-  given.deadLetterFunctionId = "dlq";
+  // An optional, as the snapshot holds it: the effective policy points into it.
+  std::optional<model::DeliveryPolicy> given{std::in_place};
+  given->backoff = model::Backoff::kLinear;
+  given->maxEventAge = model::Duration{"1h", milliseconds(3'600'000)};
+  given->deadLetterFunctionId = "dlq";
   const EffectivePolicy p = effectivePolicy(given, defaults);
   EXPECT_EQ(p.retries, 3);
   EXPECT_EQ(p.backoff, model::Backoff::kLinear);
