@@ -29,6 +29,7 @@
 #include "net/deadlines.h"
 #include "net/parse_buffered.h"
 #include "net/read_now.h"
+#include "net/response_reader.h"
 #include "net/simple_response.h"
 #include "net/write_now.h"
 
@@ -419,41 +420,6 @@ bool isHttpParseError(const error_code& ec) {
   return ec.category() == httpCategory && ec != http::error::end_of_stream &&
          ec != http::error::partial_message;
 }
-
-// Parses a response straight into a ClientResponse: the status, the headers into one
-// buffer and the body, with none of the per-field allocations of a beast::http message.
-class ResponseReader final : public http::basic_parser<false> {
- public:
-  explicit ResponseReader(ClientResponse& out) : out_(out) {}
-
- private:
-  void on_request_impl(http::verb, beast::string_view, beast::string_view, int,
-                       error_code&) override {}
-  void on_response_impl(int code, beast::string_view, int, error_code&) override {
-    out_.status = static_cast<unsigned>(code);
-  }
-  void on_field_impl(http::field, beast::string_view name, beast::string_view value,
-                     error_code&) override {
-    out_.addHeader(name, value);
-  }
-  void on_header_impl(error_code&) override {}
-  void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override {
-    // The parser has checked the length against body_limit.
-    if (length) out_.body.reserve(static_cast<std::size_t>(*length));
-  }
-  std::size_t on_body_impl(beast::string_view body, error_code&) override {
-    out_.body.append(body.data(), body.size());
-    return body.size();
-  }
-  void on_chunk_header_impl(std::uint64_t, beast::string_view, error_code&) override {}
-  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, error_code&) override {
-    out_.body.append(body.data(), body.size());
-    return body.size();
-  }
-  void on_finish_impl(error_code&) override {}
-
-  ClientResponse& out_;
-};
 
 // What readResponse found.
 struct ReadOutcome {

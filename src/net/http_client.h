@@ -60,6 +60,8 @@ struct ClientResponse {
   // Replaces the headers with `lines`: "Name: value\r\n" lines, values trimmed.
   void setHeaderLines(std::string_view lines) { headerLines_.assign(lines); }
   void clearHeaders() { headerLines_.clear(); }
+  // Every header as a "Name: value\r\n" line, in the order received.
+  std::string_view headerLines() const { return headerLines_; }
 
  private:
   // "Name: value\r\n" per header, in the order received: one buffer instead of a string

@@ -10,7 +10,6 @@
 #include <cstring>
 #include <exception>
 #include <future>
-#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <type_traits>
@@ -34,8 +33,8 @@
 
 #include "common/json.h"
 #include "net/deadlines.h"
-#include "net/parse_buffered.h"
 #include "net/read_now.h"
+#include "net/read_request.h"
 #include "net/write_now.h"
 
 namespace eg::net {
@@ -60,7 +59,6 @@ constexpr std::size_t kLingerMaxBytes = 1024 * 1024;
 constexpr std::size_t kFirstReadSize = 4096;
 // A connection that once received a large request gives the memory back while idle.
 constexpr std::size_t kMaxIdleBuffer = 64 * 1024;
-constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
@@ -382,9 +380,7 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream, SessionNo
   // Per connection, reused by every request on it.
   beast::flat_buffer buffer;
   std::string head;
-  std::optional<http::request_parser<http::string_body>> parser;
-  const auto headerLimit = static_cast<std::uint32_t>(
-      std::min<std::size_t>(cfg.headerLimit, std::numeric_limits<std::uint32_t>::max()));
+  std::optional<RequestParser> parser;
 
   for (;;) {
     if (worker.stopping) co_return;
@@ -413,36 +409,11 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream, SessionNo
     // From the first byte on, the whole request must arrive within readTimeout: a client
     // trickling bytes cannot keep the connection forever.
     Deadlines::after(node.deadline, cfg.readTimeout);
-    parser.emplace();
-    parser->header_limit(headerLimit);
-    parser->body_limit(cfg.bodyLimit);
-    // Beast applies its header limit to the request line and to the fields apart, and
-    // anew to what is left after each read, so a head can pass it. The limit is held
-    // here, on the bytes the head took: put() without eager, as async_read_header,
-    // stops where the head ends.
-    parser->eager(false);
+    // readRequest, in this frame: a request that arrived whole costs no coroutine.
+    std::size_t headSize = 0;
     error_code ec;
-    std::size_t headSize = parser->put(buffer.data(), ec);
-    buffer.consume(headSize);
-    if (ec == http::error::need_more) ec = {};
-    std::size_t n = 0;
-    if (!ec && !parser->is_header_done()) {
-      std::tie(ec, n) = co_await http::async_read_header(stream, buffer, *parser, kTuple);
-      headSize += n;
-    }
-    if (!ec && headSize > cfg.headerLimit) ec = http::error::header_limit;
-    if (!ec && !parser->is_done()) {
-      parser->eager(true);
-      ec = parseBuffered(*parser, buffer);
-    }
-    if (!ec && !parser->is_done()) {
-      auto expect = parser->get().find(http::field::expect);
-      if (expect != parser->get().end() && beast::iequals(expect->value(), "100-continue")) {
-        auto [wec, wn] = co_await asio::async_write(
-            stream, asio::const_buffer(kContinue.data(), kContinue.size()), kTuple);
-        if (wec) co_return;
-      }
-      std::tie(ec, n) = co_await http::async_read(stream, buffer, *parser, kTuple);
+    if (!startRequest(parser, buffer, cfg, headSize, ec)) {
+      ec = co_await finishRequest(stream, buffer, *parser, cfg, headSize);
     }
     if (ec) {
       Response res;

@@ -112,15 +112,20 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// Connection tokens that matter here.
-void readConnection(std::string_view value, bool& close, bool& keepAlive) {
+// The Connection tokens that matter here. False when the value is not a list of tokens
+// (empty elements allowed), which Beast refuses as a bad value.
+bool readConnection(std::string_view value, bool& close, bool& keepAlive) {
   while (!value.empty()) {
     const std::size_t comma = value.find(',');
     const std::string_view token = trim(value.substr(0, comma));
+    for (const char c : token) {
+      if (!kClasses.token[static_cast<unsigned char>(c)]) return false;
+    }
     if (iequal(token, "close")) close = true;
     if (iequal(token, "keep-alive")) keepAlive = true;
     value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
   }
+  return true;
 }
 
 // Offsets into the input rather than string_views: a trivial type, so that the array
@@ -212,7 +217,12 @@ SimpleParse parseSimpleResponse(std::string_view in, std::size_t maxBody,
         if (iequalToken(name, "transfer-encoding")) return SimpleParse::kNotSimple;
         break;
       case 10:
-        if (iequalToken(name, "connection")) readConnection(value, close, keep);
+      case 16:
+        // Beast reads Proxy-Connection as it reads Connection.
+        if ((iequalToken(name, "connection") || iequalToken(name, "proxy-connection")) &&
+            !readConnection(value, close, keep)) {
+          return SimpleParse::kNotSimple;
+        }
         break;
       default:
         break;

@@ -82,6 +82,38 @@ TEST(SimpleResponse, ReadsTheUsualResponseLikeBeast) {
   }
 }
 
+// Found by fuzz/http_response_fuzz.cc: Beast reads Proxy-Connection as it reads
+// Connection, and refuses a Connection value that is not a list of tokens; the fast
+// path read neither, so it kept alive a connection the general parser would close, and
+// accepted a response the general parser refuses.
+TEST(SimpleResponse, ReadsConnectionFieldsAsBeastDoes) {
+  const std::vector<std::string> same = {
+      "HTTP/1.1 200 OK\r\nProxy-Connection: close\r\nContent-Length: 2\r\n\r\nhi",
+      "HTTP/1.0 200 OK\r\nproxy-connection: Keep-Alive\r\nContent-Length: 2\r\n\r\nhi",
+      "HTTP/1.1 200 OK\r\nConnection: ,, keep-alive ,\tclose,\r\nContent-Length: 2\r\n\r\nhi",
+  };
+  for (const auto& in : same) {
+    SCOPED_TRACE(in);
+    const Parsed p = parse(in);
+    ASSERT_EQ(p.result, SimpleParse::kDone);
+    expectSameAsBeast(in, p);
+  }
+  EXPECT_FALSE(parse(same[0]).keepAlive);
+  EXPECT_TRUE(parse(same[1]).keepAlive);
+  const std::vector<std::string> refused = {
+      "HTTP/1.1 200 OK\r\nConnection: keep alive\r\nContent-Length: 0\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nProxy-Connection: a;b\r\nContent-Length: 0\r\n\r\n",
+  };
+  for (const auto& in : refused) {
+    SCOPED_TRACE(in);
+    EXPECT_EQ(parse(in).result, SimpleParse::kNotSimple);
+    http::response_parser<http::string_body> beast;
+    boost::system::error_code ec;
+    beast.put(boost::asio::buffer(in.data(), in.size()), ec);
+    EXPECT_EQ(ec, http::error::bad_value);
+  }
+}
+
 TEST(SimpleResponse, StopsAtTheEndOfTheFirstResponse) {
   const std::string first = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
   const Parsed p = parse(first + "HTTP/1.1 200 OK\r\n");
