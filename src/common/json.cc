@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #if defined(__SSE2__)
@@ -72,9 +73,84 @@ inline std::size_t plainPrefixOf(std::string_view s) {
 #endif
 }
 
+// The length of the valid UTF-8 sequence (RFC 3629) at the start of `s`, or 0: no
+// overlong forms, no surrogates, nothing above U+10FFFF, as boost::json reads it.
+std::size_t sequenceLength(std::string_view s) {
+  const auto byte = [&s](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char b = byte(0);
+  if (b < 0x80) return 1;
+  std::size_t length = 0;
+  unsigned char low = 0x80;  // the range of the second byte
+  unsigned char high = 0xbf;
+  if (b >= 0xc2 && b <= 0xdf) {
+    length = 2;
+  } else if (b >= 0xe0 && b <= 0xef) {
+    length = 3;
+    if (b == 0xe0) low = 0xa0;
+    if (b == 0xed) high = 0x9f;
+  } else if (b >= 0xf0 && b <= 0xf4) {
+    length = 4;
+    if (b == 0xf0) low = 0x90;
+    if (b == 0xf4) high = 0x8f;
+  } else {
+    return 0;
+  }
+  if (s.size() < length || byte(1) < low || byte(1) > high) return 0;
+  for (std::size_t i = 2; i < length; ++i) {
+    if (byte(i) < 0x80 || byte(i) > 0xbf) return 0;
+  }
+  return length;
+}
+
+// The offset of the first byte of `s` that is not part of valid UTF-8, or s.size().
+std::size_t validUtf8Prefix(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    // ASCII eight bytes at a time: the usual text has no other byte.
+    if (s.size() - i >= 8) {
+      std::uint64_t word;
+      std::memcpy(&word, s.data() + i, sizeof word);
+      if ((word & 0x8080808080808080ULL) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    const std::size_t n = sequenceLength(s.substr(i));
+    if (n == 0) return i;
+    i += n;
+  }
+  return s.size();
+}
+
+// `s` with each byte that is not part of valid UTF-8 replaced by U+FFFD, as Go's
+// encoding/json writes it (the Go gateway's functions saw that).
+std::string mended(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 8);
+  while (!s.empty()) {
+    const std::size_t good = validUtf8Prefix(s);
+    out.append(s.substr(0, good));
+    if (good == s.size()) break;
+    out.append("\xef\xbf\xbd");  // U+FFFD
+    s.remove_prefix(good + 1);
+  }
+  return out;
+}
+
+// Mends what the serializer wrote from `at` on. JSON's own syntax is ASCII: bytes that
+// are not valid UTF-8 can only be in strings, where U+FFFD takes their place.
+void mendFrom(std::string& out, std::size_t at) {
+  const std::string_view written = std::string_view(out).substr(at);
+  if (validUtf8Prefix(written) == written.size()) return;
+  std::string fixed = mended(written);
+  out.replace(at, std::string::npos, fixed);
+}
+
 }  // namespace
 
 std::size_t plainPrefix(std::string_view s) { return plainPrefixOf(s); }
+
+bool isValidUtf8(std::string_view s) { return validUtf8Prefix(s) == s.size(); }
 
 JsonWriter& JsonWriter::string(std::string_view s) {
   // Most strings need no escaping: those are copied as they are, the rest goes to the
@@ -86,23 +162,29 @@ JsonWriter& JsonWriter::string(std::string_view s) {
     if (!s.empty()) std::memcpy(out_.data() + at + 1, s.data(), s.size());
     return *this;
   }
+  const std::size_t at = out_.size();
   json::serializer& sr = threadSerializer();
   sr.reset(s);
   drain(sr, out_);
+  mendFrom(out_, at);
   return *this;
 }
 
 JsonWriter& JsonWriter::value(const json::value& v) {
+  const std::size_t at = out_.size();
   json::serializer& sr = threadSerializer();
   sr.reset(&v);
   drain(sr, out_);
+  mendFrom(out_, at);
   return *this;
 }
 
 JsonWriter& JsonWriter::object(const json::object& o) {
+  const std::size_t at = out_.size();
   json::serializer& sr = threadSerializer();
   sr.reset(&o);
   drain(sr, out_);
+  mendFrom(out_, at);
   return *this;
 }
 

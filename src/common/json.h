@@ -30,10 +30,18 @@ std::string errorBody(std::string_view message);
 // would escape, or may be part of a multi-byte character).
 std::size_t plainPrefix(std::string_view s);
 
+// Whether `s` is valid UTF-8 (RFC 3629: no overlong forms, surrogates or code points
+// above U+10FFFF), as JSON text must be and boost::json's parser requires.
+bool isValidUtf8(std::string_view s);
+
 // Appends JSON text to a string without building a document, for the documents the
 // request path writes. Strings and values come out exactly as boost::json::serialize
-// writes them. The serializer is the thread's own, reused, so that writing costs no
-// allocation beyond the string's growth. The caller writes the punctuation with raw().
+// writes them, but that the text is always valid JSON: a byte that is not part of valid
+// UTF-8 (boost::json copies those as they are) is written as U+FFFD, as Go's
+// encoding/json does. Requests bring such bytes in header values, decoded paths and
+// queries, and bodies. The serializer is the thread's own, reused, so that writing
+// costs no allocation beyond the string's growth. The caller writes the punctuation
+// with raw().
 class JsonWriter {
  public:
   explicit JsonWriter(std::string& out) : out_(out) {}

@@ -447,7 +447,9 @@ json::object toJson(const HttpRequestData& data) {
   std::string_view contentType;
   for (const auto& [name, value] : data.headers) {
     headers.emplace(name, value);
-    if (iequals(name, "Content-Type")) contentType = value;
+    if (iequals(name, "Content-Type")) {
+      contentType = std::string_view(value).substr(0, value.find(','));
+    }
   }
   json::object query;
   for (const auto& [name, values] : data.query) {

@@ -37,7 +37,9 @@ struct HttpRequestData {
 };
 
 // {path, method, headers, host, query, params, body} where body is normalizeData of
-// the raw body by the Content-Type entry of `headers`.
+// the raw body by the first Content-Type in `headers`: its entry up to the first comma,
+// since repeated headers are joined there (a media type has no comma before its
+// parameters), as eventFromRequest reads the first Content-Type header.
 boost::json::object toJson(const HttpRequestData& data);
 
 HttpRequestData httpRequestData(const net::Request& req, std::string_view path);

@@ -1,6 +1,7 @@
 #include "common/json.h"
 
 #include <string>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -15,7 +16,8 @@ std::string written(std::string_view s) {
 
 // JsonWriter copies plain strings itself and hands the rest to boost::json: both ways
 // must give boost::json's text, whatever the length and wherever the byte that needs
-// escaping sits (in a short string, a full block of sixteen, or the overlapping tail).
+// escaping sits (in a short string, a full block of sixteen, or the overlapping tail);
+// but a byte that is not UTF-8 comes out as U+FFFD.
 TEST(JsonWriter, StringsComeOutAsBoostJsonWritesThem) {
   const std::string specials[] = {"\"", "\\", std::string(1, '\0'), "\n", "\x1f", "\x7f",
                                   "\xc3\xa9", "\x80", "\xff", " ", "~", "/"};
@@ -26,10 +28,42 @@ TEST(JsonWriter, StringsComeOutAsBoostJsonWritesThem) {
       for (std::size_t at = 0; at < length; ++at) {
         std::string s = base;
         s.replace(at, 1, special);
-        ASSERT_EQ(written(s), json::serialize(json::string(s)))
+        std::string expected = s;
+        if (special == "\x80" || special == "\xff") expected.replace(at, 1, "\xef\xbf\xbd");
+        ASSERT_EQ(written(s), json::serialize(json::string(expected)))
             << "length " << length << " at " << at << " byte " << int(special[0]);
       }
     }
+  }
+}
+
+// Found by fuzz/request_to_event_fuzz.cc: a header value with a byte from 0x80 up (or a
+// query with %FF) made an http.request event whose text no JSON reader accepts, since
+// boost::json writes such bytes as they are. Every byte that is not part of valid
+// UTF-8 is written as U+FFFD instead, in strings and in values alike.
+TEST(JsonWriter, WritesBytesThatAreNotUtf8AsReplacementCharacters) {
+  const std::string r = "\xef\xbf\xbd";
+  const std::pair<std::string, std::string> cases[] = {
+      {"caf\xc3\xa9", "caf\xc3\xa9"},                    // valid: as it is
+      {"\xf0\x9f\x98\x80!", "\xf0\x9f\x98\x80!"},          // four bytes, valid
+      {"a\xff" "b", "a" + r + "b"},                      // never valid
+      {"\xc0\x80", r + r},                               // overlong NUL
+      {"\xed\xa0\x80", r + r + r},                       // a surrogate
+      {"\xf4\x90\x80\x80", r + r + r + r},               // above U+10FFFF
+      {"\xe2\x82", r + r},                               // cut short
+      {"\xe2\x82\"", r + r + "\""},                      // cut short by the end of a string
+      {"12345678\x80", "12345678" + r},                  // after a run of ASCII
+  };
+  for (const auto& [in, out] : cases) {
+    EXPECT_EQ(isValidUtf8(in), in == out) << in;
+    EXPECT_EQ(written(in), json::serialize(json::string(out))) << in;
+    std::string value;
+    JsonWriter(value).value(json::value{"x", in, json::object{{"k", in}}});
+    EXPECT_EQ(value, json::serialize(json::value{"x", out, json::object{{"k", out}}})) << in;
+    std::string object;
+    JsonWriter(object).object(json::object{{in, 1}});
+    EXPECT_EQ(object, json::serialize(json::object{{out, 1}})) << in;
+    EXPECT_TRUE(parseJson(value)) << value;
   }
 }
 

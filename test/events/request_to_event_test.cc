@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/json.h"
 #include "events/gateway_event.h"
 
 namespace eg::events {
@@ -427,6 +428,53 @@ TEST(HttpRequestMode, StructAndDirectJsonAgree) {
   HttpRequestData withParams = data;
   withParams.params["id"] = "7";
   EXPECT_EQ(toJson(withParams).at("params"), (json::object{{"id", "7"}}));
+}
+
+// Found by fuzz/request_to_event_fuzz.cc: with two Content-Type headers the event read
+// the body by the first (as Go's Header.Get does) and toJson by both joined, so the two
+// documented to agree did not.
+TEST(HttpRequestMode, StructReadsTheBodyByTheFirstContentType) {
+  for (const char* second : {"text/plain", "application/json"}) {
+    net::Request req = post({{"Content-Type", "application/json; charset=utf-8"},
+                             {"Content-Type", second}},
+                            R"({"a":1})");
+    const json::object fromStruct = toJson(httpRequestData(req, "/hello"));
+    EXPECT_EQ(fromStruct, httpRequestJson(req, "/hello")) << second;
+    EXPECT_EQ(fromStruct.at("body"), (json::object{{"a", 1}})) << second;
+  }
+}
+
+// Found by fuzz/request_to_event_fuzz.cc: a byte that is not UTF-8 (obs-text in a header
+// value, %FF in the query, a form body) went into the event's JSON as it was, and no
+// JSON reader accepts that text: functions got an event they could not read, and
+// httpRequestJson threw. Such bytes are written as U+FFFD (as the Go gateway did).
+TEST(HttpRequestMode, BytesThatAreNotUtf8ComeOutAsReplacementCharacters) {
+  const std::string r = "\xef\xbf\xbd";
+  net::Request req = makeRequest(http::verb::post, "/s?q=%FF&caf\xc3\xa9=1",
+                                 {{"X-Latin1", "caf\xe9"},
+                                  {"Content-Type", "application/x-www-form-urlencoded"}},
+                                 "name=\xff");
+  auto incoming = eventFromRequest(req, "/s/\xff");
+  ASSERT_TRUE(incoming.ok());
+  auto event = parseJson(takeEventJson(*incoming));
+  ASSERT_TRUE(event) << event.error().message;
+  const json::value& data = event->at("data");
+  EXPECT_EQ(data.at("headers").at("X-Latin1").as_string(), "caf" + r);
+  EXPECT_EQ(data.at("query").at("q"), json::array{json::string(r)});
+  EXPECT_EQ(data.at("query").at("caf\xc3\xa9"), json::array{"1"});
+  EXPECT_EQ(data.at("path").as_string(), "/s/" + r);
+  EXPECT_EQ(data.at("body").as_string(), "name=" + r);
+  EXPECT_EQ(httpRequestJson(req, "/s/\xff"), data.as_object());
+
+  // Binary mode: attributes, extensions and data from the request alike.
+  auto binary = eventFromRequest(
+      post(withHeaders(kBinaryHeaders, {{"CE-X-Note", "\xff"}, {"Content-Type", "text/x"}}),
+           "\xfe"),
+      "/");
+  ASSERT_TRUE(binary.ok());
+  auto text = parseJson(takeEventJson(*binary));
+  ASSERT_TRUE(text) << text.error().message;
+  EXPECT_EQ(text->at("extensions").at("note").as_string(), r);
 }
 
 TEST(SetPathParams, FillsParamsOfHttpRequestEvents) {
