@@ -256,6 +256,21 @@ TEST(SigV4StepsTest, CanonicalQuerySortsByEncodedNameThenValue) {
   EXPECT_EQ(canonicalQuery("k=%zz"), "k=%25zz");
 }
 
+// Found by fuzz/sigv4_fuzz.cc: an x-amz-content-sha256 header given with whitespace
+// around its value was signed trimmed among the headers, but put untrimmed in the hash
+// line, where the service (reading the header trimmed) puts it trimmed: a signature
+// the service would refuse.
+TEST(SigV4StepsTest, ContentSha256HeaderIsTheHashLineAsTheServiceReadsIt) {
+  SigningRequest r;
+  r.method = "PUT";
+  r.target = "/bucket/key";
+  r.headers = {{"Host", "s3.amazonaws.com"}, {"X-Amz-Content-Sha256", "  UNSIGNED-PAYLOAD \t"}};
+  r.payload = "payload";
+  const std::string canonical = canonicalRequest(r);
+  EXPECT_EQ(canonical.substr(canonical.rfind('\n') + 1), "UNSIGNED-PAYLOAD");
+  EXPECT_NE(canonical.find("\nx-amz-content-sha256:UNSIGNED-PAYLOAD\n"), std::string::npos);
+}
+
 TEST(SigV4StepsTest, Helpers) {
   EXPECT_EQ(amzDate(kSuiteTime), "20150830T123600Z");
   EXPECT_EQ(sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");

@@ -242,7 +242,8 @@ std::string canonicalRequest(const SigningRequest& request) {
   out += '\n';
   out += names;
   out += '\n';
-  out += contentSha != nullptr ? *contentSha : sha256Hex(request.payload);
+  // As the service reads the header: trimmed, as it is signed above.
+  out += contentSha != nullptr ? canonicalValue(*contentSha) : sha256Hex(request.payload);
   return out;
 }
 
