@@ -1,6 +1,7 @@
 #include "common/json.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -8,6 +9,8 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+
+#include <boost/json/basic_parser_impl.hpp>
 
 namespace eg {
 
@@ -190,31 +193,83 @@ JsonWriter& JsonWriter::object(const json::object& o) {
 
 namespace {
 
-bool finite(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::double_:
-      return std::isfinite(v.get_double());
-    case json::kind::array:
-      return std::all_of(v.get_array().begin(), v.get_array().end(),
-                         [](const json::value& e) { return finite(e); });
-    case json::kind::object:
-      return std::all_of(v.get_object().begin(), v.get_object().end(),
-                         [](const json::key_value_pair& e) { return finite(e.value()); });
-    default:
-      return true;
+// json::parser's handler (boost/json/detail/handler.hpp), except for doubles: Boost 1.81
+// reads some one unit in the last place off ("6e230" as 6.000000000000001e230, written
+// back so, and read again as 6e230), so that a document did not read back as it was
+// written. Each double is read again from its text with std::from_chars, which rounds
+// correctly; and one beyond a double's range (Boost reads infinity, and writes
+// `Infinity`) is refused.
+class PreciseHandler {
+ public:
+  static constexpr std::size_t max_object_size = json::object::max_size();
+  static constexpr std::size_t max_array_size = json::array::max_size();
+  static constexpr std::size_t max_key_size = json::string::max_size();
+  static constexpr std::size_t max_string_size = json::string::max_size();
+  using ErrorCode = boost::system::error_code;
+
+  PreciseHandler(unsigned char* temp, std::size_t size) : st(json::storage_ptr(), temp, size) {}
+
+  bool on_document_begin(ErrorCode&) { return true; }
+  bool on_document_end(ErrorCode&) { return true; }
+  bool on_object_begin(ErrorCode&) { return true; }
+  bool on_object_end(std::size_t n, ErrorCode&) { return st.push_object(n), true; }
+  bool on_array_begin(ErrorCode&) { return true; }
+  bool on_array_end(std::size_t n, ErrorCode&) { return st.push_array(n), true; }
+  bool on_key_part(json::string_view s, std::size_t, ErrorCode&) { return st.push_chars(s), true; }
+  bool on_key(json::string_view s, std::size_t, ErrorCode&) { return st.push_key(s), true; }
+  bool on_string_part(json::string_view s, std::size_t, ErrorCode&) {
+    return st.push_chars(s), true;
   }
-}
+  bool on_string(json::string_view s, std::size_t, ErrorCode&) { return st.push_string(s), true; }
+  bool on_number_part(json::string_view s, ErrorCode&) {
+    number_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_int64(std::int64_t i, json::string_view, ErrorCode&) {
+    number_.clear();
+    return st.push_int64(i), true;
+  }
+  bool on_uint64(std::uint64_t u, json::string_view, ErrorCode&) {
+    number_.clear();
+    return st.push_uint64(u), true;
+  }
+  bool on_double(double d, json::string_view s, ErrorCode& ec) {
+    // The whole number: parts come first only when the text came in pieces.
+    std::string_view text(s.data(), s.size());
+    if (!number_.empty()) text = number_.append(s.data(), s.size());
+    double precise = 0;
+    const auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), precise);
+    number_.clear();
+    if (err == std::errc() && end == text.data() + text.size()) d = precise;
+    if (!std::isfinite(d)) {
+      ec = json::error::exponent_overflow;
+      return false;
+    }
+    return st.push_double(d), true;
+  }
+  bool on_bool(bool b, ErrorCode&) { return st.push_bool(b), true; }
+  bool on_null(ErrorCode&) { return st.push_null(), true; }
+  bool on_comment_part(json::string_view, ErrorCode&) { return true; }
+  bool on_comment(json::string_view, ErrorCode&) { return true; }
+
+  json::value_stack st;
+
+ private:
+  std::string number_;
+};
 
 }  // namespace
 
 json::value parseValue(std::string_view text, boost::system::error_code& ec,
                        json::storage_ptr sp, const json::parse_options& options) {
-  json::value v = json::parse(text, ec, std::move(sp), options);
-  if (!ec && !finite(v)) {
-    ec = json::error::exponent_overflow;
-    return nullptr;
-  }
-  return v;
+  // As json::parse does it, with the handler above.
+  unsigned char temp[BOOST_JSON_STACK_BUFFER_SIZE];
+  json::basic_parser<PreciseHandler> p(options, temp, sizeof temp);
+  p.handler().st.reset(std::move(sp));
+  const std::size_t n = p.write_some(false, text.data(), text.size(), ec);
+  if (!ec && n < text.size()) ec = json::error::extra_data;
+  if (ec) return nullptr;
+  return p.handler().st.release();
 }
 
 Result<json::value> parseJson(std::string_view text) {

@@ -12,9 +12,12 @@ namespace eg {
 
 namespace json = boost::json;
 
-// json::parse, refusing numbers beyond a double's range (error exponent_overflow) too:
-// Boost 1.81 reads those as infinity and writes infinity back as `Infinity`, which no
-// JSON reader accepts. Everything the gateway parses, and may write again, comes here.
+// json::parse, with two fixes of Boost 1.81's number reading, so that whatever is read
+// is written back as valid JSON that reads back the same: doubles are read correctly
+// rounded (Boost reads some one unit in the last place off, and writes that), and
+// numbers beyond a double's range are refused (error exponent_overflow; Boost reads
+// infinity and writes `Infinity`, which no JSON reader accepts). Everything the gateway
+// parses, and may write again, comes here.
 json::value parseValue(std::string_view text, boost::system::error_code& ec,
                        json::storage_ptr sp = {}, const json::parse_options& options = {});
 
