@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <limits>
 
 namespace eg::store::etcd {
 
@@ -23,6 +24,45 @@ constexpr auto kDecode = makeDecodeTable();
 constexpr int64_t kGrpcInvalidArgument = 3;
 constexpr int64_t kGrpcDeadlineExceeded = 4;
 constexpr int64_t kGrpcUnavailable = 14;
+
+// At most `max` bytes of what etcd sent, for an error message: printable ASCII as it is,
+// other bytes as \xNN, so that the message is valid text wherever it goes (JSON errors).
+std::string excerpt(std::string_view text, std::size_t max = 200) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char c : text.substr(0, max)) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b >= 0x20 && b < 0x7f) {
+      out.push_back(c);
+    } else {
+      out.append({'\\', 'x', kHex[b >> 4], kHex[b & 15]});
+    }
+  }
+  if (text.size() > max) out.append("...");
+  return out;
+}
+
+// A bool field; false (the default value, left out) when absent.
+Result<bool> boolField(const json::object& object, std::string_view name) {
+  const json::value* v = object.if_contains(name);
+  if (v == nullptr) return false;
+  if (!v->is_bool()) return Error::internal("etcd sent a malformed '" + std::string(name) + "'");
+  return v->as_bool();
+}
+
+// A watch event's type: PUT (0, the default, left out) or DELETE (1).
+Result<WatchEvent::Type> eventType(const json::object& event) {
+  const json::value* type = event.if_contains("type");
+  if (type == nullptr || (type->is_string() && type->as_string() == "PUT") ||
+      (type->is_int64() && type->as_int64() == 0)) {
+    return WatchEvent::Type::kPut;
+  }
+  if ((type->is_string() && type->as_string() == "DELETE") ||
+      (type->is_int64() && type->as_int64() == 1)) {
+    return WatchEvent::Type::kDelete;
+  }
+  return Error::internal("etcd sent a watch event of an unknown type");
+}
 
 }  // namespace
 
@@ -95,6 +135,23 @@ int64_t int64Field(const json::object& object, std::string_view name) {
   return 0;
 }
 
+Result<int64_t> revisionField(const json::object& object, std::string_view name) {
+  const json::value* v = object.if_contains(name);
+  if (v == nullptr) return int64_t{0};
+  int64_t n = -1;
+  if (v->is_int64()) {
+    n = v->as_int64();
+  } else if (v->is_string()) {
+    const auto& s = v->as_string();
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (ec != std::errc() || end != s.data() + s.size()) n = -1;
+  }
+  if (n < 0 || n == std::numeric_limits<int64_t>::max()) {
+    return Error::internal("etcd sent an invalid '" + std::string(name) + "'");
+  }
+  return n;
+}
+
 Result<std::string> bytesField(const json::object& object, std::string_view name) {
   const json::value* v = object.if_contains(name);
   if (v == nullptr) return std::string();
@@ -104,10 +161,11 @@ Result<std::string> bytesField(const json::object& object, std::string_view name
   return std::move(*decoded);
 }
 
-int64_t headerRevision(const json::object& response) {
+Result<int64_t> headerRevision(const json::object& response) {
   const json::value* header = response.if_contains("header");
-  if (header == nullptr || !header->is_object()) return 0;
-  return int64Field(header->as_object(), "revision");
+  if (header == nullptr) return int64_t{0};
+  if (!header->is_object()) return Error::internal("etcd sent a malformed 'header'");
+  return revisionField(header->as_object(), "revision");
 }
 
 Result<KeyValue> parseKeyValue(const json::object& kv, std::string_view keyPrefix) {
@@ -116,13 +174,47 @@ Result<KeyValue> parseKeyValue(const json::object& kv, std::string_view keyPrefi
   auto value = bytesField(kv, "value");
   if (!value) return std::move(value).error();
   if (key->compare(0, keyPrefix.size(), keyPrefix) != 0) {
-    return Error::internal("etcd returned key outside the prefix: " + *key);
+    return Error::internal("etcd returned key outside the prefix: " + excerpt(*key));
   }
+  auto created = revisionField(kv, "create_revision");
+  if (!created) return std::move(created).error();
+  auto modified = revisionField(kv, "mod_revision");
+  if (!modified) return std::move(modified).error();
+  if (*modified == 0) return Error::internal("etcd sent a key-value without a 'mod_revision'");
   KeyValue out;
   out.key = key->substr(keyPrefix.size());
   out.value = std::move(*value);
-  out.createRevision = int64Field(kv, "create_revision");
-  out.modRevision = int64Field(kv, "mod_revision");
+  out.createRevision = *created;
+  out.modRevision = *modified;
+  return out;
+}
+
+Result<RangeResult> parseRangeResponse(const json::object& response, std::string_view keyPrefix) {
+  auto revision = headerRevision(response);
+  if (!revision) return std::move(revision).error();
+  RangeResult out;
+  out.revision = *revision;
+  const json::value* kvs = response.if_contains("kvs");
+  if (kvs == nullptr) return out;  // no key: etcd leaves an empty list out
+  if (!kvs->is_array()) return Error::internal("etcd sent a malformed 'kvs'");
+  out.kvs.reserve(kvs->as_array().size());
+  for (const auto& kv : kvs->as_array()) {
+    if (!kv.is_object()) return Error::internal("etcd sent a malformed key-value");
+    auto parsed = parseKeyValue(kv.as_object(), keyPrefix);
+    if (!parsed) return std::move(parsed).error();
+    out.kvs.push_back(std::move(*parsed));
+  }
+  return out;
+}
+
+Result<TxnResult> parseTxnResponse(const json::object& response) {
+  auto revision = headerRevision(response);
+  if (!revision) return std::move(revision).error();
+  TxnResult out;
+  out.revision = *revision;
+  auto succeeded = boolField(response, "succeeded");
+  if (!succeeded) return std::move(succeeded).error();
+  out.succeeded = *succeeded;
   return out;
 }
 
@@ -183,7 +275,7 @@ Error errorFromResponse(unsigned httpStatus, std::string_view body) {
   }
   if (message.empty()) {
     message = "etcd answered HTTP " + std::to_string(httpStatus);
-    if (!body.empty()) message += ": " + std::string(body.substr(0, 200));
+    if (!body.empty()) message += ": " + excerpt(body);
   }
   if (code == kGrpcUnavailable || code == kGrpcDeadlineExceeded || httpStatus == 503) {
     return Error::unavailable(message);
@@ -195,8 +287,7 @@ Error errorFromResponse(unsigned httpStatus, std::string_view body) {
 Result<WatchMessage> parseWatchLine(std::string_view line, std::string_view keyPrefix) {
   auto parsed = parseJson(line);
   if (!parsed || !parsed->is_object()) {
-    return Error::internal("etcd sent a malformed watch message: " +
-                           std::string(line.substr(0, 200)));
+    return Error::internal("etcd sent a malformed watch message: " + excerpt(line));
   }
   const auto& root = parsed->as_object();
   if (const auto* error = root.if_contains("error")) {
@@ -204,7 +295,9 @@ Result<WatchMessage> parseWatchLine(std::string_view line, std::string_view keyP
     int64_t code = -1;
     if (error->is_object()) {
       const auto& e = error->as_object();
-      if (const auto* m = e.if_contains("message"); m != nullptr && m->is_string()) {
+      // An empty message would leave the Error saying nothing: keep ours then.
+      if (const auto* m = e.if_contains("message");
+          m != nullptr && m->is_string() && !m->as_string().empty()) {
         message = m->as_string();
       }
       code = e.contains("grpc_code") ? int64Field(e, "grpc_code") : int64Field(e, "code");
@@ -218,29 +311,41 @@ Result<WatchMessage> parseWatchLine(std::string_view line, std::string_view keyP
   }
   const auto& r = result->as_object();
   WatchMessage msg;
-  msg.headerRevision = headerRevision(r);
-  msg.created = r.contains("created") && r.at("created").is_bool() && r.at("created").as_bool();
-  msg.canceled = r.contains("canceled") && r.at("canceled").is_bool() && r.at("canceled").as_bool();
-  msg.compactRevision = int64Field(r, "compact_revision");
-  if (const auto* reason = r.if_contains("cancel_reason"); reason && reason->is_string()) {
+  auto header = headerRevision(r);
+  if (!header) return std::move(header).error();
+  msg.headerRevision = *header;
+  auto created = boolField(r, "created");
+  if (!created) return std::move(created).error();
+  msg.created = *created;
+  auto canceled = boolField(r, "canceled");
+  if (!canceled) return std::move(canceled).error();
+  msg.canceled = *canceled;
+  auto compact = revisionField(r, "compact_revision");
+  if (!compact) return std::move(compact).error();
+  msg.compactRevision = *compact;
+  if (const auto* reason = r.if_contains("cancel_reason")) {
+    if (!reason->is_string()) return Error::internal("etcd sent a malformed 'cancel_reason'");
     msg.cancelReason = reason->as_string();
   }
-  if (const auto* events = r.if_contains("events"); events != nullptr && events->is_array()) {
+  if (const auto* events = r.if_contains("events")) {
+    if (!events->is_array()) return Error::internal("etcd sent a malformed 'events'");
     for (const auto& e : events->as_array()) {
       if (!e.is_object()) return Error::internal("etcd sent a malformed watch event");
       const auto& eo = e.as_object();
       WatchEvent event;
-      if (const auto* type = eo.if_contains("type")) {
-        if ((type->is_string() && type->as_string() == "DELETE") ||
-            (type->is_int64() && type->as_int64() == 1)) {
-          event.type = WatchEvent::Type::kDelete;
-        }
-      }
+      auto type = eventType(eo);
+      if (!type) return std::move(type).error();
+      event.type = *type;
       const auto* kv = eo.if_contains("kv");
       if (kv == nullptr || !kv->is_object())
         return Error::internal("etcd sent an event without kv");
       auto parsedKv = parseKeyValue(kv->as_object(), keyPrefix);
       if (!parsedKv) return std::move(parsedKv).error();
+      // The watcher goes on from the last event's revision + 1: out of order, it would
+      // skip or repeat changes.
+      if (!msg.events.empty() && parsedKv->modRevision < msg.events.back().kv.modRevision) {
+        return Error::internal("etcd sent watch events out of revision order");
+      }
       event.kv = std::move(*parsedKv);
       msg.events.push_back(std::move(event));
     }

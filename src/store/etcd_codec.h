@@ -21,15 +21,30 @@ std::optional<std::string> base64Decode(std::string_view text);
 // bytes dropped and its last byte incremented; "\0" (every key) when nothing is left.
 std::string prefixEnd(std::string_view prefix);
 
+// The readers below take answers that a broken or hostile server may have made up: any
+// input yields a value or an Error, never a crash. A malformed answer (a missing or
+// mistyped field, a revision etcd cannot have) is kInternal, "etcd sent ...", rather
+// than a default; an Error quotes the answer only as printable ASCII (it may reach an
+// API client).
+
 // An int64 field given as a string or a number; 0 when absent or malformed.
 int64_t int64Field(const json::object& object, std::string_view name);
+// A revision (header.revision, create_revision, mod_revision, compact_revision) given as a
+// string or a number; 0 when absent. etcd's revisions are int64s from 1 up, and callers
+// go on from revision + 1: a negative one, one beyond int64 or at its maximum, or one
+// that is not an integer is an error.
+Result<int64_t> revisionField(const json::object& object, std::string_view name);
 // A base64 field decoded; empty when absent.
 Result<std::string> bytesField(const json::object& object, std::string_view name);
 // header.revision of a response.
-int64_t headerRevision(const json::object& response);
+Result<int64_t> headerRevision(const json::object& response);
 
 // A key-value as etcd sends it, with `keyPrefix` removed from its key.
 Result<KeyValue> parseKeyValue(const json::object& kv, std::string_view keyPrefix);
+
+// The answers to a range request (its kvs with `keyPrefix` removed) and to a txn.
+Result<RangeResult> parseRangeResponse(const json::object& response, std::string_view keyPrefix);
+Result<TxnResult> parseTxnResponse(const json::object& response);
 
 // A compare that holds when the key's mod revision is `modRevision` (0: the key is absent).
 json::object compareJson(const std::string& key, int64_t modRevision);
@@ -51,7 +66,8 @@ struct WatchMessage {
   std::string cancelReason;
   std::vector<WatchEvent> events;
 };
-// A line of the stream: {"result":{...}} or {"error":{...}}; the error is an Error.
+// A line of the stream: {"result":{...}} or {"error":{...}}; the error is an Error. The
+// events of one message come in revision order (a message that says otherwise is an error).
 Result<WatchMessage> parseWatchLine(std::string_view line, std::string_view keyPrefix);
 
 }  // namespace eg::store::etcd

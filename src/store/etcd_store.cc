@@ -326,18 +326,7 @@ asio::awaitable<Result<RangeResult>> EtcdStore::range(std::string key, std::stri
   if (!rangeEnd.empty()) req["range_end"] = etcd::base64Encode(rangeEnd);
   auto r = co_await call(kRange, jsonText(req), true);
   if (!r) co_return std::move(r).error();
-  RangeResult out;
-  out.revision = etcd::headerRevision(*r);
-  if (const auto* kvs = r->if_contains("kvs"); kvs != nullptr && kvs->is_array()) {
-    out.kvs.reserve(kvs->as_array().size());
-    for (const auto& kv : kvs->as_array()) {
-      if (!kv.is_object()) co_return Error::internal("etcd sent a malformed key-value");
-      auto parsed = etcd::parseKeyValue(kv.as_object(), options_.keyPrefix);
-      if (!parsed) co_return std::move(parsed).error();
-      out.kvs.push_back(std::move(*parsed));
-    }
-  }
-  co_return out;
+  co_return etcd::parseRangeResponse(*r, options_.keyPrefix);
 }
 
 asio::awaitable<Result<std::optional<KeyValue>>> EtcdStore::get(std::string key) {
@@ -421,11 +410,7 @@ asio::awaitable<Result<TxnResult>> EtcdStore::txn(std::vector<Compare> compares,
   req["success"] = std::move(success);
   auto r = co_await call(kTxn, jsonText(req), false);
   if (!r) co_return std::move(r).error();
-  TxnResult out;
-  const auto* succeeded = r->if_contains("succeeded");
-  out.succeeded = succeeded != nullptr && succeeded->is_bool() && succeeded->as_bool();
-  out.revision = etcd::headerRevision(*r);
-  co_return out;
+  co_return etcd::parseTxnResponse(*r);
 }
 
 asio::awaitable<Status> EtcdStore::compact(int64_t revision) {

@@ -147,6 +147,112 @@ TEST(EtcdCodecTest, WatchLines) {
   EXPECT_FALSE(etcd::parseWatchLine("{", "/p/"));
 }
 
+// Found by fuzz/etcd_codec_fuzz.cc: an empty message made an Error that said nothing.
+TEST(EtcdCodecTest, AWatchErrorAlwaysSaysSomething) {
+  auto error = etcd::parseWatchLine(R"({"error":{"grpc_code":14,"message":""}})", "/p/");
+  ASSERT_FALSE(error);
+  EXPECT_EQ(error.error().kind, ErrorKind::kUnavailable);
+  EXPECT_EQ(error.error().message, "etcd watch error");
+  EXPECT_EQ(etcd::errorFromResponse(500, R"({"error":"","message":""})").message,
+            R"(etcd answered HTTP 500: {"error":"","message":""})");
+}
+
+// Found by fuzz/etcd_codec_fuzz.cc: a revision was taken as it came, int64's maximum
+// (the watch then computed revision + 1) and uint64s (cast to negative) included.
+TEST(EtcdCodecTest, RevisionsOutsideEtcdsRangeAreErrors) {
+  for (const char* bad : {R"("9223372036854775807")", "9223372036854775807",
+                          "18446744073709551615", R"("-1")", "-1", "1.5", R"("12abc")",
+                          R"("")", "true", "{}"}) {
+    const std::string created =
+        std::string(R"({"result":{"header":{"revision":)") + bad + R"(},"created":true}})";
+    auto watch = etcd::parseWatchLine(created, "/p/");
+    ASSERT_FALSE(watch) << bad;
+    EXPECT_EQ(watch.error().kind, ErrorKind::kInternal);
+    const std::string kvs =
+        std::string(R"({"kvs":[{"key":"L3AvYQ==","mod_revision":)") + bad + "}]}";
+    auto range = etcd::parseRangeResponse(parseJson(kvs)->as_object(), "/p/");
+    ASSERT_FALSE(range) << bad;
+    EXPECT_EQ(range.error().kind, ErrorKind::kInternal);
+    EXPECT_NE(range.error().message.find("mod_revision"), std::string::npos);
+  }
+  auto largest = etcd::parseWatchLine(
+      R"({"result":{"header":{"revision":9223372036854775806},"compact_revision":"7"}})", "/p/");
+  ASSERT_TRUE(largest) << largest.error().message;
+  EXPECT_EQ(largest->headerRevision, 9223372036854775806);
+  EXPECT_EQ(largest->compactRevision, 7);
+}
+
+TEST(EtcdCodecTest, WatchEventsOutOfRevisionOrderAreAnError) {
+  auto r = etcd::parseWatchLine(
+      R"({"result":{"header":{"revision":"6"},"events":[)"
+      R"({"kv":{"key":"L3AvYQ==","mod_revision":"6"}},)"
+      R"({"kv":{"key":"L3AvYg==","mod_revision":"5"}}]}})",
+      "/p/");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::kInternal);
+}
+
+TEST(EtcdCodecTest, RangeAndTxnResponses) {
+  auto range = etcd::parseRangeResponse(
+      parseJson(R"({"header":{"revision":"12"},"kvs":[{"key":"L3AvYQ==","value":"MQ==",)"
+                R"("create_revision":"2","mod_revision":"12"}],"count":"1"})")->as_object(),
+      "/p/");
+  ASSERT_TRUE(range) << range.error().message;
+  EXPECT_EQ(range->revision, 12);
+  ASSERT_EQ(range->kvs.size(), 1u);
+  EXPECT_EQ(range->kvs[0].key, "a");
+  EXPECT_EQ(range->kvs[0].createRevision, 2);
+  auto empty =
+      etcd::parseRangeResponse(parseJson(R"({"header":{"revision":"3"}})")->as_object(), "/p/");
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->kvs.empty());
+
+  auto txn = etcd::parseTxnResponse(
+      parseJson(R"({"header":{"revision":"13"},"succeeded":true})")->as_object());
+  ASSERT_TRUE(txn);
+  EXPECT_TRUE(txn->succeeded);
+  EXPECT_EQ(txn->revision, 13);
+  auto failed = etcd::parseTxnResponse(parseJson(R"({"header":{"revision":"13"}})")->as_object());
+  ASSERT_TRUE(failed);
+  EXPECT_FALSE(failed->succeeded);
+
+  // Missing and mistyped fields are errors, not defaults.
+  for (const char* bad :
+       {R"({"kvs":{}})", R"({"kvs":[1]})", R"({"header":[]})", R"({"kvs":[{"key":"L3AvYQ=="}]})",
+        R"({"kvs":[{"key":7,"mod_revision":"1"}]})",
+        R"({"kvs":[{"key":"L3AvYQ=!","mod_revision":"1"}]})"}) {
+    EXPECT_FALSE(etcd::parseRangeResponse(parseJson(bad)->as_object(), "/p/")) << bad;
+  }
+  EXPECT_FALSE(etcd::parseTxnResponse(parseJson(R"({"succeeded":"true"})")->as_object()));
+  for (const char* bad :
+       {R"({"result":{"created":"true"}})", R"({"result":{"canceled":1}})",
+        R"({"result":{"cancel_reason":{}}})", R"({"result":{"events":{}}})",
+        R"({"result":{"events":[{"type":"DELET","kv":{"key":"L3AvYQ==","mod_revision":"2"}}]}})",
+        R"({"result":{"events":[{"type":2,"kv":{"key":"L3AvYQ==","mod_revision":"2"}}]}})",
+        R"({"result":{"events":[{"kv":{"key":"L3AvYQ=="}}]}})"}) {
+    auto r = etcd::parseWatchLine(bad, "/p/");
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().kind, ErrorKind::kInternal) << bad;
+  }
+}
+
+// Found by fuzz/etcd_codec_fuzz.cc: an error quoted etcd's bytes as they were, and a
+// Config API error body holding them was not valid JSON.
+TEST(EtcdCodecTest, ErrorMessagesQuoteOnlyPrintableText) {
+  const auto e = etcd::errorFromResponse(502, "\xff\xfe<html>\n\x01");
+  EXPECT_EQ(e.message, "etcd answered HTTP 502: \\xff\\xfe<html>\\x0a\\x01");
+  EXPECT_TRUE(parseJson(errorBody(e.message)));
+  const auto line = etcd::parseWatchLine("\xc3(", "/p/");
+  ASSERT_FALSE(line);
+  EXPECT_NE(line.error().message.find("\\xc3("), std::string::npos);
+  // A key outside the prefix: "/q/\xff" in base64.
+  const auto outside = etcd::parseRangeResponse(
+      parseJson(R"({"kvs":[{"key":"L3Ev/w=="}]})")->as_object(), "/p/");
+  ASSERT_FALSE(outside);
+  EXPECT_NE(outside.error().message.find("/q/\\xff"), std::string::npos);
+  EXPECT_TRUE(parseJson(errorBody(outside.error().message)));
+}
+
 // ---- options ---------------------------------------------------------------------------
 
 TEST(EtcdStoreOpenTest, RejectsBadOptions) {
