@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "queue/embedded/crc32c.h"
 #include "queue/embedded/live_slots.h"
 #include "queue/embedded/segment_log.h"
 #include "queue/queue_contract.h"
@@ -245,6 +246,48 @@ TEST(EmbeddedQueueTest, NewSegmentsArePreallocatedAndTheirZerosEndTheRecords) {
   EXPECT_EQ(fs::file_size(files[1]), options.segmentBytes) << "its zeros are no torn tail";
   EXPECT_EQ(drain(*q, sent).size(), 1u);
   EXPECT_TRUE(waitUntil([&] { return q->stats().deliveries == 0; }));
+}
+
+// Found by fuzz/segment_scan_fuzz.cc: the scan took a frame of zeros for the end of a
+// segment made ahead and left what followed it in place. A record there (its page
+// written before a crash, the page before it not) came back once new records filled
+// the gap exactly.
+TEST(SegmentLogTest, ARecordAfterAFrameOfZerosIsCutOffNotRevived) {
+  TempDir tmp;
+  const auto visit = [](std::vector<std::string>& out) {
+    return [&out](SegmentLog::Position, std::string_view body) { out.emplace_back(body); };
+  };
+  const std::string gap = "lost header";  // a record whose frame reads as zeros
+  {
+    SegmentLog log;
+    std::vector<std::string> none;
+    ASSERT_TRUE(log.open(tmp.path(), 1 << 20, visit(none)).ok());
+    ASSERT_TRUE(log.append("kept").ok());
+    ASSERT_TRUE(log.flush().ok());
+  }
+  const auto file = segmentFiles(tmp.path()).at(0);
+  const auto end = fs::file_size(file);
+  {
+    const std::string stale = "stale";
+    uint32_t head[2] = {static_cast<uint32_t>(stale.size()), crc32c(stale)};
+    std::ofstream out(file, std::ios::binary | std::ios::app);
+    out << std::string(SegmentLog::kFrameHeader + gap.size(), '\0');
+    out.write(reinterpret_cast<const char*>(head), sizeof head);
+    out << stale;
+  }
+  {
+    SegmentLog log;
+    std::vector<std::string> records;
+    ASSERT_TRUE(log.open(tmp.path(), 1 << 20, visit(records)).ok());
+    EXPECT_EQ(records, std::vector<std::string>{"kept"});
+    EXPECT_EQ(fs::file_size(file), end) << "what follows the zeros is cut off";
+    ASSERT_TRUE(log.append(gap).ok());
+    ASSERT_TRUE(log.flush().ok());
+  }
+  SegmentLog log;
+  std::vector<std::string> records;
+  ASSERT_TRUE(log.open(tmp.path(), 1 << 20, visit(records)).ok());
+  EXPECT_EQ(records, (std::vector<std::string>{"kept", gap}));
 }
 
 TEST(EmbeddedQueueTest, ALongRetryIsCopiedForwardSoItsSegmentCanGo) {

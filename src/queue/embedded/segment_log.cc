@@ -63,6 +63,21 @@ ssize_t readAt(int fd, char* out, std::size_t n, uint64_t offset) {
   return static_cast<ssize_t>(done);
 }
 
+// Whether the bytes of the file from `offset` to `size` are all zeros (false when they
+// cannot be read).
+bool zerosFrom(int fd, uint64_t offset, uint64_t size) {
+  std::string chunk(static_cast<std::size_t>(std::min<uint64_t>(size - offset, kReadChunk)), '\0');
+  for (uint64_t at = offset; at < size; at += chunk.size()) {
+    const std::size_t n = static_cast<std::size_t>(std::min<uint64_t>(size - at, chunk.size()));
+    if (readAt(fd, chunk.data(), n, at) != static_cast<ssize_t>(n)) return false;
+    if (std::any_of(chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n),
+                    [](char c) { return c != 0; })) {
+      return false;
+    }
+  }
+  return true;
+}
+
 Status syncDir(const std::string& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return ioError("cannot open", dir);
@@ -177,7 +192,9 @@ Status SegmentLog::scanSegment(Segment& segment, bool newest, const Visitor& vis
     auto ensure = [&](uint64_t need) -> bool {
       if (at + need > size) return false;
       if (at >= bufferAt && at + need <= bufferAt + buffer.size()) return true;
-      const std::size_t want = static_cast<std::size_t>(std::max<uint64_t>(need, kReadChunk));
+      // No more than the file holds: a short segment costs no chunk-sized buffer.
+      const std::size_t want =
+          static_cast<std::size_t>(std::min(std::max<uint64_t>(need, kReadChunk), size - at));
       buffer.resize(want);
       const ssize_t r = readAt(segment.fd, buffer.data(), want, at);
       if (r < 0) return false;
@@ -192,7 +209,13 @@ Status SegmentLog::scanSegment(Segment& segment, bool newest, const Visitor& vis
     const char* head = buffer.data() + (at - bufferAt);
     const uint32_t length = load32(head);
     const uint32_t crc = load32(head + 4);
-    if (length == 0 && crc == 0) break;  // the zeros of a segment made ahead of need
+    if (length == 0 && crc == 0) {
+      // The zeros of a segment made ahead of need, when nothing but zeros follows. A
+      // record after them (its page written before a crash, the one before it not) would
+      // come back once new records fill the gap: anything but zeros is cut off.
+      if (!zerosFrom(segment.fd, at, size)) cutReason = "bytes after a frame of zeros";
+      break;
+    }
     if (length == 0 || length > kMaxRecord) {
       cutReason = "an impossible record length";
       break;

@@ -32,7 +32,9 @@ namespace eg::queue {
 // of its own: a file of zeros as large as a segment, under its final name. An fdatasync
 // of a file that does not grow has no metadata to journal, and under load costs much
 // less than one that does; and moving to a segment made ahead waits for no disk. So a
-// segment's records end at the first frame of zeros, not at the end of the file.
+// segment's records end at the first frame of zeros, not at the end of the file; when
+// anything but zeros follows that frame, opening cuts it off like a torn tail (a record
+// there would come back once new records fill the gap).
 // Without the next one ready, a segment starts empty and grows.
 //
 // Not thread-safe: one thread owns it.
