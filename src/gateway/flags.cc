@@ -266,7 +266,8 @@ std::vector<FlagDef> flagTable(Extra& extra) {
          return std::nullopt;
        }},
       {"idle-timeout", "duration", "keep-alive connections idle this long are closed",
-       formatGoDuration(d.idleTimeout), durationSetter(&Settings::idleTimeout)},
+       formatGoDuration(d.idleTimeout),
+       durationSetter(&Settings::idleTimeout, kMaxServerTimeout)},
       {"max-connections", "n", "client connections served at once per API; more are refused",
        std::to_string(d.maxConnections), integerSetter(&Settings::maxConnections, 1, kMaxInt)},
       {"queue", "kind",
@@ -300,7 +301,8 @@ std::vector<FlagDef> flagTable(Extra& extra) {
       {"queue-tls-key", "file", "PEM private key of -queue-tls-cert", "",
        stringSetter(&Settings::queueTlsKey)},
       {"read-timeout", "duration", "time a client has to send a whole request; slower ones "
-       "are disconnected", formatGoDuration(d.readTimeout), durationSetter(&Settings::readTimeout)},
+       "are disconnected", formatGoDuration(d.readTimeout),
+       durationSetter(&Settings::readTimeout, kMaxServerTimeout)},
       {"max-body-size", "bytes", "largest event body accepted, in bytes; larger ones answer 413",
        std::to_string(d.maxBodySize),
        integerSetter(&Settings::maxBodySize, 1, std::numeric_limits<int64_t>::max())},

@@ -59,6 +59,11 @@ struct Settings {
   LogFormat logFormat = LogFormat::kJson;  // -log-format: text under -dev unless given
 };
 
+// The longest -read-timeout and -idle-timeout. A deadline is steady_clock::now() plus the
+// timeout, and Go's longest duration (about 2562047h) overflows it; a day is far beyond
+// any real use.
+inline constexpr std::chrono::milliseconds kMaxServerTimeout = std::chrono::hours(24);
+
 // What the command line asks for. kRun carries validated settings; kVersion carries
 // the version line in `message`; kError carries the reason in `message`. The caller
 // prints kError's message and usage() to stderr and exits 2, prints usage() to stdout

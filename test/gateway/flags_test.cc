@@ -301,6 +301,18 @@ TEST(FlagsTest, TimeoutsTakeGoDurations) {
   EXPECT_NE(usage().find("(default 30s)"), std::string::npos);
 }
 
+// Found by fuzz/flags_fuzz.cc: Go's longest duration passed, and now() + timeout, the
+// deadline of every request, overflowed steady_clock.
+TEST(FlagsTest, TimeoutsAreAtMostADay) {
+  EXPECT_EQ(run({"-read-timeout=24h", "-idle-timeout=24h"}).readTimeout, kMaxServerTimeout);
+  for (const char* bad : {"-read-timeout=2562047h", "-idle-timeout=2562047h47m16s",
+                          "-read-timeout=24h0m0.001s"}) {
+    const auto r = parse({bad});
+    EXPECT_EQ(r.kind, ParseOutcome::kError) << bad;
+    EXPECT_NE(r.message.find("must be between 1ms and 24h0m0s"), std::string::npos) << r.message;
+  }
+}
+
 }  // namespace
 }  // namespace eg::gateway
 
