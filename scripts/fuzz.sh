@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# Builds the fuzz targets of fuzz/ with clang, libFuzzer, ASan and UBSan into build-fuzz/,
+# Builds the fuzz targets of fuzz/ with clang, libFuzzer, ASan and UBSan into build-asan/,
 # and runs each for SECONDS (default 60), as many at once as there are cores.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     e.g. scripts/fuzz.sh 900 json_roundtrip
 # Each run starts from the seeds in fuzz/corpus/<target>/ and keeps what it finds in
-# build-fuzz/corpus/<target>/, so the next run goes on from there. A crash stops that
-# target: its input lands in build-fuzz/artifacts/<target>/, and the script fails. Make
+# build-asan/corpus/<target>/, so the next run goes on from there. A crash stops that
+# target: its input lands in build-asan/artifacts/<target>/, and the script fails. Make
 # it a regression input by copying it into fuzz/corpus/<target>/, where every test build
 # replays it (the fuzz.* CTest tests). The table at the end gives executions, coverage
-# (edges) and features per target; the full output is in build-fuzz/logs/.
-# EG_FUZZ_DIR names another build directory than build-fuzz/.
+# (edges) and features per target; the full output is in build-asan/logs/.
+# The build is the ASan one scripts/test.sh makes; EG_FUZZ_DIR names another.
+# FUZZ_JOBS targets run at once (default: the number of cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dir=${EG_FUZZ_DIR:-build-fuzz}
+dir=${EG_FUZZ_DIR:-build-asan}
 seconds=${1:-60}
 shift || true
 
@@ -41,7 +42,7 @@ run() {
     echo FAILED >"$dir/logs/$t.result"
   fi
 }
-jobs=$(nproc)
+jobs=${FUZZ_JOBS:-$(nproc)}
 for t in "${targets[@]}"; do
   while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
   run "$t" &
