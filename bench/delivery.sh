@@ -102,16 +102,6 @@ EOF
 lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
 count_status() { [ -f "$1" ] && grep -c "^$2\$" "$1" || true; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-metric() {  # $1 name: the sum of its samples
-  curl -s --max-time 5 "http://127.0.0.1:$CONFIG_PORT/v1/metrics" |
-    awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $NF } END { printf "%d\n", s }'
-}
-config() {  # $1 path under /v1/spaces/default, $2 JSON; expects 201
-  local status
-  status=$(curl -s -o "$TMP/answer" -w '%{http_code}' --max-time 5 -H 'Content-Type: application/json' \
-    -d "$2" "http://127.0.0.1:$CONFIG_PORT/v1/spaces/default/$1")
-  [ "$status" = 201 ] || die "POST $1 $2 answered $status: $(cat "$TMP/answer")"
-}
 
 # start_gateway QUEUE SUBSCRIBERS URL [flags...]: a fresh gateway whose SUBSCRIBERS
 # functions all call URL (one path each).

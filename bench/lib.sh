@@ -1,6 +1,8 @@
 # Helpers shared by the bench scripts (sourced): temporary directory and process
-# cleanup, free ports on 127.0.0.1, HTTP readiness polling, nginx instances.
-# The caller sets NGINX (the nginx binary) before calling start_nginx.
+# cleanup, free ports on 127.0.0.1, HTTP readiness polling, nginx instances, and the
+# gateway's Config API and metrics.
+# The caller sets NGINX (the nginx binary) before calling start_nginx, and CONFIG_PORT
+# (the gateway's Config API) before calling config or metric.
 
 die() { echo "bench: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
@@ -106,4 +108,18 @@ nginx_proxy_conf() {  # $1 prefix dir, $2 backend port, $3 listen port
       proxy_set_header Connection \"\";
     }
   }"
+}
+
+# --- the gateway's Config API and metrics -------------------------------------------
+config() {  # $1 path under /v1/spaces/default, $2 JSON body; expects 201
+  local status
+  status=$(curl -s -o "$TMP/config-answer" -w '%{http_code}' --max-time 5 \
+    -H 'Content-Type: application/json' -d "$2" \
+    "http://127.0.0.1:$CONFIG_PORT/v1/spaces/default/$1")
+  [ "$status" = 201 ] || die "POST $1 $2 answered $status: $(cat "$TMP/config-answer")"
+}
+
+metric() {  # $1 name: the sum of its samples
+  curl -s --max-time 5 "http://127.0.0.1:$CONFIG_PORT/v1/metrics" |
+    awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $NF } END { printf "%d\n", s }'
 }

@@ -97,13 +97,6 @@ nginx_proxy_conf "$TMP/proxy" "$BACKEND_PORT" "$PROXY_PORT"
 start_nginx "$TMP/proxy" "$SUT_CORE" "http://127.0.0.1:$PROXY_PORT/"
 PROXY_PID=$NGINX_PID
 
-config() {  # $1 path under /v1/spaces/default, $2 JSON body; expects 201
-  local status
-  status=$(curl -s -o "$TMP/gateway/config-answer" -w '%{http_code}' --max-time 5 \
-    -H 'Content-Type: application/json' -d "$2" \
-    "http://127.0.0.1:$CONFIG_PORT/v1/spaces/default/$1")
-  [ "$status" = 201 ] || die "POST $1 $2 answered $status: $(cat "$TMP/gateway/config-answer")"
-}
 start_gateway() {
   # The gateway: one I/O thread, on the proxy's core.
   mkdir -p "$TMP/gateway"

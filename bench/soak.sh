@@ -70,12 +70,6 @@ GATEWAY_PID=$!
 PIDS+=("$GATEWAY_PID")
 wait_http "http://127.0.0.1:$CONFIG_PORT/v1/status" 20 "$GATEWAY_PID" ||
   { cat "$TMP/gateway.log" >&2; die "the gateway did not start"; }
-config() {  # $1 path under /v1/spaces/default, $2 JSON; expects 201
-  local status
-  status=$(curl -s -o "$TMP/answer" -w '%{http_code}' --max-time 5 -H 'Content-Type: application/json' \
-    -d "$2" "http://127.0.0.1:$CONFIG_PORT/v1/spaces/default/$1")
-  [ "$status" = 201 ] || die "POST $1 $2 answered $status: $(cat "$TMP/answer")"
-}
 config eventtypes '{"name":"http.request"}'
 config eventtypes '{"name":"soak.event"}'
 config functions "{\"functionId\":\"sync\",\"type\":\"http\",\"provider\":{\"url\":\"http://127.0.0.1:$OK_PORT/sync\"}}"
@@ -146,10 +140,6 @@ on_load node bench/soak_clients.mjs "$EVENTS_PORT" "$CONFIG_PORT" $((MINUTES * S
 CLIENTS_PID=$!
 PIDS+=("$CLIENTS_PID")
 
-metric() {  # $1 name: the sum of its samples
-  curl -s --max-time 5 "http://127.0.0.1:$CONFIG_PORT/v1/metrics" |
-    awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $NF } END { printf "%d\n", s }'
-}
 field() { awk -v k="$1" '/^VmRSS:|^Threads:/ { if ($1 == k ":") print $2 }' "/proc/$GATEWAY_PID/status"; }
 fds() { find "/proc/$GATEWAY_PID/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 

@@ -1,8 +1,10 @@
 #pragma once
 
-// Turns fuzz bytes into choices, for targets that build a program of operations from
-// their input. (clang's FuzzedDataProvider is not on gcc's include path, and the replay
-// builds use gcc.) Once the bytes run out every read answers 0 / empty.
+// Reads a fuzz input: as choices, for targets that build a program of operations from
+// it (clang's FuzzedDataProvider is not on gcc's include path, and the replay builds use
+// gcc), or as '\n'-separated fields, so that seeds stay readable text and the fuzzer's
+// byte-level mutations land in one field at a time. Once the bytes run out every read
+// answers 0 / empty.
 
 #include <algorithm>
 #include <cstddef>
@@ -30,6 +32,13 @@ class ByteReader {
     const size_t n = std::min<size_t>(pick(max + 1), rest_.size());
     const std::string_view out = rest_.substr(0, n);
     rest_.remove_prefix(n);
+    return out;
+  }
+  // Up to the next '\n' (which is dropped), or what is left.
+  std::string_view line() {
+    const size_t nl = rest_.find('\n');
+    const std::string_view out = rest_.substr(0, nl);
+    rest_ = nl == std::string_view::npos ? std::string_view() : rest_.substr(nl + 1);
     return out;
   }
   // Whatever is left.

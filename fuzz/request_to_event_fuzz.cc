@@ -17,7 +17,7 @@
 #include "common/http_syntax.h"
 #include "common/json.h"
 #include "events/request_to_event.h"
-#include "fuzz_input.h"
+#include "byte_reader.h"
 
 namespace {
 
@@ -96,7 +96,7 @@ void checkEvent(const eg::net::Request& req, std::string_view path,
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  eg::fuzz::FuzzInput in(data, size);
+  eg::fuzz::ByteReader in(data, size);
   const std::string_view method = in.line();
   const std::string_view target = in.line();
   const std::string_view path = in.line();

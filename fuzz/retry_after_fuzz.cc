@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "fuzz_input.h"
+#include "byte_reader.h"
 #include "providers/retry_after.h"
 
 namespace {
@@ -32,7 +32,7 @@ std::string_view trimmed(std::string_view s) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  eg::fuzz::FuzzInput in(data, size);
+  eg::fuzz::ByteReader in(data, size);
   const std::string_view clock = in.line();
   std::int64_t nowSeconds = 1'445'412'480;  // Wed, 21 Oct 2015 07:28:00 GMT
   std::from_chars(clock.data(), clock.data() + clock.size(), nowSeconds);

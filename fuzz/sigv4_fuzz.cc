@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "common/http_syntax.h"
-#include "fuzz_input.h"
+#include "byte_reader.h"
 #include "providers/aws/sigv4.h"
 
 namespace {
@@ -104,7 +104,7 @@ bool isContentShaName(std::string_view name) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  eg::fuzz::FuzzInput in(data, size);
+  eg::fuzz::ByteReader in(data, size);
   sigv4::SigningRequest request;
   request.method = in.line();
   request.target = in.line();
