@@ -420,6 +420,9 @@ HttpRequestData httpRequestData(const net::Request& req, std::string_view path) 
   });
   data.query = parseQuery(req.target());
   data.body = req.body();
+  if (const auto it = req.find(http::field::content_type); it != req.end()) {
+    data.contentType = it->value();
+  }
   return data;
 }
 
@@ -444,13 +447,7 @@ json::object requestObject(std::string_view path, std::string_view method, std::
 
 json::object toJson(const HttpRequestData& data) {
   json::object headers;
-  std::string_view contentType;
-  for (const auto& [name, value] : data.headers) {
-    headers.emplace(name, value);
-    if (iequals(name, "Content-Type")) {
-      contentType = std::string_view(value).substr(0, value.find(','));
-    }
-  }
+  for (const auto& [name, value] : data.headers) headers.emplace(name, value);
   json::object query;
   for (const auto& [name, values] : data.query) {
     json::array list;
@@ -461,7 +458,7 @@ json::object toJson(const HttpRequestData& data) {
   json::object params;
   for (const auto& [name, value] : data.params) params.emplace(name, value);
   return requestObject(data.path, data.method, data.host, std::move(headers), std::move(query),
-                       std::move(params), normalizeData(data.body, contentType));
+                       std::move(params), normalizeData(data.body, data.contentType));
 }
 
 namespace {

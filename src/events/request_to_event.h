@@ -34,12 +34,13 @@ struct HttpRequestData {
   std::map<std::string, std::vector<std::string>> query;
   std::map<std::string, std::string> params;  // path parameters, filled by the router
   std::string body;                            // raw
+  // The first Content-Type field as it came (its value may hold a comma, so it is not
+  // the joined entry of `headers` up to one), by which the body is read.
+  std::string contentType;
 };
 
 // {path, method, headers, host, query, params, body} where body is normalizeData of
-// the raw body by the first Content-Type in `headers`: its entry up to the first comma,
-// since repeated headers are joined there (a media type has no comma before its
-// parameters), as eventFromRequest reads the first Content-Type header.
+// the raw body by `contentType`, as eventFromRequest reads the first Content-Type field.
 boost::json::object toJson(const HttpRequestData& data);
 
 HttpRequestData httpRequestData(const net::Request& req, std::string_view path);
