@@ -53,9 +53,11 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::chrono::seconds kWriteTimeout{30};
 // After an error response the request body may still be arriving; reading it away for a
 // short while (instead of closing with unread data, which sends RST) lets the client
-// see the response.
+// see the response. The time bounds it: a client on loopback sends a megabyte in a few
+// milliseconds, and a byte cap that low reset connections whose client had not yet read
+// the answer (a 413 lost under load). The byte cap only stops a flood.
 constexpr std::chrono::milliseconds kLingerTimeout{500};
-constexpr std::size_t kLingerMaxBytes = 1024 * 1024;
+constexpr std::size_t kLingerMaxBytes = 64 * 1024 * 1024;
 constexpr std::size_t kFirstReadSize = 4096;
 // A connection that once received a large request gives the memory back while idle.
 constexpr std::size_t kMaxIdleBuffer = 64 * 1024;
