@@ -326,9 +326,10 @@ TEST_F(ConfigCacheTest, UnavailableKeepsTheLastSnapshot) {
 
 TEST_F(ConfigCacheTest, ManyQuickWritesCoalesceButEndCurrent) {
   putFunction("s1", "f1");
+  // Before the cache, so that it outlives the cache's thread, which may still publish.
+  std::atomic<int> published{0};
   ConfigCache cache(store_, registry_);
   start(cache);
-  std::atomic<int> published{0};
   cache.onSnapshot([&](const Snapshot&) { ++published; });
   int64_t last = 0;
   for (int i = 0; i < 200; ++i) {
