@@ -85,6 +85,7 @@ async function recordingFunction(delayMs = 0) {
   });
   const recorder = {
     url: `http://127.0.0.1:${server.address().port}/fn`,
+    port: server.address().port,
     ids,
     unanswered,
     requests: () => [...ids.counts.values()].reduce((a, n) => a + n, 0),
@@ -97,9 +98,11 @@ async function recordingFunction(delayMs = 0) {
   return recorder;
 }
 
-// The local ports of the TCP sockets process `pid` holds (Linux /proc): tells which
-// gateway instance a function's caller is.
-function localPortsOf(pid) {
+// The local ports of the TCP sockets process `pid` holds to `remotePort` (Linux /proc):
+// tells which gateway instance a function's caller is. Only sockets to the function
+// count: Linux hands one local port number to several sockets whose peers differ, so a
+// survivor's call can come from a port the victim also uses, towards NATS or etcd.
+function localPortsOf(pid, remotePort) {
   const inodes = new Set();
   for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
     try {
@@ -119,7 +122,9 @@ function localPortsOf(pid) {
     }
     for (const line of text.split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
-      if (f.length > 9 && inodes.has(f[9])) ports.add(parseInt(f[1].split(':')[1], 16));
+      if (f.length > 9 && inodes.has(f[9]) && parseInt(f[2].split(':')[1], 16) === remotePort) {
+        ports.add(parseInt(f[1].split(':')[1], 16));
+      }
     }
   }
   return ports;
@@ -303,7 +308,7 @@ test('kill -9 of one instance mid-load: the survivors make its deliveries once i
       // their answers, and must be made again by the survivors.
       let victimCalls = [];
       await waitFor(() => {
-        const ports = localPortsOf(victim.proc.pid);
+        const ports = localPortsOf(victim.proc.pid, fn.port);
         victimCalls = [...fn.unanswered].filter((c) => ports.has(c.port)).map((c) => c.id);
         if (victimCalls.length === 0) return false;
         victim.proc.kill('SIGKILL');  // at once: nothing is answered in between
