@@ -11,6 +11,9 @@ packages=(
   nodejs npm etcd-server nats-server libnats-dev curl
 )
 if [ "${EG_BENCH:-0}" = 1 ]; then packages+=(nginx-light wrk); fi
+# The sanitizer builds and the fuzz targets (scripts/test.sh without --quick,
+# scripts/fuzz.sh) need clang, its sanitizer runtimes and libFuzzer.
+if [ "${EG_SANITIZERS:-0}" = 1 ]; then packages+=(clang libclang-rt-14-dev libfuzzer-14-dev); fi
 
 missing=()
 for p in "${packages[@]}"; do

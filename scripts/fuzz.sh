@@ -16,6 +16,7 @@ dir=${EG_FUZZ_DIR:-build-asan}
 seconds=${1:-60}
 shift || true
 
+EG_SANITIZERS=1 scripts/deps.sh
 CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DEG_FUZZ=ON -DEG_SANITIZE=address >/dev/null
 targets=("$@")

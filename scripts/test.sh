@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 quick=0
 [ "${1:-}" = --quick ] && quick=1
 
+[ $quick = 1 ] || export EG_SANITIZERS=1
 scripts/deps.sh
 scripts/build.sh
 ctest --test-dir build --output-on-failure --timeout 300 -j "$(nproc)"
