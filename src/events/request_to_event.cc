@@ -356,29 +356,6 @@ BodyKind bodyKind(std::string_view contentType) {
   return BodyKind::kOpaque;
 }
 
-std::string base64Encode(std::string_view bytes) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out((bytes.size() + 2) / 3 * 4, '=');
-  const auto* in = reinterpret_cast<const unsigned char*>(bytes.data());
-  std::size_t i = 0;
-  std::size_t o = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const unsigned v = (in[i] << 16) | (in[i + 1] << 8) | in[i + 2];
-    out[o++] = kAlphabet[(v >> 18) & 63];
-    out[o++] = kAlphabet[(v >> 12) & 63];
-    out[o++] = kAlphabet[(v >> 6) & 63];
-    out[o++] = kAlphabet[v & 63];
-  }
-  if (const std::size_t rest = bytes.size() - i; rest > 0) {
-    const unsigned v = (in[i] << 16) | (rest == 2 ? in[i + 1] << 8 : 0);
-    out[o++] = kAlphabet[(v >> 18) & 63];
-    out[o++] = kAlphabet[(v >> 12) & 63];
-    if (rest == 2) out[o] = kAlphabet[(v >> 6) & 63];
-  }
-  return out;
-}
-
 json::value normalizeData(std::string_view body, std::string_view contentType) {
   if (body.empty()) return nullptr;
   switch (bodyKind(contentType)) {

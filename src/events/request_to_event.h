@@ -8,6 +8,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/base64.h"
 #include "common/result.h"
 #include "events/cloud_event.h"
 #include "net/http_server.h"
@@ -72,7 +73,7 @@ BodyKind bodyKind(std::string_view contentType);
 // its type.
 boost::json::value normalizeData(std::string_view body, std::string_view contentType);
 
-std::string base64Encode(std::string_view bytes);
+using eg::base64Encode;
 
 struct IncomingEvent {
   enum Kind {

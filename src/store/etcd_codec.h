@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/json.h"
+#include "common/base64.h"
 #include "common/result.h"
 #include "store/store.h"
 
@@ -14,8 +15,8 @@
 // fields with default values (0, false, empty) are left out.
 namespace eg::store::etcd {
 
-std::string base64Encode(std::string_view bytes);
-std::optional<std::string> base64Decode(std::string_view text);
+using eg::base64Decode;
+using eg::base64Encode;
 
 // The end of the range of every key starting with `prefix`: the prefix with trailing 0xff
 // bytes dropped and its last byte incremented; "\0" (every key) when nothing is left.

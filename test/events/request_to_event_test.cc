@@ -581,16 +581,5 @@ TEST(NormalizeData, DeeplyNestedJsonIsKeptRaw) {
   EXPECT_EQ(normalizeData(deep, "application/json"), json::string(deep));
 }
 
-TEST(Base64, Rfc4648Vectors) {
-  EXPECT_EQ(base64Encode(""), "");
-  EXPECT_EQ(base64Encode("f"), "Zg==");
-  EXPECT_EQ(base64Encode("fo"), "Zm8=");
-  EXPECT_EQ(base64Encode("foo"), "Zm9v");
-  EXPECT_EQ(base64Encode("foob"), "Zm9vYg==");
-  EXPECT_EQ(base64Encode("fooba"), "Zm9vYmE=");
-  EXPECT_EQ(base64Encode("foobar"), "Zm9vYmFy");
-  EXPECT_EQ(base64Encode(std::string("\xff\xfe\xfd", 3)), "//79");
-}
-
 }  // namespace
 }  // namespace eg::events

@@ -1,7 +1,5 @@
 #include "providers/aws/aws_invokers.h"
 
-#include <openssl/evp.h>
-
 #include <boost/json.hpp>
 
 #include "common/json.h"
@@ -35,15 +33,6 @@ std::string underBase(std::string_view base, std::string_view path) {
 }
 
 }  // namespace
-
-std::string base64Encode(std::string_view data) {
-  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(data.data()),
-                                static_cast<int>(data.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
 
 std::string partitionKeyOf(std::string_view payload) {
   boost::system::error_code ec;

@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/base64.h"
 #include "providers/aws/aws_call.h"
 #include "providers/provider.h"
 
@@ -54,7 +55,7 @@ std::unique_ptr<Invoker> makeAwsInvoker(net::HttpClient& client, AwsProviderConf
                                         net::Url url);
 
 // Helpers, exposed for tests.
-std::string base64Encode(std::string_view data);
+using eg::base64Encode;
 // The CloudEvent's ID ("eventID" in 0.1, "id" in 1.0), at most 256 bytes (Kinesis'
 // limit, cut on a UTF-8 boundary); the payload's SHA-256 when it has none.
 std::string partitionKeyOf(std::string_view payload);
