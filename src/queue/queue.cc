@@ -1,6 +1,33 @@
 #include "queue/queue.h"
 
+#include <mutex>
+
 namespace eg::queue {
+
+EnqueueHandler allParts(std::size_t n, EnqueueHandler done) {
+  if (n <= 1) return done;
+  struct Parts {
+    std::mutex mu;
+    std::size_t left;
+    Status first;
+    EnqueueHandler done;
+  };
+  auto parts = std::make_shared<Parts>();
+  parts->left = n;
+  parts->done = std::move(done);
+  return [parts](Status status) {
+    EnqueueHandler done;
+    Status result;
+    {
+      std::lock_guard lock(parts->mu);
+      if (!status && parts->first) parts->first = std::move(status);
+      if (--parts->left > 0) return;
+      done = std::move(parts->done);
+      result = std::move(parts->first);
+    }
+    done(std::move(result));
+  };
+}
 
 WallMs nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <boost/asio/async_result.hpp>
@@ -103,6 +105,11 @@ class DeliveryQueue {
   // stream acknowledged them), or kUnavailable with a message when nothing was queued
   // (full, or the backend cannot be reached); then the event is refused with 503.
   virtual void enqueue(EnqueueRequest request, EnqueueHandler done) = 0;
+  // enqueue for several events at once, admitted whole: every request's deliveries fit
+  // and are queued, or none is (a CloudEvents batch has one answer, spec §3.8). `done`
+  // once all are kept; should keeping one fail after admission (a disk error), it gets
+  // that error though others may have been kept.
+  virtual void enqueueAll(std::vector<EnqueueRequest> requests, EnqueueHandler done) = 0;
 
   // Hands out up to `max` (at least 1) deliveries that are due, waiting until one is.
   // Answers an empty vector once close() was called. One take at a time.
@@ -130,19 +137,28 @@ class DeliveryQueue {
   virtual bool durable() const = 0;
 };
 
-// co_await-able forms of enqueue and take: the handler runs on the awaiting
-// coroutine's executor.
-template <class Token>
-auto asyncEnqueue(DeliveryQueue& queue, EnqueueRequest request, Token&& token) {
+// A handler for `n` parts of one enqueue: calls `done` once, when the last part
+// answers, with the first failure among them (or ok).
+EnqueueHandler allParts(std::size_t n, EnqueueHandler done);
+
+// co_await-able forms of enqueue (one EnqueueRequest) or enqueueAll (a vector of them),
+// and of take: the handler runs on the awaiting coroutine's executor.
+template <class Request, class Token>
+auto asyncEnqueue(DeliveryQueue& queue, Request request, Token&& token) {
   return boost::asio::async_initiate<Token, void(Status)>(
-      [&queue](auto handler, EnqueueRequest request) {
+      [&queue](auto handler, Request request) {
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        queue.enqueue(std::move(request), [shared](Status status) {
+        auto done = [shared](Status status) {
           auto executor = boost::asio::get_associated_executor(*shared);
           boost::asio::post(executor, [shared, status = std::move(status)]() mutable {
             std::move (*shared)(std::move(status));
           });
-        });
+        };
+        if constexpr (std::is_same_v<Request, EnqueueRequest>) {
+          queue.enqueue(std::move(request), std::move(done));
+        } else {
+          queue.enqueueAll(std::move(request), std::move(done));
+        }
       },
       token, std::move(request));
 }

@@ -208,6 +208,26 @@ TEST(EmbeddedQueueTest, AFullLogRefusesNewEventsAndRecoversRoomAsDeliveriesCompl
   ASSERT_TRUE(waitUntil([&] { return enqueueNow(*q, event(payload), {target("a")}).ok(); }));
 }
 
+TEST(EmbeddedQueueTest, EventsQueuedTogetherFitWholeOrNoneIsQueued) {
+  TempDir tmp;
+  EmbeddedQueueOptions options;
+  options.dir = tmp.path();
+  options.maxBytes = 64 << 10;
+  options.segmentBytes = 8 << 10;
+  auto q = openQueue(options);
+  const std::string payload(1000, 'p');
+  // Forty events of 1 KB fit in 64 KiB; eighty do not.
+  std::vector<EnqueueRequest> tooMany;
+  for (int i = 0; i < 80; ++i) tooMany.push_back(EnqueueRequest{event(payload), {target("a")}});
+  const Status refused = enqueueAllNow(*q, tooMany);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("full"), std::string::npos);
+  EXPECT_EQ(q->stats().deliveries, 0u);
+  tooMany.resize(40);
+  ASSERT_TRUE(enqueueAllNow(*q, tooMany).ok());
+  EXPECT_EQ(drain(*q, 40).size(), 1u);  // all the same payload
+}
+
 TEST(EmbeddedQueueTest, CompletedSegmentsAreRemoved) {
   TempDir tmp;
   EmbeddedQueueOptions options;

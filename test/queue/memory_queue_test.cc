@@ -31,6 +31,23 @@ TEST(MemoryQueueTest, AnEventThatDoesNotFitWholeIsRefusedAndTakesNoRoom) {
   EXPECT_EQ(q.stats().deliveries, 3u);
 }
 
+TEST(MemoryQueueTest, EventsQueuedTogetherFitWholeOrNoneIsQueued) {
+  MemoryQueue q(3);
+  ASSERT_TRUE(q.start().ok());
+  ASSERT_TRUE(enqueueNow(q, event("a"), {target("1")}).ok());
+  std::vector<EnqueueRequest> batch;
+  batch.push_back(EnqueueRequest{event("b"), {target("1")}});
+  batch.push_back(EnqueueRequest{event("c"), {target("1"), target("2")}});
+  const Status refused = enqueueAllNow(q, batch);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, ErrorKind::kUnavailable);
+  EXPECT_EQ(q.stats().deliveries, 1u);
+  batch.pop_back();
+  batch.push_back(EnqueueRequest{event("c"), {target("1")}});
+  ASSERT_TRUE(enqueueAllNow(q, batch).ok());
+  EXPECT_EQ(q.stats().deliveries, 3u);
+}
+
 TEST(MemoryQueueTest, RoomIsGivenBackOnlyWhenADeliveryIsSettledForGood) {
   MemoryQueue q(1);
   ASSERT_TRUE(q.start().ok());

@@ -78,6 +78,18 @@ inline Status enqueueNow(DeliveryQueue& q, std::shared_ptr<const EventData> e,
   return answer.get();
 }
 
+// enqueueAll, and waits for the answer.
+inline Status enqueueAllNow(DeliveryQueue& q, std::vector<EnqueueRequest> requests) {
+  std::promise<Status> done;
+  auto answer = done.get_future();
+  q.enqueueAll(std::move(requests), [&done](Status s) { done.set_value(std::move(s)); });
+  if (answer.wait_for(kWait) != std::future_status::ready) {
+    ADD_FAILURE() << "enqueueAll did not answer in time";
+    return Error::timeout("enqueueAll did not answer");
+  }
+  return answer.get();
+}
+
 // A take whose answer is awaited later.
 class PendingTake {
  public:
@@ -305,6 +317,22 @@ TYPED_TEST_P(QueueContractTest, ConcurrentProducersAndOneConsumerLoseNothing) {
   EXPECT_EQ(seen.size(), expected) << "a delivery was handed out twice";
 }
 
+TYPED_TEST_P(QueueContractTest, EnqueueAllQueuesEveryEventsDeliveries) {
+  auto q = this->factory_.open();
+  std::vector<EnqueueRequest> requests;
+  requests.push_back(EnqueueRequest{event("first"), {target("a"), target("b")}});
+  requests.push_back(EnqueueRequest{event("empty"), {}});
+  requests.push_back(EnqueueRequest{event("second"), {target("c")}});
+  ASSERT_TRUE(enqueueAllNow(*q, std::move(requests)).ok());
+  auto leases = takeAll(*q, 3);
+  std::set<std::string> got;
+  for (auto& l : leases) got.insert(l.delivery.event->payload + "/" + l.delivery.target.subscriptionId);
+  EXPECT_EQ(got, (std::set<std::string>{"first/a", "first/b", "second/c"}));
+  for (auto& l : leases) q->complete(std::move(l));
+  EXPECT_TRUE(enqueueAllNow(*q, {}).ok());
+  EXPECT_TRUE(waitUntil([&] { return q->stats().deliveries == 0; }));
+}
+
 TYPED_TEST_P(QueueContractTest, WhatWasNotCompletedSurvivesTheQueue) {
   if (!TypeParam::kDurable) GTEST_SKIP() << "not a durable backend";
   {
@@ -350,6 +378,7 @@ REGISTER_TYPED_TEST_SUITE_P(QueueContractTest, HandsOutWhatWasQueuedWithItsEvent
                             AReplacementTakesTheDeliverysPlace, AReleasedLeaseIsHandedOutAgain,
                             StatsCountWhatIsHeld, CloseAnswersAPendingTakeEmpty,
                             ConcurrentProducersAndOneConsumerLoseNothing,
+                            EnqueueAllQueuesEveryEventsDeliveries,
                             WhatWasNotCompletedSurvivesTheQueue);
 
 }  // namespace eg::queue::testing

@@ -99,22 +99,49 @@ Stats EmbeddedQueue::stats() const {
 
 // ---- callers' side ----
 
-void EmbeddedQueue::push(Op op, bool urgent) {
+void EmbeddedQueue::push(Op op, bool urgent) { push(std::span<Op>(&op, 1), urgent); }
+
+void EmbeddedQueue::push(std::span<Op> ops, bool urgent) {
   std::unique_lock lock(mu_);
-  if (stopping_ || (closed_ && op.kind == Op::kEnqueue)) {
+  if (stopping_ || (closed_ && ops.front().kind == Op::kEnqueue)) {
     lock.unlock();
-    if (op.kind == Op::kEnqueue) {
+    for (Op& op : ops) {
+      if (op.kind != Op::kEnqueue) continue;
       reservedBytes_ -= op.frameBytes;
       op.done(Error::unavailable("the delivery queue is closed"));
     }
     return;
   }
-  if (op.kind != Op::kEnqueue) leased_.erase(op.slot);
-  inbox_.push_back(std::move(op));
+  for (Op& op : ops) {
+    if (op.kind != Op::kEnqueue) leased_.erase(op.slot);
+    inbox_.push_back(std::move(op));
+  }
   const bool wake = urgent && !urgent_;
   urgent_ = urgent_ || urgent;
   lock.unlock();
   if (wake) wake_.notify_one();
+}
+
+EmbeddedQueue::Op EmbeddedQueue::enqueueOp(EnqueueRequest request) {
+  Op op{Op::kEnqueue};
+  // Encoded here, on the caller's thread; the queue thread fills in the prefix.
+  op.body.reserve(kFreshPrefix + encodedNewSize(*request.event, request.targets));
+  op.body.assign(kFreshPrefix, '\0');
+  encodeNew(op.body, *request.event, request.targets);
+  op.frameBytes = SegmentLog::kFrameHeader + op.body.size();
+  op.request = std::move(request);
+  return op;
+}
+
+Status EmbeddedQueue::reserve(uint64_t frameBytes) {
+  uint64_t reserved = reservedBytes_.load();
+  do {
+    if (logBytes_.load() + reserved + frameBytes > options_.maxBytes) {
+      return Error::unavailable("the delivery queue is full (-queue-max-bytes " +
+                                std::to_string(options_.maxBytes) + "), retry later");
+    }
+  } while (!reservedBytes_.compare_exchange_weak(reserved, reserved + frameBytes));
+  return {};
 }
 
 void EmbeddedQueue::enqueue(EnqueueRequest request, EnqueueHandler done) {
@@ -122,23 +149,36 @@ void EmbeddedQueue::enqueue(EnqueueRequest request, EnqueueHandler done) {
     done(Status{});
     return;
   }
-  Op op{Op::kEnqueue};
-  // Encoded here, on the caller's thread; the queue thread fills in the prefix.
-  op.body.reserve(kFreshPrefix + encodedNewSize(*request.event, request.targets));
-  op.body.assign(kFreshPrefix, '\0');
-  encodeNew(op.body, *request.event, request.targets);
-  op.frameBytes = SegmentLog::kFrameHeader + op.body.size();
-  uint64_t reserved = reservedBytes_.load();
-  do {
-    if (logBytes_.load() + reserved + op.frameBytes > options_.maxBytes) {
-      done(Error::unavailable("the delivery queue is full (-queue-max-bytes " +
-                              std::to_string(options_.maxBytes) + "), retry later"));
-      return;
-    }
-  } while (!reservedBytes_.compare_exchange_weak(reserved, reserved + op.frameBytes));
-  op.request = std::move(request);
+  Op op = enqueueOp(std::move(request));
+  if (auto room = reserve(op.frameBytes); !room) {
+    done(std::move(room));
+    return;
+  }
   op.done = std::move(done);
   push(std::move(op), true);
+}
+
+void EmbeddedQueue::enqueueAll(std::vector<EnqueueRequest> requests, EnqueueHandler done) {
+  std::erase_if(requests, [](const EnqueueRequest& r) { return r.targets.empty(); });
+  if (requests.empty()) {
+    done(Status{});
+    return;
+  }
+  // One record per event, as enqueue writes; room for all of them is taken at once.
+  std::vector<Op> ops;
+  ops.reserve(requests.size());
+  uint64_t frameBytes = 0;
+  for (EnqueueRequest& request : requests) {
+    ops.push_back(enqueueOp(std::move(request)));
+    frameBytes += ops.back().frameBytes;
+  }
+  if (auto room = reserve(frameBytes); !room) {
+    done(std::move(room));
+    return;
+  }
+  const EnqueueHandler part = allParts(ops.size(), std::move(done));
+  for (Op& op : ops) op.done = part;
+  push(std::span<Op>(ops), true);
 }
 
 std::vector<Lease> EmbeddedQueue::takeLocked(std::size_t max) {

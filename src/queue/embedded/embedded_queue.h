@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -62,6 +63,7 @@ class EmbeddedQueue final : public DeliveryQueue {
 
   Status start() override;
   void enqueue(EnqueueRequest request, EnqueueHandler done) override;
+  void enqueueAll(std::vector<EnqueueRequest> requests, EnqueueHandler done) override;
   void take(std::size_t max, TakeHandler handler) override;
   void complete(Lease lease) override;
   void retry(Lease lease, uint32_t attempts, WallMs dueAtMs, std::string lastError) override;
@@ -110,6 +112,12 @@ class EmbeddedQueue final : public DeliveryQueue {
   };
 
   void push(Op op, bool urgent);
+  // Several ops, queued under one lock: all of them, or (closed) none.
+  void push(std::span<Op> ops, bool urgent);
+  // An enqueue's record, encoded, without its handler.
+  Op enqueueOp(EnqueueRequest request);
+  // Takes `frameBytes` of room against -queue-max-bytes, or says the queue is full.
+  Status reserve(uint64_t frameBytes);
   void run();
   void process(std::vector<Op>& ops, std::vector<uint64_t>& acks);
   // Adds to ready_ (lock held) and answers a waiting take (after unlocking `lock`).

@@ -44,8 +44,17 @@ void MemoryQueue::wake(std::unique_lock<std::mutex>& lock) {
 }
 
 void MemoryQueue::enqueue(EnqueueRequest request, EnqueueHandler done) {
+  admit(std::span<EnqueueRequest>(&request, 1), std::move(done));
+}
+
+void MemoryQueue::enqueueAll(std::vector<EnqueueRequest> requests, EnqueueHandler done) {
+  admit(requests, std::move(done));
+}
+
+void MemoryQueue::admit(std::span<EnqueueRequest> requests, EnqueueHandler done) {
   std::unique_lock lock(mu_);
-  const std::size_t n = request.targets.size();
+  std::size_t n = 0;
+  for (const EnqueueRequest& request : requests) n += request.targets.size();
   if (closed_) {
     lock.unlock();
     done(Error::unavailable("the delivery queue is closed"));
@@ -57,12 +66,14 @@ void MemoryQueue::enqueue(EnqueueRequest request, EnqueueHandler done) {
     return;
   }
   held_ += n;
-  for (Target& target : request.targets) {
-    Delivery& d = ready_.emplace_back();
-    d.event = request.event;
-    d.target = std::move(target);
-    d.dueAtMs = request.event->acceptedAtMs;
-    bytes_ += d.bytes();
+  for (EnqueueRequest& request : requests) {
+    for (Target& target : request.targets) {
+      Delivery& d = ready_.emplace_back();
+      d.event = request.event;
+      d.target = std::move(target);
+      d.dueAtMs = request.event->acceptedAtMs;
+      bytes_ += d.bytes();
+    }
   }
   std::vector<TakeHandler> handlers;
   std::vector<std::vector<Lease>> batches;

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <deque>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -26,6 +27,7 @@ class MemoryQueue final : public DeliveryQueue {
 
   Status start() override;
   void enqueue(EnqueueRequest request, EnqueueHandler done) override;
+  void enqueueAll(std::vector<EnqueueRequest> requests, EnqueueHandler done) override;
   void take(std::size_t max, TakeHandler handler) override;
   void complete(Lease lease) override;
   void retry(Lease lease, uint32_t attempts, WallMs dueAtMs, std::string lastError) override;
@@ -41,6 +43,8 @@ class MemoryQueue final : public DeliveryQueue {
     bool operator()(const Delivery& a, const Delivery& b) const { return a.dueAtMs > b.dueAtMs; }
   };
 
+  // enqueue and enqueueAll: every request's deliveries, or none when they do not fit.
+  void admit(std::span<EnqueueRequest> requests, EnqueueHandler done);
   // Answers the waiting take when something is ready. Called with the lock held;
   // returns the handler to call (outside the lock) and its leases.
   void serveLocked(std::vector<TakeHandler>& handlers, std::vector<std::vector<Lease>>& batches);

@@ -192,6 +192,14 @@ std::string NatsQueue::describe() const {
 Stats NatsQueue::stats() const { return session_->stats.current(nowMs()); }
 
 void NatsQueue::enqueue(EnqueueRequest request, EnqueueHandler done) {
+  publish(std::span<EnqueueRequest>(&request, 1), std::move(done));
+}
+
+void NatsQueue::enqueueAll(std::vector<EnqueueRequest> requests, EnqueueHandler done) {
+  publish(requests, std::move(done));
+}
+
+void NatsQueue::publish(std::span<EnqueueRequest> requests, EnqueueHandler done) {
   Session& s = *session_;
   auto refuse = [&](Error e) {
     if (done) callGuarded("an enqueue handler", [&] { done(std::move(e)); });
@@ -200,24 +208,31 @@ void NatsQueue::enqueue(EnqueueRequest request, EnqueueHandler done) {
     std::lock_guard lock(mu_);
     if (closed_) return refuse(nats::unavailable("the queue is closed"));
   }
-  if (!request.event) return refuse(Error::internal("enqueue without an event"));
-  if (request.targets.empty()) {
+  std::size_t n = 0;
+  for (const EnqueueRequest& request : requests) {
+    if (!request.event) return refuse(Error::internal("enqueue without an event"));
+    n += request.targets.size();
+  }
+  if (n == 0) {
     if (done) callGuarded("an enqueue handler", [&] { done(Status{}); });
     return;
   }
   if (!s.setUp || !s.connected()) return refuse(nats::unavailable(s.notReadyReason()));
 
+  // One message per delivery; the publisher answers once the stream has them all, and
+  // deletes those it has when one fails: all or none.
   std::vector<std::string> bodies;
-  bodies.reserve(request.targets.size());
+  bodies.reserve(n);
   int64_t bytes = 0;
-  for (const Target& target : request.targets) {
-    std::string body;
-    encodeNew(body, *request.event, std::span<const Target>(&target, 1));
-    bytes += s.storedBytes(body.size());
-    bodies.push_back(std::move(body));
+  for (const EnqueueRequest& request : requests) {
+    for (const Target& target : request.targets) {
+      std::string body;
+      encodeNew(body, *request.event, std::span<const Target>(&target, 1));
+      bytes += s.storedBytes(body.size());
+      bodies.push_back(std::move(body));
+    }
   }
-  const auto token =
-      s.stats.begin(static_cast<int64_t>(request.targets.size()), bytes, nowMs());
+  const auto token = s.stats.begin(static_cast<int64_t>(n), bytes, nowMs());
   Session* session = &s;
   s.publisher.publish(
       std::move(bodies),

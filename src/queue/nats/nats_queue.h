@@ -58,6 +58,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -103,6 +104,7 @@ class NatsQueue final : public DeliveryQueue {
   // only for such operator mistakes, never because NATS cannot be reached.
   Status start() override;
   void enqueue(EnqueueRequest request, EnqueueHandler done) override;
+  void enqueueAll(std::vector<EnqueueRequest> requests, EnqueueHandler done) override;
   void take(std::size_t max, TakeHandler handler) override;
   void complete(Lease lease) override;
   void retry(Lease lease, uint32_t attempts, WallMs dueAtMs, std::string lastError) override;
@@ -117,6 +119,8 @@ class NatsQueue final : public DeliveryQueue {
   bool ready() const;
 
  private:
+  // enqueue and enqueueAll: one message per delivery of every request.
+  void publish(std::span<EnqueueRequest> requests, EnqueueHandler done);
   struct PendingTake {
     std::size_t max = 1;
     TakeHandler handler;
