@@ -1,11 +1,14 @@
 // Request -> event (events/request_to_event). Input, line by line: method, target, the
 // decoded path, header lines "name: value" up to an empty line, then the body. The
 // request is turned into an event once per mode (spec section 3.1): as it is, and with
-// the headers that select structured, binary (CE-*/ce-*), legacy (Event) mode, or an
-// http.request event with a JSON, form or opaque body, put before its own headers.
-// Checks: every event is written as valid JSON (what functions receive), whose
-// eventType and eventID are the event's; an http.request event stays valid with path
-// parameters set; and httpRequestText is the JSON of toJson(httpRequestData(...)).
+// the headers that select structured, binary (CE-*/ce-*), CloudEvents 1.0 binary
+// (ce-specversion) or batch, legacy (Event) mode, or an http.request event with a JSON,
+// form or opaque body, put before its own headers.
+// Checks: every event (every batch member) is written as valid JSON (what functions
+// receive), whose type and ID are the event's; a 1.0 event reads back as itself; every
+// event can be formatted in every version and mode a function may ask for; an
+// http.request event stays valid with path parameters set; and httpRequestText is the
+// JSON of toJson(httpRequestData(...)).
 
 #include <cstdint>
 #include <cstdlib>
@@ -16,6 +19,8 @@
 
 #include "common/http_syntax.h"
 #include "common/json.h"
+#include "events/cloud_event_v1.h"
+#include "events/event_format.h"
 #include "events/request_to_event.h"
 #include "byte_reader.h"
 
@@ -39,6 +44,12 @@ const std::vector<Headers> kModes = {
      {"ce-eventid", "1"},
      {"ce-eventtime", "2026-11-28T09:00:00Z"},
      {"Content-Type", "text/plain"}},
+    {{"ce-specversion", "1.0"},
+     {"ce-id", "1"},
+     {"ce-source", "/users"},
+     {"ce-type", "user.created"},
+     {"Content-Type", "application/json"}},
+    {{"Content-Type", "application/cloudevents-batch+json"}},
     {{"Event", "user.created"}, {"Content-Type", "application/json"}},
     {{"Event", "user.created"}},
     {{"Content-Type", "application/json"}},
@@ -72,17 +83,43 @@ json::string asWritten(std::string_view s) {
   return parsed(out).as_string();
 }
 
+// What every written event promises: a 1.0 event reads back as itself, and a function
+// may receive it in any version and mode.
+void checkWritten(const std::string& text) {
+  auto back = events::fromStructuredJson(parsed(text));
+  check(back.ok());
+  if (back->specVersion == events::SpecVersion::k10) check(events::serialize(*back) == text);
+  for (auto version : {events::EventVersion::kAsReceived, events::EventVersion::k01,
+                       events::EventVersion::k10}) {
+    for (auto mode : {events::EventMode::kStructured, events::EventMode::kBinary}) {
+      auto message = events::formatEvent(text, version, mode);
+      check(message.ok());
+      for (const auto& [name, value] : message->headers) {
+        check(eg::isHttpToken(name) && eg::isHttpFieldValue(value));
+      }
+    }
+  }
+}
+
 void checkEvent(const eg::net::Request& req, std::string_view path,
                 const std::vector<std::pair<std::string, std::string>>& params) {
   auto incoming = events::eventFromRequest(req, path);
   if (!incoming) return;
+  if (incoming->kind == events::IncomingEvent::kBatch) {
+    for (const auto& member : incoming->batch) checkWritten(events::serialize(member));
+    return;
+  }
+  const bool v1 = incoming->event.specVersion == events::SpecVersion::k10;
   const json::string eventType = asWritten(incoming->event.eventType);
   const json::string eventId = asWritten(events::eventId(*incoming));
   const bool httpRequest = incoming->kind == events::IncomingEvent::kHttpRequest;
   if (httpRequest) check(events::setPathParams(*incoming, params));
-  const json::value event = parsed(events::takeEventJson(*incoming));
+  const std::string text = events::takeEventJson(*incoming);
+  checkWritten(text);
+  const json::value event = parsed(text);
   const json::object& o = event.as_object();
-  check(o.at("eventType").as_string() == eventType && o.at("eventID").as_string() == eventId);
+  check(o.at(v1 ? "type" : "eventType").as_string() == eventType &&
+        o.at(v1 ? "id" : "eventID").as_string() == eventId);
   if (httpRequest) {
     // A name given twice keeps its last value.
     const json::object& given = o.at("data").at("params").as_object();

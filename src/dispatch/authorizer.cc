@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "common/json.h"
+#include "events/cloud_event_v1.h"
 
 namespace eg::dispatch {
 
@@ -63,6 +64,11 @@ Result<json::object> parseAuthorizerResult(std::string_view result) {
 }
 
 void attachAuthorization(events::CloudEvent& event, json::object authorization) {
+  if (event.specVersion == events::SpecVersion::k10) {
+    // 1.0 extension values are strings, numbers or booleans: the object as JSON text.
+    event.extensions[kAuthorizationExtension] = json::serialize(authorization);
+    return;
+  }
   events::unmark(event);
   auto& slot = event.extensions["eventgateway"];
   if (!slot.is_object()) slot = json::object();
@@ -73,7 +79,7 @@ Result<std::string> authorizedPayload(std::string_view eventJson, json::object a
   boost::system::error_code ec;
   json::value value = parseValue(eventJson, ec);
   if (ec) return Error::internal("event to authorize is not JSON: " + ec.message());
-  auto event = events::fromJson(std::move(value));
+  auto event = events::fromStructuredJson(std::move(value));
   if (!event) return Error::internal("event to authorize: " + event.error().message);
   attachAuthorization(*event, std::move(authorization));
   return events::serialize(*event);

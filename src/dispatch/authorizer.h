@@ -23,7 +23,12 @@ std::string authorizerPayload(std::string_view eventJson, std::string_view reque
 // parse or has the wrong shape, and a result with neither key.
 Result<boost::json::object> parseAuthorizerResult(std::string_view result);
 
-// Sets extensions.eventgateway.authorization, keeping the other eventgateway keys.
+// The 1.0 extension attribute that carries an authorizer's decision, as JSON text.
+inline constexpr std::string_view kAuthorizationExtension = "eventgatewayauth";
+
+// Sets extensions.eventgateway.authorization of a 0.1 event, keeping the other
+// eventgateway keys; a 1.0 event gets the extension attribute eventgatewayauth holding
+// the object's JSON text, as 1.0 extension values cannot be objects.
 void attachAuthorization(events::CloudEvent& event, boost::json::object authorization);
 
 // The event's JSON with the authorization attached: the CloudEvent read back from

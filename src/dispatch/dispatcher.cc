@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/json.h"
+#include "dispatch/answers.h"
 #include "dispatch/authorizer.h"
 #include "dispatch/cors.h"
 #include "dispatch/sync_response.h"
@@ -29,12 +30,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::string_view kShuttingDown = "gateway is shutting down";
-constexpr std::string_view kResourceNotFound = "resource not found";
-constexpr std::string_view kInvokeNotFound = "function or subscription not found";
-constexpr std::string_view kSystemEventRefused =
-    "system events (types starting with \"eventgateway.\" or \"gateway.\") cannot be emitted";
-constexpr std::string_view kUnauthorized = "Unauthorized";
 constexpr std::string_view kDefaultSpace = "default";
 
 std::atomic<uint64_t> nextInstance{1};
@@ -45,31 +40,6 @@ std::vector<double> processingBuckets() {
   double b = 0.00001;
   for (int i = 0; i < 20; ++i, b *= 2) bounds.push_back(b);
   return bounds;
-}
-
-net::Response emptyResponse(const net::Request& request, http::status status) {
-  net::Response response{status, request.version()};
-  response.keep_alive(request.keep_alive());
-  response.prepare_payload();
-  return response;
-}
-
-net::Response jsonError(const net::Request& request, http::status status,
-                        std::string_view message) {
-  net::Response response{status, request.version()};
-  response.keep_alive(request.keep_alive());
-  response.set(http::field::content_type, "application/json");
-  response.body() = errorBody(message);
-  response.prepare_payload();
-  return response;
-}
-
-// Retry-After: the sender may try again at once, and reaches another instance or this
-// one restarted.
-net::Response shuttingDown(const net::Request& request) {
-  net::Response response = jsonError(request, http::status::service_unavailable, kShuttingDown);
-  response.set(http::field::retry_after, "1");
-  return response;
 }
 
 int hexValue(char c) {
@@ -453,6 +423,9 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
   if (!incoming) {
     return answer(jsonError(request, http::status::bad_request, incoming.error().message));
   }
+  if (incoming->kind == events::IncomingEvent::kBatch) {
+    return batchPlan(request, std::move(snapshot), path, incoming->batch);
+  }
   events::CloudEvent& event = incoming->event;
   if (events::isSystemEventType(event.eventType)) {
     return answer(jsonError(request, http::status::bad_request, kSystemEventRefused));
@@ -570,6 +543,7 @@ asio::awaitable<net::Response> Dispatcher::dispatch(
   Plan plan = makePlan(request, std::move(snapshot), path);
   if (auto* call = std::get_if<SyncCall>(&plan)) return callSync(request, std::move(*call));
   if (auto* call = std::get_if<AcceptCall>(&plan)) return accept(request, std::move(*call));
+  if (auto* call = std::get_if<BatchCall>(&plan)) return acceptBatch(request, std::move(*call));
   if (auto* invokeCall = std::get_if<InvokeCall>(&plan)) {
     return invoke(request, std::move(invokeCall->snapshot), path, std::move(*invokeCall->event));
   }
@@ -619,10 +593,7 @@ asio::awaitable<net::Response> Dispatcher::accept(net::Request& request, AcceptC
   if (!queued) {
     for (const auto& route : call.routes) counter(dropped_, route.subscription->space, type).inc();
     spdlog::warn("event of type {} refused: {}", type, queued.error().message);
-    auto response =
-        jsonError(request, http::status::service_unavailable, queued.error().message);
-    response.set(http::field::retry_after, "1");
-    co_return response;
+    co_return queueRefused(request, queued.error().message);
   }
   if (call.announce) {
     emitSystemEvent(call.snapshot, SystemEvent::kEventReceived, "", *call.announce);

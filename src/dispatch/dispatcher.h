@@ -127,7 +127,14 @@ class Dispatcher {
     std::shared_ptr<const routing::Snapshot> snapshot;
     std::unique_ptr<events::CloudEvent> event;
   };
-  using Plan = std::variant<net::Response, SyncCall, InvokeCall, AcceptCall>;
+  // A CloudEvents batch (batch_dispatch.cc): its members' deliveries, queued together.
+  struct BatchCall {
+    std::shared_ptr<const routing::Snapshot> snapshot;
+    std::vector<queue::EnqueueRequest> requests;
+    std::vector<std::span<const routing::Route>> routes;  // each request's, into *snapshot
+    std::vector<std::string> announce;                    // event.received's data, per member
+  };
+  using Plan = std::variant<net::Response, SyncCall, InvokeCall, AcceptCall, BatchCall>;
 
   // Not a coroutine: it plans, then hands over to the coroutine the plan needs, so that
   // no coroutine frame carries what another path uses (frames stay small enough for
@@ -139,6 +146,10 @@ class Dispatcher {
                 const std::string& path);
   boost::asio::awaitable<net::Response> callSync(net::Request& request, SyncCall call);
   boost::asio::awaitable<net::Response> accept(net::Request& request, AcceptCall call);
+  // A batch's members go to async subscribers only, admitted all or none (spec §3.8).
+  Plan batchPlan(net::Request& request, std::shared_ptr<const routing::Snapshot> snapshot,
+                 const std::string& path, std::vector<events::CloudEvent>& members);
+  boost::asio::awaitable<net::Response> acceptBatch(net::Request& request, BatchCall call);
   // dispatch, with CORS headers added to its answer. `rules` point into `snapshot`,
   // which the frame keeps.
   boost::asio::awaitable<net::Response> dispatchWithCors(

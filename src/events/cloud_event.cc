@@ -7,6 +7,7 @@
 #include <boost/url/parse.hpp>
 
 #include "common/json.h"
+#include "events/cloud_event_v1.h"
 #include "events/gateway_event.h"
 
 namespace eg::events {
@@ -155,6 +156,7 @@ bool isUriReference(std::string_view text) {
 }
 
 json::object toJson(const CloudEvent& event) {
+  if (event.specVersion == SpecVersion::k10) return json::parse(serializeV1(event)).as_object();
   json::object o;
   o.reserve(10);
   o.emplace("eventType", event.eventType);
@@ -171,6 +173,7 @@ json::object toJson(const CloudEvent& event) {
 }
 
 std::string serialize(const CloudEvent& event) {
+  if (event.specVersion == SpecVersion::k10) return serializeV1(event);
   std::string out;
   out.reserve(320 + event.eventType.size() + event.source.size());
   JsonWriter w(out);

@@ -10,8 +10,17 @@
 
 namespace eg::events {
 
-// CloudEvents v0.1 (spec §3.1).
+// The CloudEvents version an event arrived in, and is written in (spec §3.1, §3.8).
+enum class SpecVersion : unsigned char { k01, k10 };
+
+// A CloudEvent of either version, held under the 0.1 attribute names (spec §3.1); a
+// 1.0 event maps onto them by the 1.0 spec's names (type -> eventType, id -> eventID,
+// time -> eventTime, dataschema -> schemaURL, datacontenttype -> contentType, its
+// extension attributes -> `extensions`), plus `subject` and `dataBase64`, which only 1.0
+// has. events/cloud_event_v1.h reads and writes the 1.0 form; serialize writes the
+// version in `specVersion`.
 struct CloudEvent {
+  SpecVersion specVersion = SpecVersion::k01;
   std::string eventType;
   std::optional<std::string> eventTypeVersion;
   std::string cloudEventsVersion = "0.1";
@@ -29,6 +38,10 @@ struct CloudEvent {
   // both.
   bool marked = false;
   boost::json::value data;         // null when absent
+  // 1.0 only: `subject`; and data that is bytes, held as its base64 text in `data`
+  // (written as data_base64).
+  std::optional<std::string> subject;
+  bool dataBase64 = false;
 };
 
 // `extensions` with the marker of a `marked` event in it, first: the JSON form's.
@@ -37,12 +50,13 @@ boost::json::object allExtensions(const CloudEvent& event);
 // extensions.eventgateway); does nothing otherwise.
 void unmark(CloudEvent& event);
 
-// The JSON form, attributes in the order eventType, eventTypeVersion?,
+// The JSON form (a 1.0 event: serializeV1's, parsed), for 0.1 attributes in the order eventType, eventTypeVersion?,
 // cloudEventsVersion, source, eventID, eventTime?, schemaURL?, contentType?,
 // extensions? (omitted when empty), data (always present, null when absent).
 // toJson copies `data`; prefer serialize when only the text is needed.
 boost::json::object toJson(const CloudEvent& event);
-// Same document as toJson, written straight into a string without building an object.
+// The event's JSON in its own version: for 0.1 the document toJson builds, written
+// straight into a string without building an object; for 1.0 serializeV1's.
 std::string serialize(const CloudEvent& event);
 
 // Validates a structured CloudEvent v0.1. The value must be an object with the string

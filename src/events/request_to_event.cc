@@ -6,6 +6,7 @@
 
 #include "common/http_syntax.h"
 #include "common/json.h"
+#include "events/cloud_event_v1.h"
 #include "events/gateway_event.h"
 
 namespace eg::events {
@@ -17,6 +18,7 @@ using boost::beast::iequals;
 namespace {
 
 constexpr std::string_view kCloudEventsMediaType = "application/cloudevents+json";
+constexpr std::string_view kBatchMediaType = "application/cloudevents-batch+json";
 
 json::parse_options parseOptions() {
   json::parse_options options;
@@ -68,13 +70,14 @@ int hexValue(char c) {
   return -1;
 }
 
-// Query component decoding: %XX escapes and '+' as space; a malformed escape is kept.
-void decodeComponent(std::string_view in, std::string& out) {
+// %XX escapes decoded, and '+' read as space when `plusIsSpace` (query components; not
+// CloudEvents 1.0 header values); a malformed escape is kept.
+void decodeComponent(std::string_view in, std::string& out, bool plusIsSpace = true) {
   out.clear();
   out.reserve(in.size());
   for (std::size_t i = 0; i < in.size(); ++i) {
     const char c = in[i];
-    if (c == '+') {
+    if (c == '+' && plusIsSpace) {
       out.push_back(' ');
     } else if (c == '%' && i + 2 < in.size() && hexValue(in[i + 1]) >= 0 &&
                hexValue(in[i + 2]) >= 0) {
@@ -248,6 +251,7 @@ struct RuleHeaders {
   std::string_view source;
   std::string_view eventId;
   std::string_view legacy;
+  std::string_view specVersion;  // CloudEvents 1.0 binary mode: ce-specversion
 
   explicit RuleHeaders(const net::Request& req) {
     auto take = [](std::string_view& slot, std::string_view value) {
@@ -275,18 +279,103 @@ struct RuleHeaders {
         else if (iequals(rest, "CloudEventsVersion")) take(version, field.value());
         else if (iequals(rest, "Source")) take(source, field.value());
         else if (iequals(rest, "EventID")) take(eventId, field.value());
+        else if (iequals(rest, "specversion")) take(specVersion, field.value());
       }
     }
   }
 };
 
+IncomingEvent incomingEvent(CloudEvent event, IncomingEvent::Kind kind, bool gatewayBuilt) {
+  IncomingEvent incoming;
+  incoming.event = std::move(event);
+  incoming.kind = kind;
+  incoming.gatewayBuilt = gatewayBuilt;
+  return incoming;
+}
+
 Result<IncomingEvent> structuredEvent(const net::Request& req) {
   boost::system::error_code ec;
   json::value value = parseValue(req.body(), ec, {}, parseOptions());
   if (ec) return Error::invalid("CloudEvent is not valid JSON: " + ec.message());
-  auto event = fromJson(std::move(value));
+  auto event = fromStructuredJson(std::move(value));
   if (!event) return std::move(event).error();
-  return IncomingEvent{std::move(*event), IncomingEvent::kStructured, false};
+  return incomingEvent(std::move(*event), IncomingEvent::kStructured, false);
+}
+
+Result<IncomingEvent> batchEvent(const net::Request& req) {
+  auto members = parseBatch(req.body());
+  if (!members) return std::move(members).error();
+  IncomingEvent incoming;
+  incoming.kind = IncomingEvent::kBatch;
+  incoming.batch = std::move(*members);
+  return incoming;
+}
+
+bool isTextType(std::string_view contentType) {
+  const std::string_view type = mediaType(contentType);
+  return istartsWith(type, "text/") || iequals(type, "application/xml") ||
+         iendsWith(type, "+xml");
+}
+
+// The data of a 1.0 binary-mode event: JSON types parsed, text and form types as text,
+// anything else, and whatever would not survive as JSON text, as bytes (data_base64).
+void setBinaryData(CloudEvent& event, const std::string& body, std::string_view contentType) {
+  if (body.empty()) return;
+  const BodyKind kind = bodyKind(contentType);
+  if (kind == BodyKind::kJson) {
+    boost::system::error_code ec;
+    json::value data = parseValue(body, ec, {}, parseOptions());
+    if (!ec) {
+      event.data = std::move(data);
+      return;
+    }
+  } else if ((kind == BodyKind::kForm || isTextType(contentType)) && isValidUtf8(body)) {
+    event.data = json::string(body);
+    return;
+  }
+  event.data = json::string(base64Encode(body));
+  event.dataBase64 = true;
+}
+
+// CloudEvents 1.0 binary mode (spec §3.8): every ce-<name> header is the attribute
+// <name>, the first of repeated headers winning; Content-Type is datacontenttype.
+Result<IncomingEvent> binaryEventV1(const net::Request& req, std::string_view version,
+                                    std::string_view contentType) {
+  if (version != kSpecVersion10) {
+    return Error::invalid(R"(CloudEvent doesn't validate: attribute "specversion" must be "1.0".)");
+  }
+  CloudEvent event;
+  event.specVersion = SpecVersion::k10;
+  event.cloudEventsVersion = kSpecVersion10;
+  if (!contentType.empty()) event.contentType = contentType;
+  std::string name;
+  for (const auto& field : req) {
+    const std::string_view header = field.name_string();
+    if (header.size() <= 3 || !istartsWith(header, "ce-")) continue;
+    name.assign(header.substr(3));
+    for (char& c : name) c = toLower(c);
+    // Values are percent-encoded, as the HTTP binding asks.
+    std::string value;
+    decodeComponent(field.value(), value, false);
+    auto setOnce = [&](std::string& slot) {
+      if (slot.empty()) slot = std::move(value);
+    };
+    auto setOptional = [&](std::optional<std::string>& slot) {
+      if (!slot) slot = std::move(value);
+    };
+    if (name == "specversion") continue;
+    if (name == "id") setOnce(event.eventID);
+    else if (name == "source") setOnce(event.source);
+    else if (name == "type") setOnce(event.eventType);
+    else if (name == "time") setOptional(event.eventTime);
+    else if (name == "subject") setOptional(event.subject);
+    else if (name == "dataschema") setOptional(event.schemaURL);
+    else if (name == "datacontenttype") setOptional(event.contentType);
+    else if (!event.extensions.contains(name)) event.extensions.emplace(name, std::move(value));
+  }
+  if (auto status = validateV1(event); !status) return std::move(status).error();
+  setBinaryData(event, req.body(), event.contentType ? *event.contentType : "");
+  return incomingEvent(std::move(event), IncomingEvent::kBinary, false);
 }
 
 Result<IncomingEvent> binaryEvent(const net::Request& req, std::string_view eventType,
@@ -316,7 +405,7 @@ Result<IncomingEvent> binaryEvent(const net::Request& req, std::string_view even
     if (!event.extensions.contains(name)) event.extensions.emplace(name, field.value());
   }
   event.data = normalizeData(req.body(), contentType);
-  return IncomingEvent{std::move(event), IncomingEvent::kBinary, false};
+  return incomingEvent(std::move(event), IncomingEvent::kBinary, false);
 }
 
 IncomingEvent legacyEvent(const net::Request& req, std::string_view eventType,
@@ -329,10 +418,11 @@ IncomingEvent legacyEvent(const net::Request& req, std::string_view eventType,
     data = parseValue(body, ec, {}, parseOptions());
     if (!ec) {
       parsed = true;
-      if (data.is_object() && data.get_object().contains("eventType")) {
+      if (data.is_object() && (data.get_object().contains("eventType") ||
+                               data.get_object().contains("specversion"))) {
         // A failed check leaves `data` untouched: it becomes the data of a built event.
-        if (auto event = fromJson(std::move(data)); event) {
-          return IncomingEvent{std::move(*event), IncomingEvent::kLegacy, false};
+        if (auto event = fromStructuredJson(std::move(data)); event) {
+          return incomingEvent(std::move(*event), IncomingEvent::kLegacy, false);
         }
       }
     }
@@ -340,7 +430,7 @@ IncomingEvent legacyEvent(const net::Request& req, std::string_view eventType,
   CloudEvent event = gatewayEvent(std::string(eventType));
   if (!contentType.empty()) event.contentType = contentType;
   event.data = parsed ? std::move(data) : normalizeData(body, contentType);
-  return IncomingEvent{std::move(event), IncomingEvent::kLegacy, true};
+  return incomingEvent(std::move(event), IncomingEvent::kLegacy, true);
 }
 
 }  // namespace
@@ -530,7 +620,10 @@ Result<IncomingEvent> eventFromRequest(const net::Request& req, std::string_view
   const RuleHeaders h(req);
   const std::string_view contentType = h.contentType;
 
-  if (iequals(mediaType(contentType), kCloudEventsMediaType)) return structuredEvent(req);
+  const std::string_view media = mediaType(contentType);
+  if (iequals(media, kBatchMediaType)) return batchEvent(req);
+  if (iequals(media, kCloudEventsMediaType)) return structuredEvent(req);
+  if (h.specVersion.data() != nullptr) return binaryEventV1(req, h.specVersion, contentType);
 
   if (!h.eventType.empty() && !h.version.empty() && !h.source.empty() && !h.eventId.empty()) {
     return binaryEvent(req, h.eventType, h.version, h.source, h.eventId, contentType);

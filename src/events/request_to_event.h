@@ -78,7 +78,8 @@ using eg::base64Encode;
 struct IncomingEvent {
   enum Kind {
     kStructured,   // Content-Type: application/cloudevents+json
-    kBinary,       // CE-* headers
+    kBinary,       // CE-* headers (0.1), ce-specversion and ce-* headers (1.0)
+    kBatch,        // Content-Type: application/cloudevents-batch+json: `batch`
     kLegacy,       // Gen 1 `Event` header
     kHttpRequest,  // anything else: an `http.request` event
   };
@@ -97,6 +98,8 @@ struct IncomingEvent {
   // Where data.params is in `text`, and its length.
   std::size_t paramsAt = std::string::npos;
   std::size_t paramsSize = 2;
+  // kBatch: the members, each checked; `event` is unused.
+  std::vector<CloudEvent> batch;
 };
 
 // The event's JSON: `text` (taken: it is left empty), or the event serialized.
@@ -105,17 +108,24 @@ std::string takeEventJson(IncomingEvent& incoming);
 std::string_view eventId(const IncomingEvent& incoming);
 
 // Applies the rules of spec §3.1 in order:
+//  0. Content-Type application/cloudevents-batch+json: a CloudEvents 1.0 batch, every
+//     member checked by parseBatch (kInvalid naming the first bad member's index).
 //  1. Content-Type application/cloudevents+json (parameters allowed): the body is a
-//     structured CloudEvent, checked by fromJson. Malformed JSON is kInvalid
-//     `CloudEvent is not valid JSON: ...`; a failed check is kInvalid naming the
-//     attribute.
+//     structured CloudEvent, 1.0 or 0.1 by fromStructuredJson. Malformed JSON is
+//     kInvalid `CloudEvent is not valid JSON: ...`; a failed check is kInvalid naming
+//     the attribute.
+//  1b. A ce-specversion header: CloudEvents 1.0 binary mode. Every ce-<name> header is
+//     the attribute <name> (lower-cased, its value percent-decoded), Content-Type is
+//     datacontenttype, checked by validateV1. The body is data: JSON types parsed,
+//     text and form types as text, anything else (and a JSON body that does not parse,
+//     or text that is not UTF-8) as bytes, data_base64.
 //  2. CE-EventType, CE-CloudEventsVersion, CE-Source and CE-EventID all present and
 //     non-empty (names case-insensitive): binary mode. CE-EventTypeVersion,
 //     CE-EventTime (RFC 3339, else kInvalid), CE-SchemaURL are attributes,
 //     CE-X-<Name> the extension <name> with its first letter lower-cased, the body
 //     normalised by Content-Type is data and the Content-Type header is contentType.
 //  3. A non-empty `Event` header: when the body has a JSON Content-Type and is a valid
-//     CloudEvent, that CloudEvent is used as sent, its own eventType included (as the
+//     CloudEvent (0.1, or 1.0 with its specversion), that CloudEvent is used as sent, its own eventType included (as the
 //     Go gateway did); otherwise a gateway event of the header's type whose data is
 //     the normalised body.
 //  4. Otherwise a gateway `http.request` event whose data is httpRequestText with

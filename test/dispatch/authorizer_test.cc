@@ -98,5 +98,19 @@ TEST(AuthorizedPayload, AttachesToTheEventsJsonAndKeepsTheRest) {
   }
 }
 
+TEST(AuthorizedPayload, A10EventCarriesTheDecisionAsAnExtensionAttribute) {
+  const std::string text =
+      R"({"specversion":"1.0","id":"1","source":"/s","type":"t","ext":"v","data":{"a":1}})";
+  auto withAuthorization = authorizedPayload(
+      text, json::object{{"principalId", "p"}, {"context", json::object{{"k", "v"}}}});
+  ASSERT_TRUE(withAuthorization.ok()) << withAuthorization.error().message;
+  auto sent = json::parse(*withAuthorization).as_object();
+  ASSERT_TRUE(sent.at(kAuthorizationExtension).is_string());
+  EXPECT_EQ(json::parse(sent.at(kAuthorizationExtension).as_string()),
+            json::parse(R"({"principalId":"p","context":{"k":"v"}})"));
+  sent.erase(kAuthorizationExtension);
+  EXPECT_EQ(json::value(sent), json::parse(text));
+}
+
 }  // namespace
 }  // namespace eg::dispatch

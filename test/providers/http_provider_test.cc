@@ -159,6 +159,31 @@ TEST(HttpProviderTest, ContentTypeMayBeReplaced) {
   EXPECT_TRUE(settings);
 }
 
+TEST(HttpProviderTest, EventVersionAndModeChooseTheFormat) {
+  auto defaults = parseHttpProvider(obj(R"({"url":"http://a/"})"));
+  ASSERT_TRUE(defaults);
+  EXPECT_TRUE(defaults->asWritten());
+  auto explicitDefaults = parseHttpProvider(
+      obj(R"({"url":"http://a/","eventVersion":"as-received","eventMode":"structured"})"));
+  ASSERT_TRUE(explicitDefaults);
+  EXPECT_TRUE(explicitDefaults->asWritten());
+  auto binary10 =
+      parseHttpProvider(obj(R"({"url":"http://a/","eventVersion":"1.0","eventMode":"binary"})"));
+  ASSERT_TRUE(binary10);
+  EXPECT_EQ(binary10->eventVersion, events::EventVersion::k10);
+  EXPECT_EQ(binary10->eventMode, events::EventMode::kBinary);
+  EXPECT_FALSE(binary10->asWritten());
+  auto v01 = parseHttpProvider(obj(R"({"url":"http://a/","eventVersion":"0.1"})"));
+  ASSERT_TRUE(v01);
+  EXPECT_EQ(v01->eventVersion, events::EventVersion::k01);
+
+  EXPECT_EQ(errorOf(R"({"url":"http://a/","eventVersion":"0.3"})"),
+            R"(Field "provider.eventVersion" must be "as-received", "0.1" or "1.0".)");
+  EXPECT_EQ(errorOf(R"({"url":"http://a/","eventMode":"batch"})"),
+            R"(Field "provider.eventMode" must be "structured" or "binary".)");
+  EXPECT_NE(errorOf(R"({"url":"http://a/","eventMode":1})"), "<ok>");
+}
+
 TEST(HttpProviderTest, TimeoutsAreWholePositiveMilliseconds) {
   auto settings =
       parseHttpProvider(obj(R"({"url":"http://a/","connectTimeout":250,"timeout":1500.0})"));

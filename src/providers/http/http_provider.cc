@@ -94,6 +94,25 @@ Result<HttpProviderSettings> parseHttpProvider(const json::object& provider) {
   auto timeout = fields::optionalMilliseconds(provider, "timeout", settings.timeout);
   if (!timeout) return std::move(timeout).error();
   settings.timeout = *timeout;
+  auto version = fields::optionalString(provider, "eventVersion", 16);
+  if (!version) return std::move(version).error();
+  if (*version && **version != "as-received") {
+    if (**version == "0.1") {
+      settings.eventVersion = events::EventVersion::k01;
+    } else if (**version == "1.0") {
+      settings.eventVersion = events::EventVersion::k10;
+    } else {
+      return Error::invalid(R"(Field "provider.eventVersion" must be "as-received", "0.1" or "1.0".)");
+    }
+  }
+  auto mode = fields::optionalString(provider, "eventMode", 16);
+  if (!mode) return std::move(mode).error();
+  if (*mode && **mode != "structured") {
+    if (**mode != "binary") {
+      return Error::invalid(R"(Field "provider.eventMode" must be "structured" or "binary".)");
+    }
+    settings.eventMode = events::EventMode::kBinary;
+  }
   return settings;
 }
 
@@ -108,7 +127,10 @@ HttpInvoker::HttpInvoker(net::HttpClient& client, HttpProviderSettings settings)
   const bool hasContentType =
       std::any_of(settings_.headers.begin(), settings_.headers.end(),
                   [](const auto& h) { return boost::beast::iequals(h.first, "Content-Type"); });
-  if (!hasContentType) headers.emplace_back("Content-Type", kCloudEventsContentType);
+  customContentType_ = hasContentType;
+  if (!hasContentType && settings_.asWritten()) {
+    headers.emplace_back("Content-Type", kCloudEventsContentType);
+  }
   headers.insert(headers.end(), settings_.headers.begin(), settings_.headers.end());
   requestHead_ = net::fixedRequestHead(net::http::verb::post, settings_.url, headers);
 }
@@ -119,7 +141,19 @@ boost::asio::awaitable<Result<CallResult>> HttpInvoker::call(std::string_view pa
   request.url = &settings_.url;
   // Neither the head nor the payload are copied: both outlive the call.
   request.fixedHead = &requestHead_;
-  request.bodyView = payload;
+  if (settings_.asWritten()) {
+    request.bodyView = payload;
+  } else {
+    auto message = events::formatEvent(payload, settings_.eventVersion, settings_.eventMode);
+    if (!message) co_return std::move(message).error();
+    request.headers = std::move(message->headers);
+    if (customContentType_) {
+      std::erase_if(request.headers, [](const auto& h) {
+        return boost::beast::iequals(h.first, "Content-Type");
+      });
+    }
+    request.body = std::move(message->body);
+  }
   request.connectTimeout = settings_.connectTimeout;
   request.responseTimeout = settings_.timeout;
 

@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 
+#include "events/event_format.h"
 #include "net/http_client.h"
 #include "providers/provider.h"
 
@@ -21,6 +22,8 @@ namespace eg::providers {
 // | `headers`        | none     | object of strings sent with every call (secret: redacted)|
 // | `connectTimeout` | 5000     | ms to connect (and TLS handshake)                        |
 // | `timeout`        | 30000    | ms from request sent to response read                    |
+// | `eventVersion`   | "as-received" | "0.1" or "1.0": the CloudEvents version to send    |
+// | `eventMode`      | "structured"  | or "binary": the content mode (spec §3.8)          |
 //
 // `headers` is how functions behind other platforms are called:
 //   Azure Functions:        {"x-functions-key": "<function key>"}
@@ -29,7 +32,9 @@ namespace eg::providers {
 // Header names must be HTTP tokens and values must not hold CR, LF or NUL. The headers
 // that frame the message (Host, Content-Length, Transfer-Encoding, Connection, ...) are
 // the client's and are refused; `Content-Type` may replace the default
-// `application/cloudevents+json`.
+// `application/cloudevents+json` (and the one eventVersion and eventMode give).
+// eventVersion and eventMode format each event per call (events/event_format.h); the
+// defaults send it as the gateway wrote it, with no work per call.
 //
 // Provider objects are stored as given: fields this type does not know are kept and
 // ignored, so a client reads back exactly what it registered.
@@ -38,6 +43,13 @@ struct HttpProviderSettings {
   std::vector<std::pair<std::string, std::string>> headers;  // in the order given
   std::chrono::milliseconds connectTimeout{5'000};
   std::chrono::milliseconds timeout{30'000};
+  events::EventVersion eventVersion = events::EventVersion::kAsReceived;
+  events::EventMode eventMode = events::EventMode::kStructured;
+  // Sent as the gateway wrote the event, with no conversion.
+  bool asWritten() const {
+    return eventVersion == events::EventVersion::kAsReceived &&
+           eventMode == events::EventMode::kStructured;
+  }
 };
 
 inline constexpr const char* kCloudEventsContentType = "application/cloudevents+json";
@@ -64,8 +76,10 @@ class HttpInvoker final : public Invoker {
   net::HttpClient& client_;
   HttpProviderSettings settings_;
   // The head of every call up to Content-Length (net::fixedRequestHead): the URL,
-  // Content-Type and the configured headers.
+  // Content-Type and the configured headers; without Content-Type when the event
+  // is formatted per call (eventVersion, eventMode), which sets it.
   std::string requestHead_;
+  bool customContentType_ = false;  // `headers` sets Content-Type: it replaces the format's
   std::string loggableUrl_;
 };
 
