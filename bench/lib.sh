@@ -1,6 +1,6 @@
 # Helpers shared by the bench scripts (sourced): temporary directory and process
-# cleanup, free ports on 127.0.0.1, HTTP readiness polling, nginx instances, and the
-# gateway's Config API and metrics.
+# cleanup, free ports on 127.0.0.1, HTTP readiness polling, nginx instances, wrk's
+# output, and the gateway's Config API and metrics.
 # The caller sets NGINX (the nginx binary) before calling start_nginx, and CONFIG_PORT
 # (the gateway's Config API) before calling config or metric.
 
@@ -108,6 +108,36 @@ nginx_proxy_conf() {  # $1 prefix dir, $2 backend port, $3 listen port
       proxy_set_header Connection \"\";
     }
   }"
+}
+
+# --- wrk --------------------------------------------------------------------------
+# Prints "req/s p50_ms p99_ms requests non2xx socket_errors" of one wrk --latency output.
+parse_wrk() {
+  awk '
+    function ms(v,   n) {
+      n = v + 0
+      if (v ~ /us$/) return n / 1000
+      if (v ~ /ms$/) return n
+      if (v ~ /m$/) return n * 60000
+      if (v ~ /s$/) return n * 1000
+      return n
+    }
+    /^Requests\/sec:/ { rps = $2 }
+    /^ +50%/ { p50 = ms($2) }
+    /^ +99%/ { p99 = ms($2) }
+    / requests in / { reqs = $1 }
+    /Non-2xx or 3xx responses:/ { non2xx = $NF }
+    /Socket errors:/ { gsub(",", ""); errs = $4 + $6 + $8 + $10 }
+    END {
+      if (rps == "" || p99 == "") exit 1
+      printf "%.0f %.3f %.3f %d %d %d\n", rps, p50, p99, reqs, non2xx, errs
+    }' "$1"
+}
+
+# The median of the numbers given as arguments.
+median() {
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+    END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 # --- the gateway's Config API and metrics -------------------------------------------

@@ -139,29 +139,6 @@ fi
 expect_ok "$NGINX_URL" "$BACKEND_ANSWER"
 
 # --- wrk ---------------------------------------------------------------------------
-# Prints "req/s p50_ms p99_ms requests non2xx socket_errors" of one wrk --latency output.
-parse_wrk() {
-  awk '
-    function ms(v,   n) {
-      n = v + 0
-      if (v ~ /us$/) return n / 1000
-      if (v ~ /ms$/) return n
-      if (v ~ /m$/) return n * 60000
-      if (v ~ /s$/) return n * 1000
-      return n
-    }
-    /^Requests\/sec:/ { rps = $2 }
-    /^ +50%/ { p50 = ms($2) }
-    /^ +99%/ { p99 = ms($2) }
-    / requests in / { reqs = $1 }
-    /Non-2xx or 3xx responses:/ { non2xx = $NF }
-    /Socket errors:/ { gsub(",", ""); errs = $4 + $6 + $8 + $10 }
-    END {
-      if (rps == "" || p99 == "") exit 1
-      printf "%.0f %.3f %.3f %d %d %d\n", rps, p50, p99, reqs, non2xx, errs
-    }' "$1"
-}
-
 WRK_ARGS=(-t1 -c"$CONNECTIONS")
 declare -a GW_RPS GW_P50 GW_P99 NG_RPS NG_P50 NG_P99
 
@@ -193,11 +170,6 @@ for ((r = 1; r <= ROUNDS; r++)); do
   NG_RPS+=("$1") NG_P50+=("$2") NG_P99+=("$3")
   printf '%-8s %-16s %10s %9s %9s %10s\n' "$r" "nginx (proxy)" "$1" "$2" "$3" "$4"
 done
-
-median() {
-  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-    END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 ng_rps=$(median "${NG_RPS[@]}") ng_p50=$(median "${NG_P50[@]}") ng_p99=$(median "${NG_P99[@]}")
 if [ "$NGINX_ONLY" = 1 ]; then
   printf '\nmedian of %s round(s): nginx (proxy) %s req/s, p50 %s ms, p99 %s ms\n' \
