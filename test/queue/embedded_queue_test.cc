@@ -183,12 +183,18 @@ TEST(EmbeddedQueueTest, RetriesSurviveARestartWithTheirScheduleAndAttempts) {
   q->complete(std::move(leases[0]));
 }
 
-TEST(EmbeddedQueueTest, AFullLogRefusesNewEventsAndRecoversRoomAsDeliveriesComplete) {
-  TempDir tmp;
+// A log of 64 KiB in segments of 8 KiB: room for about forty events of 1 KB.
+EmbeddedQueueOptions smallLog(const TempDir& tmp) {
   EmbeddedQueueOptions options;
   options.dir = tmp.path();
   options.maxBytes = 64 << 10;
   options.segmentBytes = 8 << 10;
+  return options;
+}
+
+TEST(EmbeddedQueueTest, AFullLogRefusesNewEventsAndRecoversRoomAsDeliveriesComplete) {
+  TempDir tmp;
+  const EmbeddedQueueOptions options = smallLog(tmp);
   auto q = openQueue(options);
   const std::string payload(1000, 'p');
   int accepted = 0;
@@ -210,11 +216,7 @@ TEST(EmbeddedQueueTest, AFullLogRefusesNewEventsAndRecoversRoomAsDeliveriesCompl
 
 TEST(EmbeddedQueueTest, EventsQueuedTogetherFitWholeOrNoneIsQueued) {
   TempDir tmp;
-  EmbeddedQueueOptions options;
-  options.dir = tmp.path();
-  options.maxBytes = 64 << 10;
-  options.segmentBytes = 8 << 10;
-  auto q = openQueue(options);
+  auto q = openQueue(smallLog(tmp));
   const std::string payload(1000, 'p');
   // Forty events of 1 KB fit in 64 KiB; eighty do not.
   std::vector<EnqueueRequest> tooMany;
