@@ -268,3 +268,33 @@ test("the http provider's eventVersion and eventMode: the SDK reads every form",
   assert.equal(got10.region, 'eu');
   assert.deepEqual(got10.data, { k: 2 });
 });
+
+test('a batch the delivery queue cannot take whole is refused whole: 503, nothing delivered', async () => {
+  // Room for 3 deliveries in all (-workers 1 + -workers-backlog 2).
+  const small = await startGateway({ args: ['-queue', 'memory', '-workers', '1', '-workers-backlog', '2'] });
+  try {
+    await createEventType(small, 'full', 'com.example.full');
+    const fn = await functionServer();
+    await createFunction(small, 'full', 'sink', fn.url);
+    await subscribe(small, 'full', { type: 'async', eventType: 'com.example.full', functionId: 'sink', path: '/ce/full' });
+    await settle(small);
+    const batch = (n) => send(small.eventsUrl, {
+      path: '/ce/full',
+      headers: { 'content-type': 'application/cloudevents-batch+json' },
+      body: JSON.stringify(Array.from({ length: n }, (_, i) => (
+        { specversion: '1.0', id: `m-${n}-${i}`, source: '/full', type: 'com.example.full', data: { i } }))),
+    });
+    const refused = await batch(4);
+    assert.equal(refused.status, 503, refused.text);
+    assert.equal(refused.headers['retry-after'], '1');
+    assert.match(errorMessage(refused), /retry later/);
+    await quietPeriod();
+    assert.equal(fn.requests.length, 0, 'no member of a refused batch is delivered');
+    const accepted = await batch(3);
+    assert.equal(accepted.status, 202, accepted.text);
+    await fn.waitForRequests(3);
+    assert.deepEqual(received(fn).map((e) => e.id).sort(), ['m-3-0', 'm-3-1', 'm-3-2']);
+  } finally {
+    await small.stop();
+  }
+});
