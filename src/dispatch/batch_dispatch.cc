@@ -41,11 +41,13 @@ Dispatcher::Plan Dispatcher::batchPlan(net::Request& request,
   BatchCall call;
   std::vector<std::shared_ptr<queue::EventData>> needRequest;
   const queue::WallMs now = queue::nowMs();
+  std::vector<routing::Route> kept;
   for (events::CloudEvent& member : members) {
-    const std::span<const routing::Route> routes =
+    const std::span<const routing::Route> found =
         snapshot->findAsync(method, path, member.eventType);
-    countReceived(routes, nullptr, member.eventType);
-    if (routes.empty() && !announce) continue;
+    countReceived(found, nullptr, member.eventType);
+    if (found.empty() && !announce) continue;
+    const std::span<const routing::Route> routes = matchFilters(found, member, "", kept);
     auto shared = std::make_shared<queue::EventData>();
     shared->payload = events::serialize(member);
     shared->acceptedAtMs = now;
@@ -65,7 +67,7 @@ Dispatcher::Plan Dispatcher::batchPlan(net::Request& request,
     if (authorized) needRequest.push_back(shared);
     enqueue.event = std::move(shared);
     call.requests.push_back(std::move(enqueue));
-    call.routes.push_back(routes);
+    call.routes.emplace_back(routes.begin(), routes.end());
   }
   // The request's JSON for authorizers: written once, shared by the members that need it.
   if (!needRequest.empty()) {

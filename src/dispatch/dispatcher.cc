@@ -122,6 +122,10 @@ Dispatcher::Dispatcher(SnapshotSource source, std::vector<asio::any_io_executor>
       failed_(metrics.counterFamily("eventgateway_deliveries_failed_total",
                                     "Async deliveries given up without a dead-letter function.",
                                     {"space", "type"})),
+      filtered_(metrics.counterFamily("eventgateway_events_filtered_total",
+                                      "Async deliveries not made because the subscription's "
+                                      "filters did not match the event.",
+                                      {"space", "type"})),
       processingSeconds_(metrics.histogram(
           "eventgateway_events_custom_processing_seconds",
           "Time from queueing an async delivery to the end of its last function call.",
@@ -282,22 +286,29 @@ void Dispatcher::emitSystemEvent(const std::shared_ptr<const routing::Snapshot>&
                                  const std::string& data) {
   for (bool gen1 : {false, true}) {
     const std::string_view type = systemEventType(kind, gen1);
-    std::vector<routing::Route> routes;
+    std::vector<routing::Route> inSpace;
     for (const auto& route : snapshot->findAsync(kSystemEventMethod, kSystemEventPath, type)) {
-      if (space.empty() || route.subscription->space == space) routes.push_back(route);
+      if (space.empty() || route.subscription->space == space) inSpace.push_back(route);
     }
-    if (routes.empty()) continue;
+    if (inSpace.empty()) continue;
+    countReceived(inSpace, nullptr, type);
+    auto event = std::make_shared<queue::EventData>();
+    event->payload = systemEventJson(type, data);
+    event->acceptedAtMs = queue::nowMs();
+    event->configRevision = snapshot->revision();
+    events::CloudEvent typeOnly;
+    typeOnly.eventType = type;
+    std::vector<routing::Route> kept;
+    const std::span<const routing::Route> matched =
+        matchFilters(inSpace, typeOnly, event->payload, kept);
+    if (matched.empty()) continue;
+    std::vector<routing::Route> routes(matched.begin(), matched.end());
     queue::EnqueueRequest request;
     for (const auto& route : routes) {
       const model::Subscription& sub = *route.subscription;
       request.targets.push_back(queue::Target{sub.space, sub.subscriptionId, sub.functionId,
                                               sub.eventType, queue::Target::kSystem});
     }
-    countReceived(routes, nullptr, type);
-    auto event = std::make_shared<queue::EventData>();
-    event->payload = systemEventJson(type, data);
-    event->acceptedAtMs = queue::nowMs();
-    event->configRevision = snapshot->revision();
     request.event = std::move(event);
     // No client waits for a system event: it is queued without waiting, and dropped
     // (counted) when the queue refuses it.
@@ -438,12 +449,12 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
   const bool httpRequest = incoming->kind == events::IncomingEvent::kHttpRequest;
   const std::string_view method = request.method_string();
   std::optional<routing::SyncMatch> sync = snapshot->findSync(method, path, event.eventType);
-  const std::span<const routing::Route> routes =
+  const std::span<const routing::Route> found =
       snapshot->findAsync(method, path, event.eventType);
-  countReceived(routes, sync ? &sync->route : nullptr, event.eventType);
+  countReceived(found, sync ? &sync->route : nullptr, event.eventType);
 
   const bool announce = hasSystemSubscribers(snapshot, SystemEvent::kEventReceived);
-  if (!sync && routes.empty() && !announce) {
+  if (!sync && found.empty() && !announce) {
     if (httpRequest) {
       return answer(jsonError(request, http::status::not_found, kResourceNotFound));
     }
@@ -451,6 +462,13 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
   }
 
   if (sync && httpRequest) events::setPathParams(*incoming, sync->params);
+  // The subscribers whose filters match; an event all of them filter out is still
+  // accepted (202), not "not found".
+  std::vector<routing::Route> kept;
+  const std::span<const routing::Route> routes =
+      found.empty() ? found
+                    : matchFilters(found, event,
+                                   httpRequest ? std::string_view(incoming->text) : "", kept);
   const std::string_view type = event.eventType;
 
   // The event's JSON is written once; the sync call and every delivery share it.
@@ -475,7 +493,9 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
       emitSystemEvent(snapshot, SystemEvent::kEventReceived, "", announceData(call.payload));
     }
     if (!sync) {
-      if (httpRequest) return answer(jsonError(request, http::status::not_found, kResourceNotFound));
+      if (httpRequest && found.empty()) {
+        return answer(jsonError(request, http::status::not_found, kResourceNotFound));
+      }
       return answer(emptyResponse(request, http::status::accepted));
     }
     if (syncAuthorized) call.requestText = events::httpRequestText(request, path);
@@ -518,6 +538,9 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
     accepted.sync = std::move(call);
   }
   accepted.request.event = std::move(shared);
+  // `routes` points into *snapshot or into `kept`, whose elements stay where they are
+  // when the vector moves.
+  accepted.kept = std::move(kept);
   accepted.routes = routes;
   accepted.snapshot = std::move(snapshot);
   return accepted;

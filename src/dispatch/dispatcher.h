@@ -70,6 +70,8 @@ using SnapshotSource = std::function<std::shared_ptr<const routing::Snapshot>()>
 //   eventgateway_events_dropped_total    once per delivery refused for lack of room.
 //   eventgateway_events_unauthorized_total  once per delivery or sync call an
 //       authorizer refused.
+//   eventgateway_events_filtered_total   once per async subscriber whose filters did not
+//       match an event (nothing queued for it).
 //   eventgateway_deliveries_retried_total, _deadlettered_total, _failed_total  once per
 //       retry scheduled, per delivery handed to its dead-letter function, per delivery
 //       given up without one.
@@ -118,7 +120,8 @@ class Dispatcher {
   // An event with async subscribers: queue its deliveries, then answer or call `sync`.
   struct AcceptCall {
     std::shared_ptr<const routing::Snapshot> snapshot;
-    std::span<const routing::Route> routes;  // into *snapshot
+    std::span<const routing::Route> routes;  // into *snapshot, or into `kept`
+    std::vector<routing::Route> kept;         // the routes filters left, when some had filters
     queue::EnqueueRequest request;
     std::optional<SyncCall> sync;
     std::optional<std::string> announce;     // event.received's data, when subscribed
@@ -131,7 +134,7 @@ class Dispatcher {
   struct BatchCall {
     std::shared_ptr<const routing::Snapshot> snapshot;
     std::vector<queue::EnqueueRequest> requests;
-    std::vector<std::span<const routing::Route>> routes;  // each request's, into *snapshot
+    std::vector<std::vector<routing::Route>> routes;  // each request's
     std::vector<std::string> announce;                    // event.received's data, per member
   };
   using Plan = std::variant<net::Response, SyncCall, InvokeCall, AcceptCall, BatchCall>;
@@ -199,6 +202,14 @@ class Dispatcher {
 
   void countReceived(std::span<const routing::Route> routes, const routing::Route* sync,
                      std::string_view type);
+  // The routes whose filters match `event` (filter_routes.cc): `routes` itself when none
+  // has filters, else the matching ones copied into `kept`; each one left out is counted
+  // in eventgateway_events_filtered_total. `eventText`: the event's JSON when `event`
+  // holds only its type (an http.request event), read back only if a route has filters.
+  std::span<const routing::Route> matchFilters(std::span<const routing::Route> routes,
+                                               const events::CloudEvent& event,
+                                               std::string_view eventText,
+                                               std::vector<routing::Route>& kept);
   metrics::Counter& counter(metrics::CounterFamily& family, std::string_view space,
                             std::string_view type);
 
@@ -210,6 +221,7 @@ class Dispatcher {
   metrics::CounterFamily& retried_;
   metrics::CounterFamily& deadLettered_;
   metrics::CounterFamily& failed_;
+  metrics::CounterFamily& filtered_;
   metrics::Histogram& processingSeconds_;
   queue::DeliveryQueue& queue_;
   const DispatchSettings settings_;

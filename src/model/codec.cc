@@ -46,6 +46,15 @@ class Reader {
     }
     return std::move(v->as_object());
   }
+  std::optional<json::array> optArray(std::string_view name) {
+    auto* v = object_.if_contains(name);
+    if (!v) return std::nullopt;
+    if (!v->is_array()) {
+      fail(name);
+      return std::nullopt;
+    }
+    return std::move(v->as_array());
+  }
   std::optional<Metadata> metadata() {
     const auto* v = object_.if_contains("metadata");
     if (!v) return std::nullopt;
@@ -243,6 +252,7 @@ json::object toJson(const Subscription& s) {
   }
   if (s.metadata) o["metadata"] = metadataJson(*s.metadata);
   if (s.deliveryPolicy) o["deliveryPolicy"] = deliveryPolicyJson(*s.deliveryPolicy);
+  if (s.filters) o["filters"] = *s.filters;
   return o;
 }
 
@@ -293,6 +303,7 @@ std::string encodeStored(const Subscription& s) {
   if (s.metadata) o["metadata"] = metadataJson(*s.metadata);
   if (s.cors) o["cors"] = gen1CorsJson(*s.cors);
   if (s.deliveryPolicy) o["deliveryPolicy"] = deliveryPolicyJson(*s.deliveryPolicy);
+  if (s.filters) o["filters"] = *s.filters;
   return json::serialize(o);
 }
 
@@ -343,6 +354,7 @@ Result<Subscription> decodeStoredSubscription(std::string_view value) {
     s.cors = std::move(rules);
   }
   s.deliveryPolicy = r.deliveryPolicy();
+  s.filters = r.optArray("filters");
   return r.finish(std::move(s));
 }
 

@@ -76,6 +76,9 @@ struct Subscription {
   std::optional<Metadata> metadata;
   std::optional<CorsRules> cors;  // Gen 1 http subscriptions only
   std::optional<DeliveryPolicy> deliveryPolicy;  // async subscriptions only
+  // Async subscriptions only (spec §3.9): the expressions as the client wrote them,
+  // checked by events::Filter::compile; the routing snapshot compiles them.
+  std::optional<boost::json::array> filters;
 };
 
 struct Cors {

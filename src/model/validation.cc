@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/duration.h"
+#include "events/filter.h"
 #include "model/codec.h"
 #include "model/ids.h"
 #include "model/limits.h"
@@ -364,6 +365,27 @@ std::optional<DeliveryPolicy> readPolicyOf(Fields& f, const Subscription& s) {
   return std::nullopt;
 }
 
+// `filters` of an async subscription (spec §3.9), checked by compiling them; refused on
+// the other kinds. An empty array is kept: no expression, so every event matches.
+std::optional<json::array> readFiltersOf(Fields& f, const Subscription& s) {
+  const auto* v = f.find("filters");
+  if (!v || f.failed()) return std::nullopt;
+  if (s.type != SubscriptionType::kAsync) {
+    if (s.generation == Generation::k2) {
+      f.fail(R"(field "filters" is only allowed with type "async".)");
+    } else {
+      f.fail(std::string(R"(field "filters" is not allowed with event )") +
+             (s.type == SubscriptionType::kSync ? R"("http".)" : R"("invoke".)"));
+    }
+    return std::nullopt;
+  }
+  if (auto compiled = events::Filter::compile(*v); !compiled) {
+    f.fail(compiled.error().message);
+    return std::nullopt;
+  }
+  return v->as_array();
+}
+
 std::string changed(std::string_view field) {
   return std::string(kSubscriptionInvalid) + "field " + quoted(field) + " cannot be changed.";
 }
@@ -569,6 +591,7 @@ Result<Subscription> subscriptionFromRequest(std::string_view space, const json:
   }
   s.metadata = f.metadata();
   s.deliveryPolicy = readPolicyOf(f, s);
+  s.filters = readFiltersOf(f, s);
   if (f.failed()) return f.error();
   s.subscriptionId = subscriptionId(s);
   return s;
@@ -630,6 +653,7 @@ Result<Subscription> subscriptionUpdateFromRequest(const Subscription& existing,
   Subscription updated = existing;
   updated.metadata = f.metadata();
   updated.deliveryPolicy = readPolicyOf(f, existing);
+  updated.filters = readFiltersOf(f, existing);
   if (f.failed()) return f.error();
   return updated;
 }

@@ -32,6 +32,10 @@ namespace eg::model {
 //   deadLetterFunctionId  a valid name (that the function exists is the service's check)
 // Durations keep the text the client sent, for output.
 //
+// `filters` (spec §3.9), on async subscriptions only like deliveryPolicy, is checked by
+// events::Filter::compile (errors name where: `filters[1].all[0]: ...`) and kept as
+// written; null counts as absent, `[]` matches every event.
+//
 // Every stored field has a maximum (model/limits.h); a value over it is kInvalid with a
 // message that names the field, e.g. `Field "path" must be at most 2048 bytes long.`
 
@@ -69,10 +73,10 @@ Result<EventType> eventTypeUpdateFromRequest(std::string_view space, std::string
 // POST /subscriptions, Gen 1 (has `event`) or Gen 2 (has `type`/`eventType`). The result
 // carries its deterministic subscriptionId.
 Result<Subscription> subscriptionFromRequest(std::string_view space, const boost::json::value& body);
-// PUT /subscriptions/<id>: only `metadata` and `deliveryPolicy` may change. Identity fields
-// present in the body must equal the existing subscription's (after the same normalisation
-// as on create); absent ones keep their value. `metadata` and `deliveryPolicy` are replaced
-// (absent: removed).
+// PUT /subscriptions/<id>: only `metadata`, `deliveryPolicy` and `filters` may change.
+// Identity fields present in the body must equal the existing subscription's (after the
+// same normalisation as on create); absent ones keep their value. `metadata`,
+// `deliveryPolicy` and `filters` are replaced (absent: removed).
 Result<Subscription> subscriptionUpdateFromRequest(const Subscription& existing,
                                                    const boost::json::value& body);
 

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "events/filter.h"
 #include "model/resources.h"
 #include "providers/provider.h"
 
@@ -26,6 +27,8 @@ struct FunctionEntry {
 struct Route {
   const model::Subscription* subscription = nullptr;
   const FunctionEntry* function = nullptr;
+  // An async route's compiled `filters` (spec §3.9); null when it has none.
+  const events::Filter* filter = nullptr;
 };
 
 using PathParams = std::vector<std::pair<std::string, std::string>>;
@@ -43,7 +46,8 @@ struct SpaceCounts {
 
 // An immutable view of all configuration at one store revision. The Events API routes
 // on it without locks; it is replaced as a whole (shared_ptr<const Snapshot>) when the
-// configuration changes. Resources in it carry no `metadata` (ConfigCache leaves it out).
+// configuration changes. Resources in it carry no `metadata` (ConfigCache leaves it out)
+// and no `filters` (compiled into their routes).
 class Snapshot {
  public:
   virtual ~Snapshot() = default;

@@ -62,8 +62,22 @@ SnapshotImpl::SnapshotImpl(SnapshotContents contents) : revision_(contents.revis
                     sub.subscriptionId, sub.functionId);
       continue;
     }
+    // Filters are compiled here, once per snapshot; the route carries the result.
+    const events::Filter* filter = nullptr;
+    if (sub.filters) {
+      auto compiled = events::Filter::compile(*sub.filters);
+      if (!compiled) {
+        // Stored filters were checked when written; one that no longer compiles (a
+        // bound lowered since) would deliver what its subscriber did not ask for.
+        spdlog::warn("subscription {}/{} not routed: {}", sub.space, sub.subscriptionId,
+                     compiled.error().message);
+        continue;
+      }
+      sub.filters.reset();
+      filter = &filters_.emplace_back(std::move(compiled).value());
+    }
     const model::Subscription& s = subscriptions_.emplace_back(std::move(sub));
-    const Route route{&s, fn};
+    const Route route{&s, fn, filter};
     bySubscription_.try_emplace(std::array<std::string, 2>{s.space, s.subscriptionId}, route);
     switch (s.type) {
       case model::SubscriptionType::kSync: {

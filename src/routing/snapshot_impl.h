@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "events/filter.h"
 #include "model/resources.h"
 #include "providers/provider.h"
 #include "routing/path_tree.h"
@@ -86,6 +87,7 @@ class SnapshotImpl final : public Snapshot {
   // Routes point into these; deque keeps elements in place.
   std::deque<model::Subscription> subscriptions_;
   std::deque<model::Cors> corsResources_;
+  std::deque<events::Filter> filters_;  // compiled filters of async routes
   // method -> event type -> routes by path
   std::map<std::string, std::map<std::string, PathTree<Route>, std::less<>>, std::less<>> sync_;
   // (method, path, eventType) -> async subscribers of every space

@@ -167,6 +167,51 @@ TEST_F(DispatcherTest, EveryAsyncSubscriberOfEverySpaceGetsTheSamePayload) {
       metricHas("eventgateway_events_received_total{space=\"s2\",type=\"thing.happened\"} 1"));
 }
 
+TEST_F(DispatcherTest, FiltersChooseSubscribersBeforeQueuing) {
+  auto eu = snapshot_->addFunction("default", "eu", [](std::string_view) { return ok(""); });
+  auto us = snapshot_->addFunction("default", "us", [](std::string_view) { return ok(""); });
+  auto all = snapshot_->addFunction("other", "all", [](std::string_view) { return ok(""); });
+  eu->setDelay(200ms);
+  us->setDelay(200ms);
+  all->setDelay(200ms);
+  snapshot_->addFilteredAsync("default", "eu", "POST", "/", "order.created",
+                              R"([{"prefix":{"data.region":"eu-"}}])");
+  snapshot_->addFilteredAsync("default", "us", "POST", "/", "order.created",
+                              R"([{"exact":{"data.region":"us-east-1"}}])");
+  snapshot_->addAsync("other", "all", "POST", "/", "order.created");
+  start();
+  EXPECT_EQ(send(emit("/", "order.created", R"({"region":"eu-west-1"})")).result_int(), 202u);
+  // Nothing was queued for the subscriber whose filters did not match.
+  EXPECT_EQ(queued(), 2u);
+  ASSERT_TRUE(runUntil([&] { return queued() == 0; }));
+  EXPECT_EQ(eu->payloads().size(), 1u);
+  EXPECT_EQ(us->payloads().size(), 0u);
+  EXPECT_EQ(all->payloads().size(), 1u);
+  EXPECT_TRUE(metricHas(
+      "eventgateway_events_filtered_total{space=\"default\",type=\"order.created\"} 1"));
+  EXPECT_TRUE(metricHas(
+      "eventgateway_events_received_total{space=\"default\",type=\"order.created\"} 1"));
+}
+
+TEST_F(DispatcherTest, FiltersReadHttpRequestEventsAndAllFilteredIsStill202) {
+  auto fn = snapshot_->addFunction("default", "f", [](std::string_view) { return ok(""); });
+  snapshot_->addFilteredAsync("default", "f", "POST", "/hook", "http.request",
+                              R"([{"exact":{"data.body.kind":"push"}}])");
+  start();
+  auto push = makeRequest(http::verb::post, "/hook", {{"Content-Type", "application/json"}},
+                          R"({"kind":"push"})");
+  EXPECT_EQ(send(std::move(push)).result_int(), 202u);
+  auto other = makeRequest(http::verb::post, "/hook", {{"Content-Type", "application/json"}},
+                           R"({"kind":"pull"})");
+  EXPECT_EQ(send(std::move(other)).result_int(), 202u);
+  ASSERT_TRUE(runUntil([&] { return queued() == 0 && fn->payloads().size() == 1; }));
+  settle();
+  ASSERT_EQ(fn->payloads().size(), 1u);
+  EXPECT_EQ(json::parse(fn->payloads()[0]).at("data").at("body").at("kind"), "push");
+  EXPECT_TRUE(metricHas(
+      "eventgateway_events_filtered_total{space=\"default\",type=\"http.request\"} 1"));
+}
+
 TEST_F(DispatcherTest, SyncAndAsyncBothRun) {
   auto syncFn = snapshot_->addFunction("default", "s", [](std::string_view) {
     return ok(R"({"body":"sync answer"})");

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -18,6 +19,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "events/filter.h"
 #include "providers/provider.h"
 #include "routing/snapshot.h"
 
@@ -91,6 +93,19 @@ class FakeSnapshot : public routing::Snapshot {
     auto& sub = newSubscription(space, functionId, method, path, eventType,
                                 model::SubscriptionType::kAsync);
     async_[{method, path, eventType}].push_back(route(sub));
+    return sub;
+  }
+
+  // An async subscription with `filters` (JSON text), compiled as a snapshot would.
+  model::Subscription& addFilteredAsync(const std::string& space, const std::string& functionId,
+                                        const std::string& method, const std::string& path,
+                                        const std::string& eventType, std::string_view filters) {
+    auto& sub = addAsync(space, functionId, method, path, eventType);
+    auto compiled = events::Filter::compile(boost::json::parse(filters));
+    if (!compiled) throw std::invalid_argument(compiled.error().message);
+    const events::Filter* filter = &filters_.emplace_back(std::move(compiled).value());
+    async_[{method, path, eventType}].back().filter = filter;
+    bySubscription_[{space, sub.subscriptionId}].filter = filter;
     return sub;
   }
 
@@ -191,6 +206,7 @@ class FakeSnapshot : public routing::Snapshot {
   std::map<std::pair<std::string, std::string>, routing::FunctionEntry> functions_;
   std::map<std::pair<std::string, std::string>, model::EventType> eventTypes_;
   std::deque<model::Subscription> subscriptions_;
+  std::deque<events::Filter> filters_;
   std::map<std::tuple<std::string, std::string, std::string>, routing::SyncMatch> sync_;
   std::map<std::tuple<std::string, std::string, std::string>, std::vector<routing::Route>>
       async_;

@@ -108,5 +108,25 @@ TEST(CodecDeliveryPolicy, BackoffNames) {
   EXPECT_FALSE(parseBackoff(""));
 }
 
+TEST(CodecFilters, OutputAndStoreCarryThemOnlyWhenSet) {
+  const auto s = parseSubscription(
+      R"({"type":"async","eventType":"e","functionId":"f","filters":[{"exact":{"data.n":"1"}}]})");
+  EXPECT_EQ(output(s),
+            R"({"space":"default","subscriptionId":")" + s.subscriptionId +
+                R"(","type":"async","eventType":"e","functionId":"f","method":"POST","path":"/",)"
+                R"("filters":[{"exact":{"data.n":"1"}}]})");
+  const auto back = roundTrip(s);
+  ASSERT_TRUE(back.filters);
+  EXPECT_EQ(output(back), output(s));
+  const auto gen1 =
+      parseSubscription(R"({"event":"user.created","functionId":"f","filters":[]})");
+  EXPECT_EQ(output(gen1), R"({"space":"default","subscriptionId":")" + gen1.subscriptionId +
+                              R"(","event":"user.created","functionId":"f","path":"/","filters":[]})");
+  const auto none = parseSubscription(R"({"type":"async","eventType":"e","functionId":"f"})");
+  EXPECT_EQ(output(none).find("filters"), std::string::npos);
+  EXPECT_EQ(encodeStored(none).find("filters"), std::string::npos);
+  EXPECT_FALSE(roundTrip(none).filters);
+}
+
 }  // namespace
 }  // namespace eg::model

@@ -462,5 +462,72 @@ TEST(CorsUpdateFromRequest, MethodAndPathAreFixed) {
             kC + R"(field "path" cannot be changed.)");
 }
 
+// ---- filters ----
+
+TEST(SubscriptionFilters, KeptAsWrittenOnAsyncSubscriptions) {
+  const std::string filters =
+      R"([{"exact":{"type":"order.created"}},{"any":[{"prefix":{"data.region":"eu-"}},)"
+      R"({"not":{"suffix":{"source":"/test"}}}]}])";
+  auto s = subscriptionFromRequest(
+      "s", parse(R"({"type":"async","eventType":"e","functionId":"f","filters":)" + filters + "}"));
+  ASSERT_TRUE(s) << s.error().message;
+  ASSERT_TRUE(s->filters);
+  EXPECT_EQ(json::serialize(*s->filters), filters);
+  auto gen1 = subscriptionFromRequest(
+      "s", parse(R"({"event":"user.created","functionId":"f","filters":[{"exact":{"id":"1"}}]})"));
+  ASSERT_TRUE(gen1) << gen1.error().message;
+  EXPECT_TRUE(gen1->filters);
+  auto none = subscriptionFromRequest(
+      "s", parse(R"({"type":"async","eventType":"e","functionId":"f","filters":null})"));
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->filters);
+  auto empty = subscriptionFromRequest(
+      "s", parse(R"({"type":"async","eventType":"e","functionId":"f","filters":[]})"));
+  ASSERT_TRUE(empty);
+  ASSERT_TRUE(empty->filters);
+  EXPECT_TRUE(empty->filters->empty());
+}
+
+TEST(SubscriptionFilters, MalformedFiltersAreNamedWhere) {
+  const auto error = [](std::string_view filters) {
+    return errorOf(subscriptionFromRequest(
+        "s", parse(R"({"type":"async","eventType":"e","functionId":"f","filters":)" +
+                   std::string(filters) + "}")));
+  };
+  EXPECT_EQ(error(R"({"exact":{"type":"x"}})"),
+            kS + "filters: must be an array of expressions");
+  EXPECT_EQ(error(R"([{"exact":{"type":"x"}},{"all":[{"exact":{"a":"1","b":"2"}}]}])"),
+            kS + R"(filters[1].all[0].exact: "exact" must hold exactly one attribute)");
+  EXPECT_EQ(error(R"([{"regex":{"type":"x"}}])"),
+            kS + R"(filters[0]: "regex" is not a filter dialect: "exact", "prefix", "suffix", "all", "any" or "not")");
+}
+
+TEST(SubscriptionFilters, RefusedOnSyncAndInvokeSubscriptions) {
+  EXPECT_EQ(errorOf(subscriptionFromRequest(
+                "s", parse(R"({"type":"sync","eventType":"e","functionId":"f","filters":[]})"))),
+            kS + R"(field "filters" is only allowed with type "async".)");
+  EXPECT_EQ(errorOf(subscriptionFromRequest(
+                "s", parse(R"({"event":"http","method":"GET","functionId":"f","filters":[]})"))),
+            kS + R"(field "filters" is not allowed with event "http".)");
+  EXPECT_EQ(errorOf(subscriptionFromRequest(
+                "s", parse(R"({"event":"invoke","functionId":"f","filters":[]})"))),
+            kS + R"(field "filters" is not allowed with event "invoke".)");
+}
+
+TEST(SubscriptionFilters, PutReplacesOrRemovesThem) {
+  auto s = subscriptionFromRequest(
+      "s", parse(R"({"type":"async","eventType":"e","functionId":"f","filters":[{"exact":{"id":"1"}}]})"));
+  ASSERT_TRUE(s);
+  auto changed = subscriptionUpdateFromRequest(
+      *s, parse(R"({"type":"async","filters":[{"prefix":{"id":"2"}}]})"));
+  ASSERT_TRUE(changed) << changed.error().message;
+  EXPECT_EQ(json::serialize(*changed->filters), R"([{"prefix":{"id":"2"}}])");
+  auto removed = subscriptionUpdateFromRequest(*s, parse(R"({"metadata":{"k":"v"}})"));
+  ASSERT_TRUE(removed);
+  EXPECT_FALSE(removed->filters);
+  EXPECT_EQ(errorOf(subscriptionUpdateFromRequest(*s, parse(R"({"filters":[{"not":[]}]})"))),
+            kS + R"(filters[0].not: an expression is an object with one key: "exact", "prefix", "suffix", "all", "any" or "not")");
+}
+
 }  // namespace
 }  // namespace eg::model

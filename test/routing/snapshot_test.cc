@@ -166,5 +166,30 @@ TEST(SnapshotTest, InvokersComeFromTheRegistry) {
   EXPECT_EQ(makeInvoker(function("s1", "f1", "unknown"), registry), nullptr);
 }
 
+TEST(SnapshotTest, FiltersAreCompiledIntoTheirRoutes) {
+  SnapshotContents c;
+  c.functions = {entry(function("s1", "f1")), entry(function("s1", "f2"))};
+  auto filtered = subscription("s1", "a", SubscriptionType::kAsync, "e", "f1", "POST", "/");
+  filtered.filters = boost::json::parse(R"([{"exact":{"source":"/x"}}])").as_array();
+  auto broken = subscription("s1", "b", SubscriptionType::kAsync, "e", "f2", "POST", "/");
+  broken.filters = boost::json::parse(R"([{"nope":{}}])").as_array();
+  c.subscriptions = {filtered, broken,
+                     subscription("s1", "c", SubscriptionType::kAsync, "e", "f2", "POST", "/")};
+  auto snap = buildSnapshot(std::move(c));
+  const auto routes = snap->findAsync("POST", "/", "e");
+  // A stored filter that does not compile leaves its subscription unrouted.
+  ASSERT_EQ(routes.size(), 2u);
+  EXPECT_EQ(routes[0].subscription->subscriptionId, "a");
+  ASSERT_NE(routes[0].filter, nullptr);
+  EXPECT_FALSE(routes[0].subscription->filters);  // compiled, the JSON is not kept
+  events::CloudEvent event;
+  event.source = "/x";
+  EXPECT_TRUE(routes[0].filter->matches(event));
+  event.source = "/y";
+  EXPECT_FALSE(routes[0].filter->matches(event));
+  EXPECT_EQ(routes[1].filter, nullptr);
+  EXPECT_EQ(snap->findSubscription("s1", "a")->filter, routes[0].filter);
+}
+
 }  // namespace
 }  // namespace eg::routing
