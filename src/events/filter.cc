@@ -218,8 +218,18 @@ bool Filter::compare(const Node& node, const CloudEvent& event) const {
       if (event.dataBase64) break;
       const json::value* v = &event.data;
       for (const std::string& segment : node.path) {
-        const json::object* o = v->if_object();
-        v = o == nullptr ? nullptr : o->if_contains(segment);
+        if (const json::object* o = v->if_object()) {
+          v = o->if_contains(segment);
+        } else if (const json::array* a = v->if_array()) {
+          // A segment of digits indexes an array (data.query.tag.0).
+          std::size_t index = 0;
+          const auto [end, ec] =
+              std::from_chars(segment.data(), segment.data() + segment.size(), index);
+          const bool number = ec == std::errc() && end == segment.data() + segment.size();
+          v = number && index < a->size() ? &(*a)[index] : nullptr;
+        } else {
+          v = nullptr;
+        }
         if (v == nullptr) break;
       }
       if (v != nullptr) actual = scalarText(*v, scratch);

@@ -25,7 +25,8 @@ namespace eg::events {
 // An attribute is a 1.0 context attribute name (a 0.1 event is matched through the same
 // names: `type` is its eventType, `id` its eventID, `time` its eventTime, `dataschema`
 // its schemaURL, `datacontenttype` its contentType, `specversion` its version), an
-// extension's name, or `data.<dotted.path>` into JSON data. Strings compare as they are,
+// extension's name, or `data.<dotted.path>` into JSON data (a segment of digits
+// indexes an array). Strings compare as they are,
 // numbers and booleans by their JSON text. A missing attribute (or a data path that
 // leads to an object, an array or null) matches no exact, prefix or suffix.
 class Filter {

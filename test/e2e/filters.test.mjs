@@ -104,7 +104,7 @@ test('filters on Gen 1 custom events, binary 1.0 extensions and raw HTTP request
   await createEventType(gw, 'flt1', 'com.example.tick');
   await subscribe(gw, 'flt1', { type: 'async', eventType: 'com.example.tick', functionId: 'f', path: '/flt1', filters: [{ prefix: { partition: 'a' } }] });
   await createEventType(gw, 'flt1', 'http.request');
-  await subscribe(gw, 'flt1', { type: 'async', eventType: 'http.request', functionId: 'f', method: 'POST', path: '/flt1/hook', filters: [{ exact: { 'data.headers.X-Kind': 'push' } }] });
+  await subscribe(gw, 'flt1', { type: 'async', eventType: 'http.request', functionId: 'f', method: 'POST', path: '/flt1/hook', filters: [{ exact: { 'data.headers.X-Kind': 'push' } }, { not: { exact: { 'data.query.skip.0': 'yes' } } }] });
   await settle(gw);
 
   const gen1 = (country) => send(gw.eventsUrl, { path: '/flt1', headers: { event: 'user.signup', 'content-type': 'application/json' }, body: { country } });
@@ -121,6 +121,7 @@ test('filters on Gen 1 custom events, binary 1.0 extensions and raw HTTP request
   // Subscribed but filtered out: still accepted, not "not found".
   assert.equal((await hook('pull')).status, 202);
   assert.equal((await hook('push')).status, 202);
+  assert.equal((await send(gw.eventsUrl, { path: '/flt1/hook?skip=yes', headers: { 'x-kind': 'push' }, body: 'x' })).status, 202);
 
   await fn.waitForRequests(3);
   await quietPeriod();

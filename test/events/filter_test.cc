@@ -102,6 +102,11 @@ TEST(Filter, DataPaths) {
   EXPECT_FALSE(matches(R"([{"prefix":{"data.customer":""}}])"));
   EXPECT_FALSE(matches(R"([{"prefix":{"data.items":""}}])"));
   EXPECT_FALSE(matches(R"([{"prefix":{"data.currency.code":""}}])"));
+  // A segment of digits indexes an array; past its end, or not a number, nothing.
+  EXPECT_TRUE(matches(R"([{"exact":{"data.items.1":"2"}}])"));
+  EXPECT_FALSE(matches(R"([{"exact":{"data.items.2":"2"}}])"));
+  EXPECT_FALSE(matches(R"([{"exact":{"data.items.x":"2"}}])"));
+  EXPECT_FALSE(matches(R"([{"exact":{"data.items.-1":"2"}}])"));
   // Bytes are not JSON data.
   const CloudEvent bytes = v1(R"({"specversion":"1.0","id":"1","source":"/s","type":"t","data_base64":"eyJhIjoxfQ=="})");
   EXPECT_FALSE(matches(R"([{"prefix":{"data.a":""}}])", bytes));
