@@ -72,6 +72,8 @@ Settlement Dispatcher::giveUp(const queue::Delivery& d, const routing::Snapshot&
       s.kind = Settlement::kReplace;
       auto event = std::make_shared<queue::EventData>();
       event->payload = std::move(payload).value();
+      event->traceparent = d.event->traceparent;  // the dead letter is the event's call too
+      event->tracestate = d.event->tracestate;
       event->acceptedAtMs = queue::nowMs();
       event->configRevision = snapshot.revision();
       s.replacement.event = std::move(event);
@@ -150,7 +152,8 @@ asio::awaitable<Settlement> Dispatcher::attempt(const queue::Delivery& d) {
     if (eventType != nullptr && eventType->authorizerId) {
       auto authorization = co_await authorize(
           *snapshot, t.space, *eventType->authorizerId, d.event->payload,
-          d.event->request.empty() ? std::string_view("null") : std::string_view(d.event->request));
+          d.event->request.empty() ? std::string_view("null") : std::string_view(d.event->request),
+          providers::CallContext{d.event->traceparent, d.event->tracestate});
       if (!authorization) {
         const ErrorKind kind = authorization.error().kind;
         if (kind != ErrorKind::kUnavailable && kind != ErrorKind::kTimeout) {
@@ -175,7 +178,9 @@ asio::awaitable<Settlement> Dispatcher::attempt(const queue::Delivery& d) {
   }
 
   if (!outcome) {
-    const CallSite site{snapshot, t.space, t.functionId, function, *payload, t.system()};
+    const CallSite site{snapshot,  t.space,    t.functionId,
+                        function,  *payload,   t.system(),
+                        providers::CallContext{d.event->traceparent, d.event->tracestate}};
     const auto result = co_await startCall(site);
     finishCall(site, result);
     outcome = classifyCall(result);

@@ -11,6 +11,7 @@
 #include "dispatch/system_events.h"
 #include "events/request_to_event.h"
 #include "events/system_event.h"
+#include "events/trace_context.h"
 
 namespace eg::dispatch {
 
@@ -38,6 +39,7 @@ Dispatcher::Plan Dispatcher::batchPlan(net::Request& request,
     headers = h ? json::serialize(*h) : "{}";
   }
 
+  const events::TraceContext trace = events::traceFromRequest(request);
   BatchCall call;
   std::vector<std::shared_ptr<queue::EventData>> needRequest;
   const queue::WallMs now = queue::nowMs();
@@ -48,8 +50,11 @@ Dispatcher::Plan Dispatcher::batchPlan(net::Request& request,
     countReceived(found, nullptr, member.eventType);
     if (found.empty() && !announce) continue;
     const std::span<const routing::Route> routes = matchFilters(found, member, "", kept);
+    events::attachTrace(member, trace);
     auto shared = std::make_shared<queue::EventData>();
     shared->payload = events::serialize(member);
+    shared->traceparent = trace.traceparent;
+    shared->tracestate = trace.tracestate;
     shared->acceptedAtMs = now;
     shared->configRevision = snapshot->revision();
     if (announce) call.announce.push_back(eventReceivedData(shared->payload, path, headers));

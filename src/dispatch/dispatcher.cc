@@ -19,6 +19,7 @@
 #include "dispatch/cors.h"
 #include "dispatch/sync_response.h"
 #include "events/request_to_event.h"
+#include "events/trace_context.h"
 #include "events/system_event.h"
 #include "model/resources.h"
 
@@ -87,6 +88,12 @@ std::string_view headerOr(const net::Request& request, std::string_view name,
                           std::string_view fallback) {
   const std::string_view value = request[name];
   return value.empty() ? fallback : value;
+}
+
+// The trace context a call forwards (spec §3.8): the request's, viewing its headers.
+providers::CallContext callContext(const net::Request& request) {
+  const events::TraceContext trace = events::traceFromRequest(request);
+  return {trace.traceparent, trace.tracestate};
 }
 
 struct CounterKeyHash {
@@ -336,7 +343,7 @@ asio::awaitable<Result<providers::CallResult>> Dispatcher::startCall(const CallS
     return failedCall(Error::unavailable("function \"" + std::string(site.functionId) +
                                          "\" cannot be called"));
   }
-  return site.function->invoker->call(site.payload);
+  return site.function->invoker->call(site.payload, site.context);
 }
 
 void Dispatcher::finishCall(const CallSite& site, const Result<providers::CallResult>& result) {
@@ -362,13 +369,15 @@ asio::awaitable<Result<json::object>> Dispatcher::authorize(const routing::Snaps
                                                             std::string_view space,
                                                             std::string_view authorizerId,
                                                             std::string_view eventJson,
-                                                            std::string_view requestJson) {
+                                                            std::string_view requestJson,
+                                                            providers::CallContext context) {
   const routing::FunctionEntry* function = snapshot.function(space, authorizerId);
   if (function == nullptr || function->invoker == nullptr) {
     spdlog::info("authorizer function {} of space {} cannot be called", authorizerId, space);
     co_return Error::unavailable("authorizer function cannot be called");
   }
-  auto result = co_await function->invoker->call(authorizerPayload(eventJson, requestJson));
+  auto result =
+      co_await function->invoker->call(authorizerPayload(eventJson, requestJson), context);
   if (!result) {
     spdlog::info("authorizer invocation failed: space={} functionId={} error={}", space,
                  authorizerId, result.error().message);
@@ -441,6 +450,8 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
   if (events::isSystemEventType(event.eventType)) {
     return answer(jsonError(request, http::status::bad_request, kSystemEventRefused));
   }
+  const events::TraceContext trace = events::traceFromRequest(request);
+  events::attachTrace(event, trace);
   if (incoming->kind == events::IncomingEvent::kLegacy &&
       event.eventType == model::kInvokeEventType) {
     return InvokeCall{std::move(snapshot), std::make_unique<events::CloudEvent>(std::move(event))};
@@ -514,6 +525,8 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
   }
   auto shared = std::make_shared<queue::EventData>();
   shared->payload = events::takeEventJson(*incoming);
+  shared->traceparent = trace.traceparent;
+  shared->tracestate = trace.tracestate;
   shared->acceptedAtMs = queue::nowMs();
   shared->configRevision = snapshot->revision();
   AcceptCall accepted;
@@ -579,7 +592,8 @@ asio::awaitable<net::Response> Dispatcher::callSync(net::Request& request, SyncC
   std::string authorized;
   if (call.authorizerId != nullptr) {
     auto authorization = co_await authorize(*call.snapshot, subscription.space,
-                                            *call.authorizerId, payload, call.requestText);
+                                            *call.authorizerId, payload, call.requestText,
+                                            callContext(request));
     if (!authorization) {
       counter(unauthorized_, subscription.space, subscription.eventType).inc();
       counter(processed_, subscription.space, subscription.eventType).inc();
@@ -597,8 +611,8 @@ asio::awaitable<net::Response> Dispatcher::callSync(net::Request& request, SyncC
     payload = authorized;
   }
 
-  const CallSite site{call.snapshot,       subscription.space, subscription.functionId,
-                      call.route.function, payload,            false};
+  const CallSite site{call.snapshot, subscription.space, subscription.functionId,
+                      call.route.function, payload, false, callContext(request)};
   const auto result = co_await startCall(site);
   finishCall(site, result);
   counter(processed_, subscription.space, subscription.eventType).inc();
@@ -650,7 +664,7 @@ asio::awaitable<net::Response> Dispatcher::invoke(net::Request& request,
   }
 
   const CallSite site{snapshot, routeSpace, route->subscription->functionId, route->function,
-                      payload, false};
+                      payload, false, callContext(request)};
   auto result = co_await startCall(site);
   finishCall(site, result);
   counter(processed_, routeSpace, model::kInvokeEventType).inc();

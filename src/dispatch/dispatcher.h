@@ -176,6 +176,7 @@ class Dispatcher {
     const routing::FunctionEntry* function;
     std::string_view payload;
     bool quiet;
+    providers::CallContext context = {};  // the trace context forwarded
   };
   boost::asio::awaitable<Result<providers::CallResult>> startCall(const CallSite& site);
   void finishCall(const CallSite& site, const Result<providers::CallResult>& result);
@@ -184,7 +185,7 @@ class Dispatcher {
   // attach, or an Error when unauthorised (refused, malformed answer, failed call).
   boost::asio::awaitable<Result<boost::json::object>> authorize(
       const routing::Snapshot& snapshot, std::string_view space, std::string_view authorizerId,
-      std::string_view eventJson, std::string_view requestJson);
+      std::string_view eventJson, std::string_view requestJson, providers::CallContext context);
 
   // One attempt of an async delivery (async_delivery.cc), and what the queue does next.
   boost::asio::awaitable<Settlement> attempt(const queue::Delivery& delivery);

@@ -2,7 +2,7 @@
 
 namespace eg::providers {
 
-boost::asio::awaitable<Result<CallResult>> FailingInvoker::call(std::string_view) const {
+boost::asio::awaitable<Result<CallResult>> FailingInvoker::call(std::string_view, CallContext) const {
   co_return error_;
 }
 

@@ -13,7 +13,9 @@ namespace eg::providers {
 class FailingInvoker final : public Invoker {
  public:
   explicit FailingInvoker(Error error) : error_(std::move(error)) {}
-  boost::asio::awaitable<Result<CallResult>> call(std::string_view payload) const override;
+  using Invoker::call;
+  boost::asio::awaitable<Result<CallResult>> call(std::string_view payload,
+                                                  CallContext context) const override;
 
  private:
   Error error_;

@@ -36,11 +36,25 @@ struct CallResult {
 // again may help: kTimeout and kUnavailable may (throttling, 5xx, transport, function
 // errors), kRejected will not (a 4xx answer of an AWS service); retryAfter carries the
 // callee's Retry-After.
+// What a call carries beside the event: the W3C trace context of the request that
+// brought it (spec §3.8), empty when it had none. The views must outlive the call.
+struct CallContext {
+  std::string_view traceparent;
+  std::string_view tracestate;
+};
+
 class Invoker {
  public:
   virtual ~Invoker() = default;
-  // `payload` is the CloudEvent JSON.
-  virtual boost::asio::awaitable<Result<CallResult>> call(std::string_view payload) const = 0;
+  // `payload` is the CloudEvent JSON. An http function gets `context` as the
+  // traceparent and tracestate headers; the AWS services have no place for it beyond
+  // the event itself (a 1.0 event carries it as extensions).
+  virtual boost::asio::awaitable<Result<CallResult>> call(std::string_view payload,
+                                                          CallContext context) const = 0;
+  // A call with no trace context. (Implementations say `using Invoker::call;`.)
+  boost::asio::awaitable<Result<CallResult>> call(std::string_view payload) const {
+    return call(payload, CallContext{});
+  }
 };
 
 // One per provider type name ("http", "awslambda", ...).

@@ -36,7 +36,9 @@ WallMs nowMs() {
 }
 
 std::size_t Delivery::bytes() const {
-  const std::size_t shared = event ? event->payload.size() + event->request.size() : 0;
+  const std::size_t shared = event ? event->payload.size() + event->request.size() +
+                                         event->traceparent.size() + event->tracestate.size()
+                                   : 0;
   return shared + target.space.size() + target.subscriptionId.size() +
          target.functionId.size() + target.eventType.size() + lastError.size();
 }

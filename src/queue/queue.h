@@ -51,6 +51,10 @@ struct EventData {
   std::string payload;         // the event's JSON, as the function receives it
   std::string request;         // http.request JSON of the original request, for
                                // authorizers; empty when no subscriber's needs it
+  // The W3C trace context of the request that brought the event (spec §3.8), forwarded
+  // on every call the event causes; empty when it had none.
+  std::string traceparent;
+  std::string tracestate;
   WallMs acceptedAtMs = 0;     // when the gateway accepted the event (maxEventAge)
   int64_t configRevision = 0;  // the configuration revision the event was routed on
 };

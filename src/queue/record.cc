@@ -7,7 +7,12 @@
 namespace eg::queue {
 namespace {
 
-constexpr uint8_t kVersion = 1;
+constexpr uint8_t kVersion1 = 1;
+constexpr uint8_t kVersion2 = 2;  // with the trace context
+
+bool traced(const EventData& event) {
+  return !event.traceparent.empty() || !event.tracestate.empty();
+}
 // u32 count of deliveries; a delivery holds at least 4 lengths, flags, attempts, due
 // and the error's length.
 constexpr std::size_t kMinDeliveryBytes = 4 * 4 + 1 + 4 + 8 + 4;
@@ -27,11 +32,16 @@ void putString(std::string& out, std::string_view s) {
 static_assert(std::endian::native == std::endian::little, "the record format is little-endian");
 
 void putHead(std::string& out, const EventData& event, std::size_t count) {
-  put<uint8_t>(out, kVersion);
+  const bool trace = traced(event);
+  put<uint8_t>(out, trace ? kVersion2 : kVersion1);
   put<int64_t>(out, event.acceptedAtMs);
   put<int64_t>(out, event.configRevision);
   putString(out, event.payload);
   putString(out, event.request);
+  if (trace) {
+    putString(out, event.traceparent);
+    putString(out, event.tracestate);
+  }
   put<uint32_t>(out, static_cast<uint32_t>(count));
 }
 
@@ -91,6 +101,7 @@ void encodeDeliveries(std::string& out, std::span<const Delivery> deliveries) {
 
 std::size_t encodedNewSize(const EventData& event, std::span<const Target> targets) {
   std::size_t n = 1 + 8 + 8 + 4 + event.payload.size() + 4 + event.request.size() + 4;
+  if (traced(event)) n += 4 + event.traceparent.size() + 4 + event.tracestate.size();
   for (const Target& t : targets) {
     n += kMinDeliveryBytes + t.space.size() + t.subscriptionId.size() + t.functionId.size() +
          t.eventType.size();
@@ -109,8 +120,9 @@ Result<EncodedHead> decodeHead(std::string_view bytes) {
   uint8_t version = 0;
   int64_t revision = 0;
   EncodedHead head;
-  if (!r.get(version) || version != kVersion || !r.get(head.acceptedAtMs) || !r.get(revision) ||
-      !r.skipString() || !r.skipString() || !r.get(head.count)) {
+  if (!r.get(version) || (version != kVersion1 && version != kVersion2) ||
+      !r.get(head.acceptedAtMs) || !r.get(revision) || !r.skipString() || !r.skipString() ||
+      (version == kVersion2 && (!r.skipString() || !r.skipString())) || !r.get(head.count)) {
     return Error::invalid("malformed delivery record head");
   }
   return head;
@@ -123,13 +135,20 @@ Result<std::vector<Delivery>> decodeDeliveries(std::string_view bytes) {
   };
   uint8_t version = 0;
   if (!r.get(version)) return bad("empty");
-  if (version != kVersion) return bad("unknown version " + std::to_string(version));
+  if (version != kVersion1 && version != kVersion2) {
+    return bad("unknown version " + std::to_string(version));
+  }
   auto event = std::make_shared<EventData>();
   uint32_t count = 0;
   if (!r.get(event->acceptedAtMs) || !r.get(event->configRevision) ||
-      !r.getString(event->payload) || !r.getString(event->request) || !r.get(count)) {
+      !r.getString(event->payload) || !r.getString(event->request) ||
+      (version == kVersion2 &&
+       (!r.getString(event->traceparent) || !r.getString(event->tracestate))) ||
+      !r.get(count)) {
     return bad("truncated event");
   }
+  // Version 2 is written only with a trace context: one event, one encoding.
+  if (version == kVersion2 && !traced(*event)) return bad("version 2 without trace context");
   if (count == 0 || count > r.left() / kMinDeliveryBytes) return bad("impossible count");
   std::vector<Delivery> out(count);
   for (Delivery& d : out) {

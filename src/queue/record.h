@@ -15,11 +15,16 @@ namespace eg::queue {
 // Little-endian, length-prefixed; decoding checks every length against the input, so
 // that any bytes at all decode to deliveries or to an Error, never to a crash.
 //
-//   u8 version (1) | i64 acceptedAtMs | i64 configRevision | str payload | str request |
+//   u8 version | i64 acceptedAtMs | i64 configRevision | str payload | str request |
+//   [version 2: str traceparent | str tracestate] |
 //   u32 count | count × (str space | str subscriptionId | str functionId |
 //                        str eventType | u8 flags | u32 attempts | i64 dueAtMs |
 //                        str lastError)
 //   str = u32 length + bytes
+//
+// An event without trace context is written as version 1, which every release reads:
+// instances of an older release sharing a NATS stream, or a log written before, keep
+// working. Both versions are read.
 
 // Appends the form of `deliveries`, which must all share one event (the first's).
 void encodeDeliveries(std::string& out, std::span<const Delivery> deliveries);

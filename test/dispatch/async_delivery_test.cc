@@ -81,6 +81,25 @@ TEST_F(AsyncDeliveryTest, A4xxAnswerGoesToTheDeadLetterAtOnce) {
   EXPECT_TRUE(metricHas("eventgateway_deliveries_deadlettered_total{space=\"default\",type=\"e\"} 1\n"));
 }
 
+TEST_F(AsyncDeliveryTest, EveryAttemptAndTheDeadLetterForwardTheTraceContext) {
+  auto fn = snapshot_->addFunction("default", "f", [](std::string_view) {
+    return Result<providers::CallResult>(Error::unavailable("down"));
+  });
+  auto dlq = snapshot_->addFunction("default", "dlq", [](std::string_view) { return ok("{}"); });
+  auto& sub = snapshot_->addAsync("default", "f", "POST", "/", "e");
+  sub.deliveryPolicy = model::DeliveryPolicy{};
+  sub.deliveryPolicy->deadLetterFunctionId = "dlq";
+  start(quick(2));
+  constexpr std::string_view kParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  auto request = emit("/", "e");
+  request.set("traceparent", kParent);
+  EXPECT_EQ(send(std::move(request)).result_int(), 202u);
+  ASSERT_TRUE(runUntil([&] { return queued() == 0 && dlq->payloads().size() == 1; }));
+  const std::string expected = std::string(kParent) + "|";
+  EXPECT_EQ(fn->traces(), std::vector<std::string>(3, expected));
+  EXPECT_EQ(dlq->traces(), std::vector<std::string>{expected});
+}
+
 TEST_F(AsyncDeliveryTest, ExhaustedRetriesGoToTheDeadLetterWithTheAttemptCount) {
   auto fn = snapshot_->addFunction("default", "f", [](std::string_view) {
     return Result<providers::CallResult>(Error::timeout("timed out calling http://f/"));

@@ -212,6 +212,37 @@ TEST_F(DispatcherTest, FiltersReadHttpRequestEventsAndAllFilteredIsStill202) {
       "eventgateway_events_filtered_total{space=\"default\",type=\"http.request\"} 1"));
 }
 
+TEST_F(DispatcherTest, TheTraceContextReachesEveryCallAndA10Event) {
+  constexpr std::string_view kParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  auto sync = snapshot_->addFunction("default", "s", [](std::string_view) {
+    return ok(R"({"statusCode":200,"body":"ok"})");
+  });
+  auto async = snapshot_->addFunction("default", "a", [](std::string_view) { return ok(""); });
+  snapshot_->addSync("default", "s", "POST", "/t", "com.example.t");
+  snapshot_->addAsync("default", "a", "POST", "/t", "com.example.t");
+  start();
+  auto request = makeRequest(
+      http::verb::post, "/t",
+      {{"Content-Type", "application/cloudevents+json"}, {"traceparent", std::string(kParent)},
+       {"tracestate", "congo=1"}},
+      R"({"specversion":"1.0","id":"1","source":"/s","type":"com.example.t"})");
+  EXPECT_EQ(send(std::move(request)).result_int(), 200u);
+  ASSERT_TRUE(runUntil([&] { return async->payloads().size() == 1; }));
+  const std::string expected = std::string(kParent) + "|congo=1";
+  EXPECT_EQ(sync->traces(), std::vector<std::string>{expected});
+  EXPECT_EQ(async->traces(), std::vector<std::string>{expected});
+  for (const auto* fn : {sync.get(), async.get()}) {
+    const auto event = json::parse(fn->payloads()[0]);
+    EXPECT_EQ(event.at("traceparent").as_string(), kParent);
+    EXPECT_EQ(event.at("tracestate"), "congo=1");
+  }
+  // Without one, nothing is forwarded and the event is as sent.
+  EXPECT_EQ(send(emit("/t", "com.example.t")).result_int(), 200u);
+  ASSERT_TRUE(runUntil([&] { return async->payloads().size() == 2; }));
+  EXPECT_EQ(sync->traces().back(), "|");
+  EXPECT_EQ(async->traces().back(), "|");
+}
+
 TEST_F(DispatcherTest, SyncAndAsyncBothRun) {
   auto syncFn = snapshot_->addFunction("default", "s", [](std::string_view) {
     return ok(R"({"body":"sync answer"})");

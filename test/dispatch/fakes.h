@@ -31,9 +31,11 @@ class FakeInvoker : public providers::Invoker {
 
   explicit FakeInvoker(Responder responder) : responder_(std::move(responder)) {}
 
+  using Invoker::call;
   boost::asio::awaitable<Result<providers::CallResult>> call(
-      std::string_view payload) const override {
+      std::string_view payload, providers::CallContext context) const override {
     std::string copy(payload);
+    traces_.push_back(std::string(context.traceparent) + "|" + std::string(context.tracestate));
     if (delay_.count() > 0) {
       boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
       timer.expires_after(delay_);
@@ -45,11 +47,14 @@ class FakeInvoker : public providers::Invoker {
 
   void setDelay(std::chrono::milliseconds d) { delay_ = d; }
   const std::vector<std::string>& payloads() const { return payloads_; }
+  // Each call's "traceparent|tracestate" ("|" without a trace context).
+  const std::vector<std::string>& traces() const { return traces_; }
 
  private:
   Responder responder_;
   std::chrono::milliseconds delay_{0};
   mutable std::vector<std::string> payloads_;
+  mutable std::vector<std::string> traces_;
 };
 
 inline Result<providers::CallResult> ok(std::string body, std::string contentType = "") {

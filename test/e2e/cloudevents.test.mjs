@@ -7,7 +7,7 @@ import { CloudEvent, HTTP, Mode, emitterFor } from 'cloudevents';
 import { startGateway } from './lib/harness.mjs';
 import {
   functionServer, closeServers, createFunction, createEventType, subscribe, settle, send,
-  errorMessage, quietPeriod, received,
+  errorMessage, quietPeriod, received, emitStructured, cloudEvent,
 } from './lib/events_helpers.mjs';
 
 let gw;
@@ -297,4 +297,56 @@ test('a batch the delivery queue cannot take whole is refused whole: 503, nothin
   } finally {
     await small.stop();
   }
+});
+
+test('trace context: traceparent and tracestate reach every call, and 1.0 events carry them', async () => {
+  const parent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const state = 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7';
+  const auth = await functionServer(() => ({ body: { authorization: { principalId: 'p' } } }));
+  const syncFn = await functionServer(() => ({ body: { statusCode: 200, body: 'ok' } }));
+  const asyncFn = await functionServer();
+  await createFunction(gw, 'trace', 'auth', auth.url);
+  await createFunction(gw, 'trace', 'sync', syncFn.url);
+  await createFunction(gw, 'trace', 'async', asyncFn.url);
+  await createEventType(gw, 'trace', 'com.example.traced', { authorizerId: 'auth' });
+  await createEventType(gw, 'trace', 'legacy.traced');
+  await subscribe(gw, 'trace', { type: 'sync', eventType: 'com.example.traced', functionId: 'sync', path: '/trace' });
+  await subscribe(gw, 'trace', { type: 'async', eventType: 'com.example.traced', functionId: 'async', path: '/trace' });
+  await subscribe(gw, 'trace', { type: 'async', eventType: 'legacy.traced', functionId: 'async', path: '/trace' });
+  await settle(gw);
+
+  const res = await send(gw.eventsUrl, {
+    path: '/trace',
+    headers: {
+      'ce-specversion': '1.0', 'ce-id': 't-1', 'ce-source': '/tracer', 'ce-type': 'com.example.traced',
+      'content-type': 'application/json', traceparent: parent, tracestate: state,
+    },
+    body: { n: 1 },
+  });
+  assert.equal(res.status, 200, res.text);
+  await asyncFn.waitForRequests(1);
+  // The sync call, the async delivery (through the durable queue) and each authorizer call.
+  const calls = [syncFn.requests[0], asyncFn.requests[0], ...auth.requests];
+  assert.equal(auth.requests.length, 2, 'the sync call and the async delivery are authorized');
+  for (const call of calls) {
+    assert.equal(call.headers.traceparent, parent);
+    assert.equal(call.headers.tracestate, state);
+  }
+  for (const call of [syncFn.requests[0], asyncFn.requests[0]]) {
+    const event = HTTP.toEvent({ headers: call.headers, body: call.body });
+    assert.equal(event.traceparent, parent, 'the distributed-tracing extension');
+    assert.equal(event.tracestate, state);
+  }
+
+  // A 0.1 event is forwarded the headers and left as sent; an invalid traceparent is not forwarded.
+  const legacy = await emitStructured(gw.eventsUrl, cloudEvent('legacy.traced'), { path: '/trace', headers: { traceparent: parent } });
+  assert.equal(legacy.status, 202, legacy.text);
+  const invalid = await emitStructured(gw.eventsUrl, cloudEvent('legacy.traced'), { path: '/trace', headers: { traceparent: 'not-a-trace', tracestate: state } });
+  assert.equal(invalid.status, 202, invalid.text);
+  await asyncFn.waitForRequests(3);
+  const [withTrace, withoutTrace] = asyncFn.requests.slice(1);
+  assert.equal(withTrace.headers.traceparent, parent);
+  assert.equal(JSON.parse(withTrace.body).extensions?.traceparent, undefined);
+  assert.equal(withoutTrace.headers.traceparent, undefined);
+  assert.equal(withoutTrace.headers.tracestate, undefined);
 });

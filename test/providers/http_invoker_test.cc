@@ -35,13 +35,14 @@ class HttpInvokerTest : public ::testing::Test {
   }
 
   // Runs one call on this test's io_context, bounded by `limit`.
-  Result<CallResult> call(const Invoker& invoker, std::chrono::milliseconds limit = 10s) {
+  Result<CallResult> call(const Invoker& invoker, std::chrono::milliseconds limit = 10s,
+                          CallContext context = {}, std::string_view payload = kPayload) {
     // Result has no default constructor, which co_spawn's completion needs: store it here.
     auto done = std::make_shared<std::optional<Result<CallResult>>>();
     boost::asio::co_spawn(
         ioc_,
-        [&invoker, done]() -> boost::asio::awaitable<void> {
-          done->emplace(co_await invoker.call(kPayload));
+        [&invoker, done, context, payload]() -> boost::asio::awaitable<void> {
+          done->emplace(co_await invoker.call(payload, context));
         },
         boost::asio::detached);
     const auto deadline = std::chrono::steady_clock::now() + limit;
@@ -90,6 +91,30 @@ TEST_F(HttpInvokerTest, PostsTheEventWithContentTypeAndConfiguredHeaders) {
   EXPECT_EQ(request[boost::beast::http::field::authorization], kToken);
   EXPECT_EQ(request[boost::beast::http::field::host], "127.0.0.1:" + std::to_string(server.port()));
   EXPECT_EQ(request.body(), kPayload);
+}
+
+TEST_F(HttpInvokerTest, TheTraceContextIsForwardedAsHeaders) {
+  ScriptedServer server([](const auto&) { return ScriptedServer::Reply{200, "text/plain", "ok"}; });
+  constexpr std::string_view kParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  for (const bool binary : {false, true}) {
+    json::object provider{{"url", server.url("/")}};
+    if (binary) provider["eventMode"] = "binary";
+    auto fn = invoker(provider);
+    constexpr std::string_view kEvent =
+        R"({"specversion":"1.0","id":"1","source":"/s","type":"user.created"})";
+    const auto traced = call(*fn, 10s, CallContext{kParent, "congo=t61rcWkgMzE"}, kEvent);
+    ASSERT_TRUE(traced) << traced.error().message;
+    ASSERT_TRUE(call(*fn, 10s, {}, kEvent));  // and none without one
+  }
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 4u);
+  for (std::size_t i : {0u, 2u}) {
+    EXPECT_EQ(requests[i]["traceparent"], kParent) << i;
+    EXPECT_EQ(requests[i]["tracestate"], "congo=t61rcWkgMzE") << i;
+    EXPECT_EQ(requests[i + 1].count("traceparent"), 0u) << i;
+    EXPECT_EQ(requests[i + 1].count("tracestate"), 0u) << i;
+  }
+  EXPECT_EQ(requests[2]["ce-type"], "user.created");  // binary mode kept its own headers
 }
 
 TEST_F(HttpInvokerTest, ConfiguredContentTypeReplacesTheDefault) {

@@ -414,5 +414,41 @@ TEST(RecordTest, RoundTripsAndRefusesAnyDamage) {
   }
 }
 
+TEST(RecordTest, TraceContextIsKeptAndAnEventWithoutOneIsWrittenAsVersion1) {
+  auto plain = event("{\"a\":1}", "");
+  auto traced = std::make_shared<EventData>(*plain);
+  traced->traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  traced->tracestate = "congo=t61rcWkgMzE";
+  std::vector<Target> targets{target("a")};
+  std::string v1;
+  encodeNew(v1, *plain, targets);
+  EXPECT_EQ(v1[0], 1);  // what an older release reads
+  std::string v2;
+  encodeNew(v2, *traced, targets);
+  EXPECT_EQ(v2[0], 2);
+  EXPECT_EQ(v2.size(), encodedNewSize(*traced, targets));
+  auto decoded = decodeDeliveries(v2);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  EXPECT_EQ((*decoded)[0].event->traceparent, traced->traceparent);
+  EXPECT_EQ((*decoded)[0].event->tracestate, traced->tracestate);
+  auto head = decodeHead(v2);
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->count, 1u);
+  std::string again;
+  encodeDeliveries(again, *decoded);
+  EXPECT_EQ(again, v2);
+  auto old = decodeDeliveries(v1);
+  ASSERT_TRUE(old.ok());
+  EXPECT_TRUE((*old)[0].event->traceparent.empty());
+  // Version 2 with no trace context is not an encoding the gateway writes.
+  traced->traceparent.clear();
+  traced->tracestate.clear();
+  std::string forged;
+  encodeNew(forged, *traced, targets);
+  forged[0] = 2;
+  forged.insert(1 + 8 + 8 + 4 + traced->payload.size() + 4, std::string(8, '\0'));
+  EXPECT_FALSE(decodeDeliveries(forged).ok());
+}
+
 }  // namespace
 }  // namespace eg::queue::testing

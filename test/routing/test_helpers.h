@@ -16,7 +16,9 @@ namespace eg::routing::testing {
 class FakeInvoker final : public providers::Invoker {
  public:
   explicit FakeInvoker(std::string tag) : tag_(std::move(tag)) {}
-  boost::asio::awaitable<Result<providers::CallResult>> call(std::string_view) const override {
+  using Invoker::call;
+  boost::asio::awaitable<Result<providers::CallResult>> call(std::string_view,
+                                                             providers::CallContext) const override {
     co_return providers::CallResult{tag_, "text/plain"};
   }
   const std::string& tag() const { return tag_; }

@@ -59,7 +59,8 @@ std::string partitionKeyOf(std::string_view payload) {
 
 LambdaInvoker::LambdaInvoker(AwsCaller caller) : caller_(std::move(caller)) {}
 
-boost::asio::awaitable<Result<CallResult>> LambdaInvoker::call(std::string_view payload) const {
+boost::asio::awaitable<Result<CallResult>> LambdaInvoker::call(std::string_view payload,
+                                                         CallContext) const {
   // Built outside co_await: GCC 12 mishandles braced lists inside coroutine calls.
   sigv4::Headers headers;
   headers.emplace_back("Content-Type", kJsonContentType);
@@ -85,7 +86,8 @@ boost::asio::awaitable<Result<CallResult>> LambdaInvoker::call(std::string_view 
 StreamInvoker::StreamInvoker(AwsCaller caller)
     : caller_(std::move(caller)), streamJson_(quoted(caller_.config().target)) {}
 
-boost::asio::awaitable<Result<CallResult>> StreamInvoker::call(std::string_view payload) const {
+boost::asio::awaitable<Result<CallResult>> StreamInvoker::call(std::string_view payload,
+                                                         CallContext) const {
   const bool kinesis = caller_.config().service == AwsService::kKinesis;
   std::string body;
   const std::string data = base64Encode(payload);
@@ -109,7 +111,8 @@ boost::asio::awaitable<Result<CallResult>> StreamInvoker::call(std::string_view 
 
 SqsInvoker::SqsInvoker(AwsCaller caller) : caller_(std::move(caller)) {}
 
-boost::asio::awaitable<Result<CallResult>> SqsInvoker::call(std::string_view payload) const {
+boost::asio::awaitable<Result<CallResult>> SqsInvoker::call(std::string_view payload,
+                                                         CallContext) const {
   std::string body = "Action=SendMessage&MessageBody=" + sigv4::uriEncode(payload) +
                      "&Version=2012-11-05";
   sigv4::Headers headers;

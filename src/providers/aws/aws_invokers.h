@@ -19,7 +19,9 @@ namespace eg::providers {
 class LambdaInvoker final : public Invoker {
  public:
   explicit LambdaInvoker(AwsCaller caller);
-  boost::asio::awaitable<Result<CallResult>> call(std::string_view payload) const override;
+  using Invoker::call;
+  boost::asio::awaitable<Result<CallResult>> call(std::string_view payload,
+                                                  CallContext context) const override;
 
  private:
   AwsCaller caller_;
@@ -31,7 +33,9 @@ class LambdaInvoker final : public Invoker {
 class StreamInvoker final : public Invoker {
  public:
   explicit StreamInvoker(AwsCaller caller);
-  boost::asio::awaitable<Result<CallResult>> call(std::string_view payload) const override;
+  using Invoker::call;
+  boost::asio::awaitable<Result<CallResult>> call(std::string_view payload,
+                                                  CallContext context) const override;
 
  private:
   AwsCaller caller_;
@@ -44,7 +48,9 @@ class StreamInvoker final : public Invoker {
 class SqsInvoker final : public Invoker {
  public:
   explicit SqsInvoker(AwsCaller caller);
-  boost::asio::awaitable<Result<CallResult>> call(std::string_view payload) const override;
+  using Invoker::call;
+  boost::asio::awaitable<Result<CallResult>> call(std::string_view payload,
+                                                  CallContext context) const override;
 
  private:
   AwsCaller caller_;

@@ -135,7 +135,8 @@ HttpInvoker::HttpInvoker(net::HttpClient& client, HttpProviderSettings settings)
   requestHead_ = net::fixedRequestHead(net::http::verb::post, settings_.url, headers);
 }
 
-boost::asio::awaitable<Result<CallResult>> HttpInvoker::call(std::string_view payload) const {
+boost::asio::awaitable<Result<CallResult>> HttpInvoker::call(std::string_view payload,
+                                                             CallContext context) const {
   net::ClientRequest request;
   request.method = net::http::verb::post;
   request.url = &settings_.url;
@@ -153,6 +154,10 @@ boost::asio::awaitable<Result<CallResult>> HttpInvoker::call(std::string_view pa
       });
     }
     request.body = std::move(message->body);
+  }
+  if (!context.traceparent.empty()) {
+    request.headers.emplace_back("traceparent", context.traceparent);
+    if (!context.tracestate.empty()) request.headers.emplace_back("tracestate", context.tracestate);
   }
   request.connectTimeout = settings_.connectTimeout;
   request.responseTimeout = settings_.timeout;

@@ -70,7 +70,9 @@ std::string loggableUrl(const net::Url& url);
 class HttpInvoker final : public Invoker {
  public:
   HttpInvoker(net::HttpClient& client, HttpProviderSettings settings);
-  boost::asio::awaitable<Result<CallResult>> call(std::string_view payload) const override;
+  using Invoker::call;
+  boost::asio::awaitable<Result<CallResult>> call(std::string_view payload,
+                                                  CallContext context) const override;
 
  private:
   net::HttpClient& client_;
