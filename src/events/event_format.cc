@@ -5,6 +5,7 @@
 #include "common/json.h"
 #include "events/cloud_event_v1.h"
 #include "events/request_to_event.h"
+#include "events/trace_context.h"
 
 namespace eg::events {
 
@@ -117,7 +118,8 @@ EventMessage binaryV01(const CloudEvent& e) {
 
 }  // namespace
 
-Result<EventMessage> formatEvent(std::string_view payload, EventVersion version, EventMode mode) {
+Result<EventMessage> formatEvent(std::string_view payload, EventVersion version, EventMode mode,
+                                 TraceContext trace) {
   boost::system::error_code ec;
   json::value value = parseValue(payload, ec);
   if (ec) return Error::internal("event to format is not JSON: " + ec.message());
@@ -125,6 +127,8 @@ Result<EventMessage> formatEvent(std::string_view payload, EventVersion version,
   if (!event) return Error::internal("event to format: " + event.error().message);
   if (version == EventVersion::k01) convertTo(*event, SpecVersion::k01);
   if (version == EventVersion::k10) convertTo(*event, SpecVersion::k10);
+  // An event that arrived as 0.1 carries the trace context once it is 1.0.
+  attachTrace(*event, trace);
 
   if (mode == EventMode::kStructured) {
     EventMessage m;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "events/trace_context.h"
 
 namespace eg::events {
 
@@ -35,7 +36,10 @@ struct EventMessage {
 // upper-cased; names that are not header tokens left out; values as above); Content-Type
 // is contentType (left out when it could not be a header value: 0.1 does not check it); the body is the data read back as binary mode wrote it in: base64
 // text of an opaque type decoded, other text as it is, other JSON as its text.
+// A 1.0 result without a traceparent of its own carries `trace` as the distributed-
+// tracing extension (an event converted from 0.1, spec §3.8).
 // kInternal when `payload` is not an event (the gateway wrote it: a bug).
-Result<EventMessage> formatEvent(std::string_view payload, EventVersion version, EventMode mode);
+Result<EventMessage> formatEvent(std::string_view payload, EventVersion version, EventMode mode,
+                                 TraceContext trace = {});
 
 }  // namespace eg::events

@@ -112,5 +112,18 @@ TEST(FormatEvent, APayloadThatIsNoEventIsABug) {
   }
 }
 
+TEST(FormatEvent, A01EventConvertedTo10CarriesTheTraceContext) {
+  constexpr std::string_view kParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  auto r = formatEvent(kV01, EventVersion::k10, EventMode::kBinary, {kParent, "a=1"});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const auto h = headersOf(*r);
+  EXPECT_EQ(h.at("ce-traceparent"), kParent);
+  EXPECT_EQ(h.at("ce-tracestate"), "a=1");
+  // Kept 0.1, it is left as it arrived.
+  auto old = formatEvent(kV01, EventVersion::k01, EventMode::kStructured, {kParent, "a=1"});
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->body.find("traceparent"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace eg::events

@@ -145,7 +145,8 @@ boost::asio::awaitable<Result<CallResult>> HttpInvoker::call(std::string_view pa
   if (settings_.asWritten()) {
     request.bodyView = payload;
   } else {
-    auto message = events::formatEvent(payload, settings_.eventVersion, settings_.eventMode);
+    auto message = events::formatEvent(payload, settings_.eventVersion, settings_.eventMode,
+                                       {context.traceparent, context.tracestate});
     if (!message) co_return std::move(message).error();
     request.headers = std::move(message->headers);
     if (customContentType_) {
