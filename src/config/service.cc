@@ -6,6 +6,7 @@
 #include "model/codec.h"
 #include "model/keys.h"
 #include "model/validation.h"
+#include "providers/weighted/weighted_provider.h"
 
 namespace eg::config {
 namespace {
@@ -60,6 +61,8 @@ Error deadLetterNotFound(std::string_view id) {
 Error authorizerNotFound(std::string_view id) {
   return Error::invalid("Authorizer function " + q(id) + " not found.");
 }
+
+bool isWeighted(const model::Function& fn) { return fn.type == providers::kWeightedType; }
 
 // Decodes every value of one collection; values that do not decode are logged and skipped
 // (they cannot have been written by this API).
@@ -237,19 +240,41 @@ asio::awaitable<Result<model::Function>> ConfigService::createFunction(std::stri
   auto fn = model::functionFromRequest(space, body);
   if (!fn) co_return std::move(fn).error();
   if (auto s = validateProvider(*fn); !s) co_return std::move(s).error();
+  const auto k = key(ResourceKind::kFunction, space, fn->functionId);
+  const auto exists = [&] {
+    return Error::alreadyExists("Function " + q(fn->functionId) + " already registered.");
+  };
+  const auto created = [&] {
+    // Provider fields are never logged: they may hold credentials.
+    spdlog::info("config: function created (space={}, functionId={}, type={})", space,
+                 fn->functionId, fn->type);
+  };
   const auto turn = co_await writeTurn();
-  auto r = co_await store_.create(key(ResourceKind::kFunction, space, fn->functionId),
-                                  model::encodeStored(*fn));
-  if (!r) {
-    if (r.error().kind == ErrorKind::kAlreadyExists) {
-      co_return Error::alreadyExists("Function " + q(fn->functionId) + " already registered.");
+  if (!isWeighted(*fn)) {
+    auto r = co_await store_.create(k, model::encodeStored(*fn));
+    if (!r) {
+      if (r.error().kind == ErrorKind::kAlreadyExists) co_return exists();
+      co_return storeError(r.error());
     }
-    co_return storeError(r.error());
+    created();
+    co_return fn;
   }
-  // Provider fields are never logged: they may hold credentials.
-  spdlog::info("config: function created (space={}, functionId={}, type={})", space, fn->functionId,
-               fn->type);
-  co_return fn;
+  // A weighted function is written on the condition that its targets are as checked.
+  for (RetryUntilDeadline retry(kWriteDeadline); co_await retry.next();) {
+    auto current = co_await read(k);
+    if (!current) co_return std::move(current).error();
+    if (*current) co_return exists();
+    std::vector<store::Compare> compares{{k, 0}};
+    std::vector<store::Op> ops{putOp(k, model::encodeStored(*fn))};
+    if (auto pinned = co_await pinTargets(*fn, compares); !pinned) co_return pinned.error();
+    auto r = co_await store_.txn(std::move(compares), std::move(ops));
+    if (!r) co_return storeError(r.error());
+    if (r->succeeded) {
+      created();
+      co_return fn;
+    }
+  }
+  co_return raceLost("Function " + q(fn->functionId));
 }
 
 asio::awaitable<Result<model::Function>> ConfigService::updateFunction(std::string space,
@@ -265,12 +290,20 @@ asio::awaitable<Result<model::Function>> ConfigService::updateFunction(std::stri
     if (!*current) co_return functionNotFound(id);
     // Checked after existence, so that a missing function is a 404 whatever the body.
     if (auto s = validateProvider(*fn); !s) co_return std::move(s).error();
-    auto r = co_await store_.compareAndSwap(k, model::encodeStored(*fn), (*current)->modRevision);
-    if (r) {
+    std::vector<store::Compare> compares{{k, (*current)->modRevision}};
+    std::vector<store::Op> ops{putOp(k, model::encodeStored(*fn))};
+    if (isWeighted(*fn)) {
+      // A weighted function may not be the target of another: refused while one calls it.
+      auto untargeted = co_await refuseIfTargeted(space, id, "be made weighted", compares);
+      if (!untargeted) co_return untargeted.error();
+      if (auto pinned = co_await pinTargets(*fn, compares); !pinned) co_return pinned.error();
+    }
+    auto r = co_await store_.txn(std::move(compares), std::move(ops));
+    if (!r) co_return storeError(r.error());
+    if (r->succeeded) {
       spdlog::info("config: function updated (space={}, functionId={}, type={})", space, id, fn->type);
       co_return fn;
     }
-    if (r.error().kind != ErrorKind::kConflict) co_return storeError(r.error());
   }
   co_return raceLost("Function " + q(id));
 }
@@ -334,6 +367,51 @@ asio::awaitable<Status> ConfigService::pinFunction(std::string space, std::strin
   co_return Status{};
 }
 
+asio::awaitable<Status> ConfigService::pinTargets(const model::Function& fn,
+                                                  std::vector<store::Compare>& compares) {
+  if (!isWeighted(fn)) co_return Status{};
+  auto settings = providers::parseWeightedProvider(fn.provider);
+  if (!settings) co_return std::move(settings).error();  // validateProvider accepted it
+  for (const auto& target : settings->functions) {
+    if (target.functionId == fn.functionId) {
+      co_return Error::invalid("Weighted function " + q(fn.functionId) + " cannot call itself.");
+    }
+  }
+  for (const auto& target : settings->functions) {
+    const auto tk = key(ResourceKind::kFunction, fn.space, target.functionId);
+    auto stored = co_await read(tk);
+    if (!stored) co_return std::move(stored).error();
+    if (!*stored) co_return Error::invalid("Target function " + q(target.functionId) + " not found.");
+    auto decoded = decodedOrInternal(model::decodeStoredFunction((*stored)->value), tk);
+    if (!decoded) co_return std::move(decoded).error();
+    if (isWeighted(*decoded)) {
+      co_return Error::invalid("Target function " + q(target.functionId) +
+                               " is weighted: a weighted function calls functions that are not "
+                               "weighted.");
+    }
+    // Targets are distinct (validated), so each key is compared once.
+    compares.push_back({tk, (*stored)->modRevision});
+  }
+  co_return Status{};
+}
+
+asio::awaitable<Status> ConfigService::refuseIfTargeted(std::string space, std::string id,
+                                                        std::string_view action,
+                                                        std::vector<store::Compare>& compares) {
+  const auto prefix = model::collectionPrefix(ResourceKind::kFunction, space);
+  auto range = co_await readAll(prefix);
+  if (!range) co_return std::move(range).error();
+  for (const auto& f : decodeAll<model::Function>(*range, ResourceKind::kFunction, space,
+                                                  &Resource<model::Function>::decode)) {
+    if (f.functionId != id && isWeighted(f) && providers::namesTarget(f.provider, id)) {
+      co_return Error::invalid("Function " + q(id) + " cannot " + std::string(action) +
+                               " because weighted function " + q(f.functionId) + " calls it.");
+    }
+  }
+  compares.push_back({prefix, range->revision, true});
+  co_return Status{};
+}
+
 asio::awaitable<Status> ConfigService::deleteFunction(std::string space, std::string id) {
   co_return co_await deleteResource<model::Function>(
       space, id,
@@ -348,6 +426,8 @@ asio::awaitable<Status> ConfigService::deleteFunction(std::string space, std::st
             },
             compares);
         if (!unused) co_return unused;
+        auto untargeted = co_await refuseIfTargeted(space, id, "be deleted", compares);
+        if (!untargeted) co_return untargeted;
         const auto typesPrefix = model::collectionPrefix(ResourceKind::kEventType, space);
         auto types = co_await readAll(typesPrefix);
         if (!types) co_return std::move(types).error();

@@ -39,12 +39,14 @@ using MetadataFilters = std::vector<std::pair<std::string, std::string>>;
 // in-use checks, and the store transactions that keep them true when several requests
 // (or several gateway instances) race:
 //  - a write that references a function or an event type (a subscription's function,
-//    dead-letter function and event type; an event type's authorizer) compares that
-//    key's modRevision, so it fails if the referenced resource went meanwhile; it does
-//    not write that key, so writes that reference one resource never collide;
+//    dead-letter function and event type; an event type's authorizer; a weighted
+//    function's targets) compares that key's modRevision, so it fails if the referenced
+//    resource went (or, for a target, became weighted) meanwhile; it does not write that
+//    key, so writes that reference one resource never collide;
 //  - a delete lists the users of the resource, then compares that nothing under their
 //    collection prefix was created or changed since that list, so a user written after
-//    the check fails the delete, which looks again;
+//    the check fails the delete, which looks again; turning a function into a weighted
+//    one looks for weighted functions that call it the same way;
 //  - a sync subscription also compares and bumps the routes sentinel, so two conflicting
 //    routes can never both be admitted (the conflict check runs on the route index).
 // On the embedded store this instance's writes run one at a time, in arrival order
@@ -122,6 +124,17 @@ class ConfigService {
   asio::awaitable<Status> pinFunction(std::string space, std::string id, Error missing,
                                       std::vector<store::Compare>& compares);
   Status validateProvider(const model::Function& fn) const;
+  // For a weighted `fn`: refuses a target that is `fn` itself, missing or weighted, and
+  // adds the compares that fail the write if a target is deleted or changed meanwhile.
+  // Nothing for other functions.
+  asio::awaitable<Status> pinTargets(const model::Function& fn,
+                                     std::vector<store::Compare>& compares);
+  // Refuses `Function "<id>" cannot <action> because weighted function "<w>" calls it.`
+  // when a weighted function of `space` names `id` as a target. Adds the compare that
+  // fails the write if a function of the space is created or changed after this check.
+  asio::awaitable<Status> refuseIfTargeted(std::string space, std::string id,
+                                           std::string_view action,
+                                           std::vector<store::Compare>& compares);
   // A write's turn. Where this instance is the store's only writer (embedded), its
   // writes go one at a time, so none loses a compare; against etcd they run side by
   // side (nullopt) and retry what they lose until kWriteDeadline.

@@ -10,6 +10,7 @@
 #include "common/json.h"
 #include "dispatch/authorizer.h"
 #include "dispatch/dispatcher.h"
+#include "dispatch/sticky_key.h"
 
 namespace eg::dispatch {
 
@@ -144,14 +145,19 @@ asio::awaitable<Settlement> Dispatcher::attempt(const queue::Delivery& d) {
   }
 
   // Authorizers see the event as queued; the function gets it with the authorization.
+  // A weighted function's sticky key comes from the event as queued and the request
+  // kept with it.
   const std::string* payload = &d.event->payload;
   std::string authorized;
   std::optional<CallOutcome> outcome;
   if (!t.system() && !t.deadLetter()) {
     const model::EventType* eventType = snapshot->eventType(t.space, t.eventType);
     if (eventType != nullptr && eventType->authorizerId) {
+      const routing::FunctionEntry* authorizer =
+          callee(*snapshot, t.space, *eventType->authorizerId,
+                 CallKey(d.event->payload, d.event->request));
       auto authorization = co_await authorize(
-          *snapshot, t.space, *eventType->authorizerId, d.event->payload,
+          authorizer, t.space, *eventType->authorizerId, d.event->payload,
           d.event->request.empty() ? std::string_view("null") : std::string_view(d.event->request),
           providers::CallContext{d.event->traceparent, d.event->tracestate});
       if (!authorization) {
@@ -178,9 +184,10 @@ asio::awaitable<Settlement> Dispatcher::attempt(const queue::Delivery& d) {
   }
 
   if (!outcome) {
-    const CallSite site{snapshot,  t.space,    t.functionId,
-                        function,  *payload,   t.system(),
-                        providers::CallContext{d.event->traceparent, d.event->tracestate}};
+    CallSite site = siteOf(snapshot, t.space, *function,
+                                 CallKey(d.event->payload, d.event->request), *payload,
+                                 t.system());
+    site.context = providers::CallContext{d.event->traceparent, d.event->tracestate};
     const auto result = co_await startCall(site);
     finishCall(site, result);
     outcome = classifyCall(result);

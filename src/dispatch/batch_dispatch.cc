@@ -8,6 +8,7 @@
 
 #include "dispatch/answers.h"
 #include "dispatch/dispatcher.h"
+#include "dispatch/sticky_key.h"
 #include "dispatch/system_events.h"
 #include "events/request_to_event.h"
 #include "events/system_event.h"
@@ -61,20 +62,22 @@ Dispatcher::Plan Dispatcher::batchPlan(net::Request& request,
     if (routes.empty()) continue;
     queue::EnqueueRequest enqueue;
     enqueue.targets.reserve(routes.size());
-    bool authorized = false;
+    bool keepRequest = false;
     for (const auto& route : routes) {
       const model::Subscription& sub = *route.subscription;
       enqueue.targets.push_back(
           queue::Target{sub.space, sub.subscriptionId, sub.functionId, sub.eventType, 0});
       const model::EventType* et = snapshot->eventType(sub.space, member.eventType);
-      authorized = authorized || (et != nullptr && et->authorizerId);
+      keepRequest = keepRequest || (et != nullptr && et->authorizerId) ||
+                    needsRequestHeaders(route.function);
     }
-    if (authorized) needRequest.push_back(shared);
+    if (keepRequest) needRequest.push_back(shared);
     enqueue.event = std::move(shared);
     call.requests.push_back(std::move(enqueue));
     call.routes.emplace_back(routes.begin(), routes.end());
   }
-  // The request's JSON for authorizers: written once, shared by the members that need it.
+  // The request's JSON for authorizers and header-sticky weighted functions: written
+  // once, shared by the members that need it.
   if (!needRequest.empty()) {
     const std::string requestText = events::httpRequestText(request, path);
     for (const auto& shared : needRequest) shared->request = requestText;

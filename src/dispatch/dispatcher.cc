@@ -17,6 +17,7 @@
 #include "dispatch/answers.h"
 #include "dispatch/authorizer.h"
 #include "dispatch/cors.h"
+#include "dispatch/sticky_key.h"
 #include "dispatch/sync_response.h"
 #include "events/request_to_event.h"
 #include "events/trace_context.h"
@@ -334,6 +335,17 @@ asio::awaitable<Result<providers::CallResult>> failedCall(Error error) { co_retu
 
 }  // namespace
 
+Dispatcher::CallSite Dispatcher::siteOf(const std::shared_ptr<const routing::Snapshot>& snapshot,
+                                        std::string_view space,
+                                        const routing::FunctionEntry& function,
+                                        const routing::PickKey& key, std::string_view payload,
+                                        bool quiet) {
+  const routing::FunctionEntry& target = routing::pick(function, key);
+  const std::string_view via =
+      &target == &function ? std::string_view() : std::string_view(function.function.functionId);
+  return CallSite{snapshot, space, target.function.functionId, &target, payload, quiet, via};
+}
+
 asio::awaitable<Result<providers::CallResult>> Dispatcher::startCall(const CallSite& site) {
   if (!site.quiet && hasSystemSubscribers(site.snapshot, SystemEvent::kFunctionInvoking)) {
     emitSystemEvent(site.snapshot, SystemEvent::kFunctionInvoking, site.space,
@@ -348,8 +360,9 @@ asio::awaitable<Result<providers::CallResult>> Dispatcher::startCall(const CallS
 
 void Dispatcher::finishCall(const CallSite& site, const Result<providers::CallResult>& result) {
   if (!result) {
-    spdlog::info("function invocation failed: space={} functionId={} error={}", site.space,
-                 site.functionId, result.error().message);
+    spdlog::info("function invocation failed: space={} functionId={}{}{} error={}", site.space,
+                 site.functionId, site.via.empty() ? "" : " via weighted function ", site.via,
+                 result.error().message);
     if (!site.quiet &&
         hasSystemSubscribers(site.snapshot, SystemEvent::kFunctionInvocationFailed)) {
       emitSystemEvent(site.snapshot, SystemEvent::kFunctionInvocationFailed, site.space,
@@ -358,20 +371,25 @@ void Dispatcher::finishCall(const CallSite& site, const Result<providers::CallRe
     }
     return;
   }
-  spdlog::debug("function invoked: space={} functionId={}", site.space, site.functionId);
+  spdlog::debug("function invoked: space={} functionId={}{}{}", site.space, site.functionId,
+                site.via.empty() ? "" : " via weighted function ", site.via);
   if (!site.quiet && hasSystemSubscribers(site.snapshot, SystemEvent::kFunctionInvoked)) {
     emitSystemEvent(site.snapshot, SystemEvent::kFunctionInvoked, site.space,
                     functionInvokedData(site.space, site.payload, site.functionId, result->body));
   }
 }
 
-asio::awaitable<Result<json::object>> Dispatcher::authorize(const routing::Snapshot& snapshot,
-                                                            std::string_view space,
-                                                            std::string_view authorizerId,
-                                                            std::string_view eventJson,
-                                                            std::string_view requestJson,
-                                                            providers::CallContext context) {
-  const routing::FunctionEntry* function = snapshot.function(space, authorizerId);
+const routing::FunctionEntry* Dispatcher::callee(const routing::Snapshot& snapshot,
+                                                 std::string_view space, std::string_view id,
+                                                 const routing::PickKey& key) {
+  const routing::FunctionEntry* named = snapshot.function(space, id);
+  return named == nullptr ? nullptr : &routing::pick(*named, key);
+}
+
+asio::awaitable<Result<json::object>> Dispatcher::authorize(
+    const routing::FunctionEntry* function, std::string_view space, std::string_view authorizerId,
+    std::string_view eventJson, std::string_view requestJson,
+    providers::CallContext context) {
   if (function == nullptr || function->invoker == nullptr) {
     spdlog::info("authorizer function {} of space {} cannot be called", authorizerId, space);
     co_return Error::unavailable("authorizer function cannot be called");
@@ -380,7 +398,7 @@ asio::awaitable<Result<json::object>> Dispatcher::authorize(const routing::Snaps
       co_await function->invoker->call(authorizerPayload(eventJson, requestJson), context);
   if (!result) {
     spdlog::info("authorizer invocation failed: space={} functionId={} error={}", space,
-                 authorizerId, result.error().message);
+                 function->function.functionId, result.error().message);
     co_return std::move(result).error();
   }
   auto authorization = parseAuthorizerResult(result->body);
@@ -532,6 +550,7 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
   AcceptCall accepted;
   accepted.request.targets.reserve(routes.size());
   bool authorized = syncAuthorized;
+  bool keepRequest = false;
   for (const auto& route : routes) {
     const model::Subscription& sub = *route.subscription;
     accepted.request.targets.push_back(
@@ -540,9 +559,11 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
       const model::EventType* et = snapshot->eventType(sub.space, type);
       authorized = et != nullptr && et->authorizerId;
     }
+    keepRequest = keepRequest || needsRequestHeaders(route.function);
   }
-  // The request's JSON for authorizers: written once, when one of them needs it.
-  if (authorized) shared->request = events::httpRequestText(request, path);
+  // The request's JSON for authorizers and for weighted functions sticky by a header:
+  // written once, when one of them needs it.
+  if (authorized || keepRequest) shared->request = events::httpRequestText(request, path);
   if (announce) accepted.announce = announceData(shared->payload);
   if (sync) {
     if (syncAuthorized) call.requestText = shared->request;
@@ -591,8 +612,10 @@ asio::awaitable<net::Response> Dispatcher::callSync(net::Request& request, SyncC
   std::string_view payload = call.text();
   std::string authorized;
   if (call.authorizerId != nullptr) {
-    auto authorization = co_await authorize(*call.snapshot, subscription.space,
-                                            *call.authorizerId, payload, call.requestText,
+    const routing::FunctionEntry* authorizer =
+        callee(*call.snapshot, subscription.space, *call.authorizerId, CallKey(request, payload));
+    auto authorization = co_await authorize(authorizer, subscription.space, *call.authorizerId,
+                                            payload, call.requestText,
                                             callContext(request));
     if (!authorization) {
       counter(unauthorized_, subscription.space, subscription.eventType).inc();
@@ -611,15 +634,16 @@ asio::awaitable<net::Response> Dispatcher::callSync(net::Request& request, SyncC
     payload = authorized;
   }
 
-  const CallSite site{call.snapshot, subscription.space, subscription.functionId,
-                      call.route.function, payload, false, callContext(request)};
+  CallSite site = siteOf(call.snapshot, subscription.space, *call.route.function,
+                               CallKey(request, payload), payload, false);
+  site.context = callContext(request);
   const auto result = co_await startCall(site);
   finishCall(site, result);
   counter(processed_, subscription.space, subscription.eventType).inc();
   if (!result) {
     co_return jsonError(request, http::status::internal_server_error, kFunctionCallFailed);
   }
-  co_return syncAnswer(request, result->body, subscription.space, subscription.functionId);
+  co_return syncAnswer(request, result->body, subscription.space, site.functionId);
 }
 
 asio::awaitable<net::Response> Dispatcher::accept(net::Request& request, AcceptCall call) {
@@ -663,8 +687,9 @@ asio::awaitable<net::Response> Dispatcher::invoke(net::Request& request,
                                       headers ? json::serialize(*headers) : "{}"));
   }
 
-  const CallSite site{snapshot, routeSpace, route->subscription->functionId, route->function,
-                      payload, false, callContext(request)};
+  CallSite site =
+      siteOf(snapshot, routeSpace, *route->function, CallKey(request, payload), payload, false);
+  site.context = callContext(request);
   auto result = co_await startCall(site);
   finishCall(site, result);
   counter(processed_, routeSpace, model::kInvokeEventType).inc();

@@ -60,6 +60,12 @@ using SnapshotSource = std::function<std::shared_ptr<const routing::Snapshot>()>
 // - An authorizer answer with neither `authorization` nor `error` is unauthorised.
 // - A dead letter goes to the dead-letter function named by the policy of the moment;
 //   if there is none any more (policy changed), the delivery fails as without one.
+// - A weighted function (spec §3.10) is resolved to one of its targets right before each
+//   call: the sync call, each attempt of an async delivery (so attempts of one delivery
+//   may reach different targets, unless it is sticky), a Gen 1 invoke, an authorizer,
+//   a dead letter. The function.* system events and the logs name the target. For
+//   `stickyBy: "header:…"` the original request is kept with a queued event whose
+//   subscriber needs it, as for authorizers (dispatch/sticky_key.h).
 //
 // Metrics (labels `space`, `type`):
 //   eventgateway_events_received_total   once per event and per space that has a
@@ -169,6 +175,8 @@ class Dispatcher {
   // A function call, with the function.* system events around it unless `quiet`:
   // `co_await startCall(...)`, then finishCall with the result. Two plain halves rather
   // than one coroutine, so that the caller's frame is the only one the call adds.
+  // `function` is the one called: for a weighted function, the target routing::pick
+  // chose, which the system events and logs name; `via` then names the weighted one.
   struct CallSite {
     const std::shared_ptr<const routing::Snapshot>& snapshot;
     std::string_view space;
@@ -176,16 +184,31 @@ class Dispatcher {
     const routing::FunctionEntry* function;
     std::string_view payload;
     bool quiet;
+    std::string_view via = {};
     providers::CallContext context = {};  // the trace context forwarded
   };
+  // The call site of `function` (never null) for this call: its target when it is
+  // weighted, picked by `key`.
+  static CallSite siteOf(const std::shared_ptr<const routing::Snapshot>& snapshot,
+                         std::string_view space, const routing::FunctionEntry& function,
+                         const routing::PickKey& key, std::string_view payload, bool quiet);
   boost::asio::awaitable<Result<providers::CallResult>> startCall(const CallSite& site);
   void finishCall(const CallSite& site, const Result<providers::CallResult>& result);
 
-  // Calls the authorizer function `authorizerId` of `space`: the authorization to
-  // attach, or an Error when unauthorised (refused, malformed answer, failed call).
+  // The function a call of `id` in `space` reaches (for a weighted one, the target `key`
+  // picks), or null when there is none. A plain function, so that the key is not kept
+  // in the frame of the coroutine that then makes the call.
+  static const routing::FunctionEntry* callee(const routing::Snapshot& snapshot,
+                                              std::string_view space, std::string_view id,
+                                              const routing::PickKey& key);
+
+  // Calls `authorizer`, the callee of the authorizer function `authorizerId` of `space`
+  // (null: none): the authorization to attach, or an Error when unauthorised (refused,
+  // malformed answer, failed call).
   boost::asio::awaitable<Result<boost::json::object>> authorize(
-      const routing::Snapshot& snapshot, std::string_view space, std::string_view authorizerId,
-      std::string_view eventJson, std::string_view requestJson, providers::CallContext context);
+      const routing::FunctionEntry* authorizer, std::string_view space,
+      std::string_view authorizerId, std::string_view eventJson, std::string_view requestJson,
+      providers::CallContext context);
 
   // One attempt of an async delivery (async_delivery.cc), and what the queue does next.
   boost::asio::awaitable<Settlement> attempt(const queue::Delivery& delivery);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 // The largest value the Config API stores in each field (documented in
 // docs/config-api.md, "Bounds"). They keep the memory and the store a resource costs
@@ -40,5 +41,11 @@ inline constexpr std::size_t kMaxTokenLength = 8192;
 // http `headers`: entries, and the length of a header name.
 inline constexpr std::size_t kMaxHeaders = 64;
 inline constexpr std::size_t kMaxHeaderNameLength = 256;
+
+// A weighted function's `provider.functions` (its targets), and each target's weight.
+// A rollout splits traffic among a handful of versions; the weight's range lets a
+// share as small as one in a million be given.
+inline constexpr std::size_t kMaxWeightedTargets = 100;
+inline constexpr std::uint32_t kMaxWeight = 1'000'000;
 
 }  // namespace eg::model

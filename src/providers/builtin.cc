@@ -2,6 +2,7 @@
 
 #include "providers/aws/aws_config.h"
 #include "providers/http/http_provider.h"
+#include "providers/weighted/weighted_provider.h"
 
 namespace eg::providers {
 
@@ -11,6 +12,7 @@ void registerBuiltinProviders(ProviderRegistry& registry, net::HttpClient& clien
        {AwsService::kLambda, AwsService::kKinesis, AwsService::kFirehose, AwsService::kSqs}) {
     registry.add(awsTypeName(service), std::make_unique<AwsProviderFactory>(service, client));
   }
+  registry.add(std::string(kWeightedType), std::make_unique<WeightedProviderFactory>());
 }
 
 }  // namespace eg::providers

@@ -6,7 +6,7 @@
 namespace eg::providers {
 
 // Registers every provider type the gateway knows ("http", "awslambda", "awskinesis",
-// "awsfirehose", "awssqs", ...). `client` must outlive the registry's invokers.
+// "awsfirehose", "awssqs", "weighted"). `client` must outlive the registry's invokers.
 void registerBuiltinProviders(ProviderRegistry& registry, net::HttpClient& client);
 
 }  // namespace eg::providers

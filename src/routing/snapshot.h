@@ -13,6 +13,7 @@
 #include "events/filter.h"
 #include "model/resources.h"
 #include "providers/provider.h"
+#include "routing/weighted.h"
 
 namespace eg::routing {
 
@@ -20,7 +21,18 @@ struct FunctionEntry {
   model::Function function;
   // Built by the provider registry; null when the function's type is unknown.
   std::shared_ptr<const providers::Invoker> invoker;
+  // A weighted function's targets, resolved by the snapshot that holds this entry;
+  // null for every other function.
+  std::shared_ptr<const WeightedTargets> weighted = nullptr;
 };
+
+// The function a call of `function` goes to: itself, or for a weighted function the
+// target picked for this call (routing/weighted.h). For any other function this is one
+// branch, so that every call site can go through it.
+inline const FunctionEntry& pick(const FunctionEntry& function, const PickKey& key) {
+  if (function.weighted == nullptr) [[likely]] return function;
+  return pickTarget(*function.weighted, function, key);
+}
 
 // A subscription with its resolved function (same space). Pointers point into the
 // Snapshot that returned them and live as long as it does.

@@ -47,6 +47,7 @@ SnapshotImpl::SnapshotImpl(SnapshotContents contents) : revision_(contents.revis
     std::string id = entry.function.functionId;
     bySpace.insert_or_assign(std::move(id), std::move(entry));
   }
+  resolveWeighted();
   for (auto& et : contents.eventTypes) {
     ++counts_[et.space].eventTypes;
     auto& bySpace = eventTypes_[et.space];
@@ -112,6 +113,37 @@ SnapshotImpl::SnapshotImpl(SnapshotContents contents) : revision_(contents.revis
     if (auto st = tree.insert(stored.path, &stored.rules); !st) {
       spdlog::debug("CORS configuration {}/{} shadowed: {}", stored.space, stored.corsId,
                     st.error().message);
+    }
+  }
+}
+
+void SnapshotImpl::resolveWeighted() {
+  for (auto& [space, bySpace] : functions_) {
+    for (auto& [id, entry] : bySpace) {
+      if (entry.function.type != providers::kWeightedType) continue;
+      // Set even when no target resolves: a choice among none calls the entry's own
+      // invoker, whose calls fail saying why.
+      auto resolved = std::make_shared<WeightedTargets>();
+      entry.weighted = resolved;
+      auto settings = providers::parseWeightedProvider(entry.function.provider);
+      if (!settings) {
+        spdlog::warn("weighted function {}/{} cannot be called: {}", space, id,
+                     settings.error().message);
+        continue;
+      }
+      resolved->stickyBy = std::move(settings->stickyBy);
+      for (const auto& [targetId, weight] : settings->functions) {
+        // The Config API refuses these; a store written otherwise may still hold them.
+        const FunctionEntry* target = findIn(functions_, space, targetId);
+        if (target == nullptr || target->function.type == providers::kWeightedType) {
+          spdlog::warn("weighted function {}/{}: target \"{}\" {}; its share goes to the others",
+                       space, id, targetId, target == nullptr ? "does not exist" : "is weighted");
+          continue;
+        }
+        if (weight == 0) continue;
+        resolved->total += weight;
+        resolved->targets.push_back(WeightedTargets::Target{target, resolved->total});
+      }
     }
   }
 }

@@ -34,7 +34,9 @@ std::shared_ptr<const providers::Invoker> makeInvoker(const model::Function& fun
 
 // Builds an immutable snapshot. Subscriptions whose function is missing are skipped
 // (debug log) but counted; a sync route that duplicates one already taken (same method,
-// path and event type in another space) is skipped with a warning.
+// path and event type in another space) is skipped with a warning; a weighted
+// function's targets that are missing or weighted themselves are left out of its
+// choice (warning).
 std::shared_ptr<const Snapshot> buildSnapshot(SnapshotContents contents);
 
 // Ordering of string tuples that accepts std::string and std::string_view elements alike,
@@ -77,6 +79,10 @@ class SnapshotImpl final : public Snapshot {
   }
 
  private:
+  // Points each weighted function at its targets' entries (functions_ is complete and
+  // its nodes no longer move).
+  void resolveWeighted();
+
   template <class V>
   using BySpace = std::map<std::string, std::map<std::string, V, std::less<>>, std::less<>>;
   using Key3 = std::array<std::string, 3>;

@@ -8,6 +8,7 @@
 #include "model/codec.h"
 #include "model/keys.h"
 #include "model/validation.h"
+#include "providers/weighted/weighted_provider.h"
 
 namespace eg::config {
 namespace {
@@ -23,6 +24,7 @@ class ServiceTest : public ::testing::Test {
  protected:
   ServiceTest() : index_(store_), service_(store_, index_, registry_) {
     testing::addFakeProviders(registry_);
+    registry_.add("weighted", std::make_unique<providers::WeightedProviderFactory>());
   }
 
   Result<model::Function> createFunction(std::string space, std::string_view body) {
@@ -42,6 +44,25 @@ class ServiceTest : public ::testing::Test {
   }
   std::string functionKey(std::string id) {
     return model::resourceKey(model::ResourceKind::kFunction, "default", id);
+  }
+  // A weighted function's body: `targets` is the JSON of provider.functions.
+  static std::string weighted(std::string_view id, std::string_view targets,
+                              std::string_view extra = "") {
+    return R"({"functionId":")" + std::string(id) + R"(","type":"weighted","provider":{"functions":)" +
+           std::string(targets) + std::string(extra) + "}}";
+  }
+  Result<model::Function> putFunction(std::string id, std::string_view body) {
+    return run(service_.updateFunction("default", std::move(id), parse(body)));
+  }
+  // The stored form of a weighted function `id` calling `target`, as another instance
+  // would write it.
+  static std::string storedWeighted(std::string id, std::string target) {
+    model::Function w;
+    w.space = "default";
+    w.functionId = std::move(id);
+    w.type = "weighted";
+    w.provider = parse(R"({"functions":[{"functionId":")" + target + R"(","weight":1}]})").as_object();
+    return model::encodeStored(w);
   }
 
   FakeStore store_;
@@ -193,6 +214,145 @@ TEST_F(ServiceTest, ListFunctionsFiltersOnMetadata) {
   auto none = run(service_.listFunctions("empty", {}));
   ASSERT_TRUE(none);
   EXPECT_TRUE(none->empty());
+}
+
+// ---- weighted functions (spec §3.10) ----
+
+TEST_F(ServiceTest, WeightedFunctionIsStoredAsWritten) {
+  addFunction("v1");
+  addFunction("v2");
+  auto r = createFunction("default", weighted("w", R"([{"functionId":"v1","weight":90},{"functionId":"v2","weight":10}])",
+                                              R"(,"stickyBy":"header:X-User")"));
+  ASSERT_TRUE(r) << r.error().message;
+  const std::string expected =
+      R"({"space":"default","functionId":"w","type":"weighted","provider":{"functions":[{"functionId":"v1","weight":90},{"functionId":"v2","weight":10}],"stickyBy":"header:X-User"}})";
+  EXPECT_EQ(json::serialize(model::toJson(*r)), expected);
+  auto got = run(service_.getFunction("default", "w"));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(json::serialize(model::toJson(*got)), expected);
+  // Without stickyBy, the output has none.
+  auto plain = createFunction("default", weighted("w2", R"([{"functionId":"v1","weight":1}])"));
+  ASSERT_TRUE(plain) << plain.error().message;
+  EXPECT_FALSE(model::toJson(*plain).at("provider").as_object().contains("stickyBy"));
+}
+
+TEST_F(ServiceTest, WeightedProviderIsValidated) {
+  addFunction("v1");
+  expectError(createFunction("default", weighted("w", R"([{"functionId":"v1","weight":0}])")),
+              ErrorKind::kInvalid,
+              R"(Function doesn't validate. Validation error: Field "provider.functions" must give at least one function a weight above 0.)");
+  expectError(createFunction("default", weighted("w", R"([{"functionId":"v1","weight":-3}])")),
+              ErrorKind::kInvalid,
+              R"(Function doesn't validate. Validation error: Field "provider.functions[0].weight" must be a whole number between 0 and 1000000.)");
+  expectError(createFunction("default", R"({"functionId":"w","type":"weighted","provider":{}})"),
+              ErrorKind::kInvalid,
+              R"(Function doesn't validate. Validation error: Missing required field "functions" in provider.)");
+  EXPECT_FALSE(store_.contents().count(functionKey("w")));
+}
+
+TEST_F(ServiceTest, WeightedTargetsMustExistAndNotBeWeighted) {
+  addFunction("v1");
+  expectError(createFunction("default", weighted("w", R"([{"functionId":"v1","weight":1},{"functionId":"nope","weight":1}])")),
+              ErrorKind::kInvalid, R"(Target function "nope" not found.)");
+  expectError(createFunction("default", weighted("w", R"([{"functionId":"w","weight":1}])")),
+              ErrorKind::kInvalid, R"(Weighted function "w" cannot call itself.)");
+  ASSERT_TRUE(createFunction("default", weighted("w", R"([{"functionId":"v1","weight":1}])")));
+  expectError(createFunction("default", weighted("w2", R"([{"functionId":"w","weight":1}])")),
+              ErrorKind::kInvalid,
+              R"(Target function "w" is weighted: a weighted function calls functions that are not weighted.)");
+  // A target of another space is not found.
+  addFunction("v9", "other");
+  expectError(createFunction("default", weighted("w3", R"([{"functionId":"v9","weight":1}])")),
+              ErrorKind::kInvalid, R"(Target function "v9" not found.)");
+  // The same checks on PUT.
+  expectError(putFunction("w", weighted("w", R"([{"functionId":"w","weight":1}])")),
+              ErrorKind::kInvalid, R"(Weighted function "w" cannot call itself.)");
+  expectError(putFunction("w", weighted("w", R"([{"functionId":"gone","weight":1}])")),
+              ErrorKind::kInvalid, R"(Target function "gone" not found.)");
+  expectError(createFunction("default", weighted("w", R"([{"functionId":"v1","weight":1}])")),
+              ErrorKind::kAlreadyExists, R"(Function "w" already registered.)");
+}
+
+TEST_F(ServiceTest, APutOfTheWeightsChangesNothingElse) {
+  addFunction("v1");
+  addFunction("v2");
+  ASSERT_TRUE(createFunction("default", weighted("w", R"([{"functionId":"v1","weight":100},{"functionId":"v2","weight":0}])")));
+  auto r = putFunction("w", weighted("w", R"([{"functionId":"v1","weight":0},{"functionId":"v2","weight":100}])"));
+  ASSERT_TRUE(r) << r.error().message;
+  auto got = run(service_.getFunction("default", "w"));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(json::serialize(got->provider.at("functions")),
+            R"([{"functionId":"v1","weight":0},{"functionId":"v2","weight":100}])");
+}
+
+TEST_F(ServiceTest, DeleteFunctionCalledByAWeightedFunctionIsRefused) {
+  addFunction("v1");
+  addFunction("v2");
+  ASSERT_TRUE(createFunction("default", weighted("w", R"([{"functionId":"v1","weight":1},{"functionId":"v2","weight":0}])")));
+  // A weight of 0 still names the function: a PUT may give it traffic at any time.
+  for (const char* target : {"v1", "v2"}) {
+    expectError(run(service_.deleteFunction("default", target)), ErrorKind::kInvalid,
+                "Function \"" + std::string(target) +
+                    "\" cannot be deleted because weighted function \"w\" calls it.");
+  }
+  // Once no weighted function names it, it may go.
+  ASSERT_TRUE(putFunction("w", weighted("w", R"([{"functionId":"v1","weight":1}])")));
+  EXPECT_TRUE(run(service_.deleteFunction("default", "v2")));
+  EXPECT_TRUE(run(service_.deleteFunction("default", "w")));
+  EXPECT_TRUE(run(service_.deleteFunction("default", "v1")));
+}
+
+TEST_F(ServiceTest, ATargetCannotBeMadeWeighted) {
+  addFunction("v1");
+  addFunction("v2");
+  ASSERT_TRUE(createFunction("default", weighted("w", R"([{"functionId":"v1","weight":1}])")));
+  expectError(putFunction("v1", weighted("v1", R"([{"functionId":"v2","weight":1}])")),
+              ErrorKind::kInvalid,
+              R"(Function "v1" cannot be made weighted because weighted function "w" calls it.)");
+  // Any other change of a target is fine.
+  ASSERT_TRUE(putFunction("v1", R"({"type":"awslambda","provider":{"arn":"a","region":"r"}})"));
+  // A function no weighted function calls may become one.
+  ASSERT_TRUE(putFunction("v2", weighted("v2", R"([{"functionId":"v1","weight":1}])")));
+}
+
+TEST_F(ServiceTest, DeleteTargetSeesAWeightedFunctionCreatedAfterItsCheck) {
+  addFunction("v1");
+  // Another instance creates a weighted function calling v1 between the delete's look
+  // and its transaction: the delete's compare fails and the next look refuses.
+  store_.beforeNextTxn = [&] { store_.putNow(functionKey("w"), storedWeighted("w", "v1")); };
+  expectError(run(service_.deleteFunction("default", "v1")), ErrorKind::kInvalid,
+              R"(Function "v1" cannot be deleted because weighted function "w" calls it.)");
+  EXPECT_EQ(store_.contents().count(functionKey("v1")), 1u);
+}
+
+TEST_F(ServiceTest, CreateWeightedSeesItsTargetDeletedBeforeItCommits) {
+  addFunction("v1");
+  addFunction("v2");
+  store_.beforeNextTxn = [&] { EXPECT_TRUE(run(store_.remove(functionKey("v2")))); };
+  expectError(createFunction("default", weighted("w", R"([{"functionId":"v1","weight":1},{"functionId":"v2","weight":1}])")),
+              ErrorKind::kInvalid, R"(Target function "v2" not found.)");
+  EXPECT_FALSE(store_.contents().count(functionKey("w")));
+}
+
+TEST_F(ServiceTest, WeightedWriteSeesItsTargetMadeWeightedBeforeItCommits) {
+  addFunction("v1");
+  addFunction("v2");
+  addFunction("w");
+  // Another instance turns v2 into a weighted function between the PUT's check of its
+  // targets and its transaction.
+  store_.beforeNextTxn = [&] { store_.putNow(functionKey("v2"), storedWeighted("v2", "v1")); };
+  expectError(putFunction("w", weighted("w", R"([{"functionId":"v2","weight":1}])")),
+              ErrorKind::kInvalid,
+              R"(Target function "v2" is weighted: a weighted function calls functions that are not weighted.)");
+}
+
+TEST_F(ServiceTest, MakingWeightedSeesAWeightedFunctionCallingItAfterItsCheck) {
+  addFunction("v1");
+  addFunction("v2");
+  store_.beforeNextTxn = [&] { store_.putNow(functionKey("w"), storedWeighted("w", "v1")); };
+  expectError(putFunction("v1", weighted("v1", R"([{"functionId":"v2","weight":1}])")),
+              ErrorKind::kInvalid,
+              R"(Function "v1" cannot be made weighted because weighted function "w" calls it.)");
 }
 
 TEST(MatchesFilters, ResourceWithoutMetadataNeverMatchesAFilter) {

@@ -75,6 +75,28 @@ class FakeSnapshot : public routing::Snapshot {
     return invoker;
   }
 
+  // Registers the weighted function `id` over functions added before (same space),
+  // resolved as a snapshot resolves it; its own invoker, called only when no target can
+  // be, fails. Returns that invoker.
+  std::shared_ptr<FakeInvoker> addWeighted(const std::string& space, const std::string& id,
+                                           std::vector<std::pair<std::string, int>> weights,
+                                           providers::StickyBy stickyBy = {}) {
+    auto invoker = addFunction(space, id, [](std::string_view) -> Result<providers::CallResult> {
+      return Error::unavailable("weighted function has no target that can be called");
+    });
+    auto& entry = functions_[{space, id}];
+    entry.function.type = "weighted";
+    auto resolved = std::make_shared<routing::WeightedTargets>();
+    resolved->stickyBy = std::move(stickyBy);
+    for (const auto& [target, weight] : weights) {
+      if (weight == 0) continue;
+      resolved->total += static_cast<uint64_t>(weight);
+      resolved->targets.push_back({&functions_.at({space, target}), resolved->total});
+    }
+    entry.weighted = std::move(resolved);
+    return invoker;
+  }
+
   void addEventType(const std::string& space, const std::string& name,
                     std::optional<std::string> authorizerId = std::nullopt) {
     auto& et = eventTypes_[{space, name}];

@@ -339,12 +339,17 @@ test('trace context: traceparent and tracestate reach every call, and 1.0 events
   }
 
   // A 0.1 event is forwarded the headers and left as sent; an invalid traceparent is not forwarded.
-  const legacy = await emitStructured(gw.eventsUrl, cloudEvent('legacy.traced'), { path: '/trace', headers: { traceparent: parent } });
+  const traced = cloudEvent('legacy.traced');
+  const legacy = await emitStructured(gw.eventsUrl, traced, { path: '/trace', headers: { traceparent: parent } });
   assert.equal(legacy.status, 202, legacy.text);
-  const invalid = await emitStructured(gw.eventsUrl, cloudEvent('legacy.traced'), { path: '/trace', headers: { traceparent: 'not-a-trace', tracestate: state } });
+  const untraced = cloudEvent('legacy.traced');
+  const invalid = await emitStructured(gw.eventsUrl, untraced, { path: '/trace', headers: { traceparent: 'not-a-trace', tracestate: state } });
   assert.equal(invalid.status, 202, invalid.text);
   await asyncFn.waitForRequests(3);
-  const [withTrace, withoutTrace] = asyncFn.requests.slice(1);
+  // Deliveries run side by side: tell them by event ID.
+  const byId = (id) => asyncFn.requests.find((r) => JSON.parse(r.body).eventID === id);
+  const withTrace = byId(traced.eventID);
+  const withoutTrace = byId(untraced.eventID);
   assert.equal(withTrace.headers.traceparent, parent);
   assert.equal(JSON.parse(withTrace.body).extensions?.traceparent, undefined);
   assert.equal(withoutTrace.headers.traceparent, undefined);
