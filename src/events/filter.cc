@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "events/cloud_event_v1.h"
+#include "events/event_attribute.h"
 
 namespace eg::events {
 
@@ -14,24 +15,6 @@ namespace {
 
 Error at(const std::string& where, std::string_view problem) {
   return Error::invalid(where + ": " + std::string(problem));
-}
-
-// A scalar as filters compare it: strings as they are, numbers and booleans by their
-// JSON text (a double in its shortest form, "42.5", not Boost's "4.25E1"); nothing for
-// the rest.
-std::optional<std::string_view> scalarText(const json::value& v, std::string& scratch) {
-  if (v.is_string()) return std::string_view(v.get_string());
-  if (v.is_double()) {
-    char buffer[32];
-    const auto end = std::to_chars(buffer, buffer + sizeof buffer, v.get_double()).ptr;
-    scratch.assign(buffer, end);
-    return std::string_view(scratch);
-  }
-  if (v.is_number() || v.is_bool()) {
-    scratch = json::serialize(v);
-    return std::string_view(scratch);
-  }
-  return std::nullopt;
 }
 
 }  // namespace
