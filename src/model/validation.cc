@@ -351,34 +351,30 @@ std::optional<DeliveryPolicy> readDeliveryPolicy(Fields& f) {
   return p;
 }
 
+// Fails `f` when the body sets `field`, which only async subscriptions take, on `s`.
+void refuseUnlessAsync(Fields& f, const Subscription& s, std::string_view field) {
+  if (s.type == SubscriptionType::kAsync || !f.has(field)) return;
+  if (s.generation == Generation::k2) {
+    f.fail("field " + quoted(field) + R"( is only allowed with type "async".)");
+  } else {
+    f.fail("field " + quoted(field) + " is not allowed with event " +
+           (s.type == SubscriptionType::kSync ? R"("http".)" : R"("invoke".)"));
+  }
+}
+
 // The policy of `s` from the body: read for async subscriptions, refused for the others.
 std::optional<DeliveryPolicy> readPolicyOf(Fields& f, const Subscription& s) {
-  if (s.type == SubscriptionType::kAsync) return readDeliveryPolicy(f);
-  if (f.has("deliveryPolicy")) {
-    if (s.generation == Generation::k2) {
-      f.fail(R"(field "deliveryPolicy" is only allowed with type "async".)");
-    } else {
-      f.fail(std::string(R"(field "deliveryPolicy" is not allowed with event )") +
-             (s.type == SubscriptionType::kSync ? R"("http".)" : R"("invoke".)"));
-    }
-  }
-  return std::nullopt;
+  refuseUnlessAsync(f, s, "deliveryPolicy");
+  if (s.type != SubscriptionType::kAsync) return std::nullopt;
+  return readDeliveryPolicy(f);
 }
 
 // `filters` of an async subscription (spec §3.9), checked by compiling them; refused on
 // the other kinds. An empty array is kept: no expression, so every event matches.
 std::optional<json::array> readFiltersOf(Fields& f, const Subscription& s) {
+  refuseUnlessAsync(f, s, "filters");
   const auto* v = f.find("filters");
   if (!v || f.failed()) return std::nullopt;
-  if (s.type != SubscriptionType::kAsync) {
-    if (s.generation == Generation::k2) {
-      f.fail(R"(field "filters" is only allowed with type "async".)");
-    } else {
-      f.fail(std::string(R"(field "filters" is not allowed with event )") +
-             (s.type == SubscriptionType::kSync ? R"("http".)" : R"("invoke".)"));
-    }
-    return std::nullopt;
-  }
   if (auto compiled = events::Filter::compile(*v); !compiled) {
     f.fail(compiled.error().message);
     return std::nullopt;
