@@ -15,7 +15,8 @@
 #
 # Knobs (environment): GATEWAY (build/event-gateway), DURATION (10 s per round), WARMUP
 # (3), ROUNDS (3), CONNECTIONS (32), DRAIN_TIMEOUT (120 s), SUT_CORE (0), LOAD_CORE (1),
-# NGINX (/usr/sbin/nginx), KEEP_TMP=1.
+# NGINX (/usr/sbin/nginx), KEEP_TMP=1, CASES (all: "v01 v10 plain weighted async
+# filtered"; a ratio is printed when both its cases ran).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -115,7 +116,8 @@ declare -A CASE=(
   [async]="async 10 subs|v01|/async"
   [filtered]="async 10 subs x 3 filters|v01|/filtered"
 )
-ORDER=(v01 v10 plain weighted async filtered)
+read -r -a ORDER <<<"${CASES:-v01 v10 plain weighted async filtered}"
+for c in "${ORDER[@]}"; do [ -n "${CASE[$c]:-}" ] || die "unknown case '$c' in CASES"; done
 field() { local parts; IFS='|' read -r -a parts <<<"${CASE[$1]}"; echo "${parts[$2]}"; }
 is_async() { [[ $1 == async || $1 == filtered ]]; }
 
@@ -179,6 +181,7 @@ for c in "${ORDER[@]}"; do
   printf '%-28s %10s %9s\n' "$(field "$c" 0)" "${MR[$c]}" "${MP[$c]}"
 done
 compare() {  # $1 case, $2 its baseline
+  [ -n "${MR[$1]:-}" ] && [ -n "${MR[$2]:-}" ] || return 0
   awk -v name="$(field "$1" 0) / $(field "$2" 0)" -v a="${MR[$1]}" -v b="${MR[$2]}" \
     -v pa="${MP[$1]}" -v pb="${MP[$2]}" 'BEGIN {
     printf "%-52s %.2fx req/s, %.2fx p99 (goal: within 10%%)\n", name ":", a / b, pa / pb }'

@@ -39,17 +39,24 @@ std::span<const routing::Route> Dispatcher::matchFilters(
     }
   }
   const bool readable = eventText.empty() || parsed.has_value();
-  kept.clear();
-  kept.reserve(routes.size());
-  for (const routing::Route& route : routes) {
+  // Routes are copied into `kept` only from the first one left out: when every filter
+  // matches, the snapshot's span is the answer and nothing is allocated.
+  bool copying = false;
+  for (std::size_t i = 0; i < routes.size(); ++i) {
+    const routing::Route& route = routes[i];
     const bool match =
         route.filter == nullptr || (readable && route.filter->matches(*subject));
-    if (match) {
-      kept.push_back(route);
-    } else {
+    if (!match) {
       counter(filtered_, route.subscription->space, route.subscription->eventType).inc();
+      if (!copying) {
+        kept.assign(routes.begin(), routes.begin() + static_cast<std::ptrdiff_t>(i));
+        copying = true;
+      }
+    } else if (copying) {
+      kept.push_back(route);
     }
   }
+  if (!copying) return routes;
   return kept;
 }
 
