@@ -180,11 +180,19 @@ for c in "${ORDER[@]}"; do
   MR[$c]=$(median ${RPS[$c]}) MP[$c]=$(median ${P99[$c]})
   printf '%-28s %10s %9s\n' "$(field "$c" 0)" "${MR[$c]}" "${MP[$c]}"
 done
+# Each ratio is also taken round by round (a case against its baseline measured just
+# before it): this machine's speed drifts between rounds, and a ratio of neighbours
+# sees less of that drift than a ratio of medians.
 compare() {  # $1 case, $2 its baseline
   [ -n "${MR[$1]:-}" ] && [ -n "${MR[$2]:-}" ] || return 0
+  local -a a=(${RPS[$1]}) b=(${RPS[$2]}) per=()
+  local i
+  for ((i = 0; i < ${#a[@]}; i++)); do
+    per+=("$(awk -v x="${a[$i]}" -v y="${b[$i]}" 'BEGIN { printf "%.3f", x / y }')")
+  done
   awk -v name="$(field "$1" 0) / $(field "$2" 0)" -v a="${MR[$1]}" -v b="${MR[$2]}" \
-    -v pa="${MP[$1]}" -v pb="${MP[$2]}" 'BEGIN {
-    printf "%-52s %.2fx req/s, %.2fx p99 (goal: within 10%%)\n", name ":", a / b, pa / pb }'
+    -v pa="${MP[$1]}" -v pb="${MP[$2]}" -v per="$(median "${per[@]}")" 'BEGIN {
+    printf "%-52s %.2fx req/s (per round: %.2fx), %.2fx p99 (goal: within 10%%)\n", name ":", a / b, per, pa / pb }'
 }
 compare v10 v01
 compare filtered async
