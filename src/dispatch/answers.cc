@@ -1,5 +1,9 @@
 #include "dispatch/answers.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
 #include "common/json.h"
 
 namespace eg::dispatch {
@@ -32,6 +36,16 @@ net::Response shuttingDown(const net::Request& request) {
 net::Response queueRefused(const net::Request& request, std::string_view message) {
   net::Response response = jsonError(request, http::status::service_unavailable, message);
   response.set(http::field::retry_after, "1");
+  return response;
+}
+
+net::Response overLimits(const net::Request& request, std::string_view functionId,
+                         std::chrono::milliseconds wait) {
+  net::Response response =
+      jsonError(request, http::status::too_many_requests,
+                "function \"" + std::string(functionId) + "\" is over its limits; retry later");
+  const auto seconds = std::max<std::int64_t>(1, (wait.count() + 999) / 1000);
+  response.set(http::field::retry_after, std::to_string(seconds));
   return response;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <string_view>
 
 #include <boost/beast/http/status.hpp>
@@ -27,5 +28,9 @@ net::Response jsonError(const net::Request& request, boost::beast::http::status 
 net::Response shuttingDown(const net::Request& request);
 // 503 for an event the delivery queue refused, with Retry-After: 1.
 net::Response queueRefused(const net::Request& request, std::string_view message);
+// 429 for a sync call over the function's limits, with Retry-After: `wait` in whole
+// seconds, rounded up (at least 1).
+net::Response overLimits(const net::Request& request, std::string_view functionId,
+                         std::chrono::milliseconds wait);
 
 }  // namespace eg::dispatch

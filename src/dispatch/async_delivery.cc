@@ -188,6 +188,14 @@ asio::awaitable<Settlement> Dispatcher::attempt(const queue::Delivery& d) {
                                  CallKey(d.event->payload, d.event->request), *payload,
                                  t.system());
     site.context = providers::CallContext{d.event->traceparent, d.event->tracestate};
+    // Over the function's limits the delivery waits for room: back in the queue until
+    // then, with no attempt counted (spec §6).
+    limits::Admission admission;
+    if (const auto wait = admit(admission, *function, site)) {
+      counter(limited_, t.space, t.eventType).inc();
+      co_return Settlement{Settlement::kRetry, d.attempts, queue::nowMs() + wait->count(),
+                           d.lastError, {}};
+    }
     const auto result = co_await startCall(site);
     finishCall(site, result);
     outcome = classifyCall(result);

@@ -134,6 +134,9 @@ Dispatcher::Dispatcher(SnapshotSource source, std::vector<asio::any_io_executor>
                                       "Async deliveries not made because the subscription's "
                                       "filters did not match the event.",
                                       {"space", "type"})),
+      limited_(metrics.counterFamily("eventgateway_calls_limited_total",
+                                     "Function calls held back by the function's limits.",
+                                     {"space", "type"})),
       processingSeconds_(metrics.histogram(
           "eventgateway_events_custom_processing_seconds",
           "Time from queueing an async delivery to the end of its last function call.",
@@ -344,6 +347,19 @@ Dispatcher::CallSite Dispatcher::siteOf(const std::shared_ptr<const routing::Sna
   const std::string_view via =
       &target == &function ? std::string_view() : std::string_view(function.function.functionId);
   return CallSite{snapshot, space, target.function.functionId, &target, payload, quiet, via};
+}
+
+std::optional<std::chrono::milliseconds> Dispatcher::admit(limits::Admission& admission,
+                                                           const routing::FunctionEntry& named,
+                                                           const CallSite& site) {
+  if (named.limiter == nullptr && (site.function == nullptr || site.function->limiter == nullptr)) {
+    return std::nullopt;  // the usual case: no limits, nothing to take
+  }
+  if (auto wait = admission.take(named.limiter.get())) return wait;
+  if (site.function != nullptr && site.function != &named) {
+    return admission.take(site.function->limiter.get());
+  }
+  return std::nullopt;
 }
 
 asio::awaitable<Result<providers::CallResult>> Dispatcher::startCall(const CallSite& site) {
@@ -637,6 +653,11 @@ asio::awaitable<net::Response> Dispatcher::callSync(net::Request& request, SyncC
   CallSite site = siteOf(call.snapshot, subscription.space, *call.route.function,
                                CallKey(request, payload), payload, false);
   site.context = callContext(request);
+  limits::Admission admission;
+  if (const auto wait = admit(admission, *call.route.function, site)) {
+    counter(limited_, subscription.space, subscription.eventType).inc();
+    co_return overLimits(request, site.functionId, *wait);
+  }
   const auto result = co_await startCall(site);
   finishCall(site, result);
   counter(processed_, subscription.space, subscription.eventType).inc();
@@ -690,6 +711,11 @@ asio::awaitable<net::Response> Dispatcher::invoke(net::Request& request,
   CallSite site =
       siteOf(snapshot, routeSpace, *route->function, CallKey(request, payload), payload, false);
   site.context = callContext(request);
+  limits::Admission admission;
+  if (const auto wait = admit(admission, *route->function, site)) {
+    counter(limited_, routeSpace, model::kInvokeEventType).inc();
+    co_return overLimits(request, site.functionId, *wait);
+  }
   auto result = co_await startCall(site);
   finishCall(site, result);
   counter(processed_, routeSpace, model::kInvokeEventType).inc();

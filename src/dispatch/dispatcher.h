@@ -19,6 +19,7 @@
 #include "dispatch/events_api.h"
 #include "dispatch/system_events.h"
 #include "events/cloud_event.h"
+#include "limits/function_limiter.h"
 #include "metrics/metrics.h"
 #include "net/http_server.h"
 #include "providers/provider.h"
@@ -78,6 +79,9 @@ using SnapshotSource = std::function<std::shared_ptr<const routing::Snapshot>()>
 //       authorizer refused.
 //   eventgateway_events_filtered_total   once per async subscriber whose filters did not
 //       match an event (nothing queued for it).
+//   eventgateway_calls_limited_total     once per call a function's limits held back: a
+//       sync call answered 429, or an async delivery put back to wait (no attempt
+//       counted).
 //   eventgateway_deliveries_retried_total, _deadlettered_total, _failed_total  once per
 //       retry scheduled, per delivery handed to its dead-letter function, per delivery
 //       given up without one.
@@ -192,6 +196,12 @@ class Dispatcher {
   static CallSite siteOf(const std::shared_ptr<const routing::Snapshot>& snapshot,
                          std::string_view space, const routing::FunctionEntry& function,
                          const routing::PickKey& key, std::string_view payload, bool quiet);
+  // Takes room for a call of `named` (a subscription's or invoke's function) made at
+  // `site` (its weighted target, or itself) in their limits (spec §6), held by
+  // `admission` until the call ends; or how long until there may be room.
+  static std::optional<std::chrono::milliseconds> admit(limits::Admission& admission,
+                                                        const routing::FunctionEntry& named,
+                                                        const CallSite& site);
   boost::asio::awaitable<Result<providers::CallResult>> startCall(const CallSite& site);
   void finishCall(const CallSite& site, const Result<providers::CallResult>& result);
 
@@ -246,6 +256,7 @@ class Dispatcher {
   metrics::CounterFamily& deadLettered_;
   metrics::CounterFamily& failed_;
   metrics::CounterFamily& filtered_;
+  metrics::CounterFamily& limited_;
   metrics::Histogram& processingSeconds_;
   queue::DeliveryQueue& queue_;
   const DispatchSettings settings_;

@@ -1,5 +1,8 @@
 #include "model/codec.h"
 
+#include <cmath>
+#include <cstdint>
+
 #include "common/duration.h"
 #include "common/json.h"
 #include "model/validation.h"
@@ -45,6 +48,27 @@ class Reader {
       return {};
     }
     return std::move(v->as_object());
+  }
+  std::optional<FunctionLimits> limits() {
+    const auto* v = object_.if_contains("limits");
+    if (!v) return std::nullopt;
+    const json::object* o = v->if_object();
+    if (o == nullptr) {
+      fail("limits");
+      return std::nullopt;
+    }
+    FunctionLimits l;
+    if (const auto* rate = o->if_contains("rate")) {
+      if (!rate->is_number()) fail("limits.rate");
+      else l.rate = rate->to_number<double>();
+    }
+    for (auto [name, field] : {std::pair{"burst", &l.burst}, {"concurrency", &l.concurrency}}) {
+      if (const auto* n = o->if_contains(name)) {
+        if (!n->is_int64()) fail(std::string("limits.") + name);
+        else *field = n->get_int64();
+      }
+    }
+    return l;
   }
   std::optional<json::array> optArray(std::string_view name) {
     auto* v = object_.if_contains(name);
@@ -217,6 +241,22 @@ json::object toJson(const Function& f) {
   o["type"] = f.type;
   o["provider"] = f.provider;
   if (f.metadata) o["metadata"] = metadataJson(*f.metadata);
+  if (f.limits) {
+    json::object l;
+    if (f.limits->rate) {
+      // A whole rate reads back as the integer it was sent as (Boost writes every double
+      // in exponent form: 5 would come back as 5E0).
+      const double rate = *f.limits->rate;
+      if (rate == std::floor(rate)) {
+        l["rate"] = static_cast<std::int64_t>(rate);
+      } else {
+        l["rate"] = rate;
+      }
+    }
+    if (f.limits->burst) l["burst"] = *f.limits->burst;
+    if (f.limits->concurrency) l["concurrency"] = *f.limits->concurrency;
+    o["limits"] = std::move(l);
+  }
   return o;
 }
 
@@ -315,6 +355,7 @@ Result<Function> decodeStoredFunction(std::string_view value) {
   f.type = r.str("type");
   f.provider = r.obj("provider");
   f.metadata = r.metadata();
+  f.limits = r.limits();
   return r.finish(std::move(f));
 }
 

@@ -48,4 +48,9 @@ inline constexpr std::size_t kMaxHeaderNameLength = 256;
 inline constexpr std::size_t kMaxWeightedTargets = 100;
 inline constexpr std::uint32_t kMaxWeight = 1'000'000;
 
+// A function's `limits` (spec §6): a rate in calls per second, a burst, and calls at once.
+inline constexpr int kMaxFunctionRate = 1'000'000;
+inline constexpr int kMaxFunctionBurst = 1'000'000;
+inline constexpr int kMaxFunctionConcurrency = 100'000;
+
 }  // namespace eg::model

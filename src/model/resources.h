@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -12,12 +13,22 @@ namespace eg::model {
 
 using Metadata = std::map<std::string, std::string>;
 
+// A function's `limits` (spec §6), per gateway instance: at most `rate` calls a second
+// on average with bursts of `burst` (a token bucket), and at most `concurrency` calls
+// at once. Each is optional; at least one is set.
+struct FunctionLimits {
+  std::optional<double> rate;          // calls per second, > 0
+  std::optional<int64_t> burst;        // the bucket; default: rate rounded up, at least 1
+  std::optional<int64_t> concurrency;
+};
+
 struct Function {
   std::string space;
   std::string functionId;
   std::string type;                 // provider type name: "http", "awslambda", ...
   boost::json::object provider;     // validated by the provider's factory
   std::optional<Metadata> metadata;
+  std::optional<FunctionLimits> limits;
 };
 
 struct EventType {

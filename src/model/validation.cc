@@ -473,6 +473,43 @@ Result<std::string> normalizeMethod(std::string_view method, std::string_view fi
                         " must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS.");
 }
 
+constexpr std::array<std::string_view, 3> kLimitFields = {"rate", "burst", "concurrency"};
+
+// `limits` of a function (rules in validation.h).
+std::optional<FunctionLimits> readLimits(Fields& f) {
+  const auto* v = f.find("limits");
+  if (!v || f.failed()) return std::nullopt;
+  if (!v->is_object()) {
+    f.fail("Field \"limits\" must be an object.");
+    return std::nullopt;
+  }
+  Fields inner(v->as_object(), kFunctionInvalid, "limits.");
+  inner.rejectUnknown(kLimitFields, "limits are rate, burst and concurrency.");
+  FunctionLimits limits;
+  if (const auto* rate = inner.find("rate"); rate && !inner.failed()) {
+    const double r = rate->is_number() ? rate->to_number<double>() : -1.0;
+    if (!(r > 0.0 && r <= static_cast<double>(kMaxFunctionRate))) {
+      inner.fail("Field \"limits.rate\" must be a number above 0 and at most " +
+                 std::to_string(kMaxFunctionRate) + " (calls per second).");
+    } else {
+      limits.rate = r;
+    }
+  }
+  limits.burst = inner.optInteger("burst", 1, kMaxFunctionBurst);
+  limits.concurrency = inner.optInteger("concurrency", 1, kMaxFunctionConcurrency);
+  if (!inner.failed() && limits.burst && !limits.rate) {
+    inner.fail("Field \"limits.burst\" needs \"limits.rate\".");
+  }
+  if (!inner.failed() && !limits.rate && !limits.concurrency) {
+    inner.fail("Field \"limits\" must set \"rate\" or \"concurrency\".");
+  }
+  if (inner.failed()) {
+    f.failWith(inner.error());
+    return std::nullopt;
+  }
+  return limits;
+}
+
 Result<Function> functionUpdateFromRequest(std::string_view space, std::string_view functionId,
                                            const json::value& body) {
   auto obj = bodyObject(body, kFunctionInvalid);
@@ -503,6 +540,7 @@ Result<Function> functionUpdateFromRequest(std::string_view space, std::string_v
     }
   }
   fn.metadata = f.metadata();
+  fn.limits = readLimits(f);
   if (f.failed()) return f.error();
   return fn;
 }

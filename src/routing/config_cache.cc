@@ -49,6 +49,7 @@ using SyncIndex =
 struct CachedInvoker {
   int64_t modRevision = 0;
   std::shared_ptr<const providers::Invoker> invoker;
+  std::shared_ptr<limits::FunctionLimiter> limiter;
 };
 
 struct Waiter {
@@ -398,7 +399,7 @@ struct ConfigCache::Impl {
     }
 
     // Functions whose stored value did not change keep their invoker (and its pooled
-    // connections); the others get a new one.
+    // connections) and the state of their limits; the others get new ones.
     std::map<std::string, CachedInvoker, std::less<>> nextInvokers;
     for (std::size_t i = 0; i < functionKeys.size(); ++i) {
       auto& [key, modRevision] = functionKeys[i];
@@ -406,10 +407,16 @@ struct ConfigCache::Impl {
       auto old = invokers.find(key);
       if (old != invokers.end() && old->second.modRevision == modRevision) {
         entry.invoker = old->second.invoker;
+        entry.limiter = old->second.limiter;
       } else {
         entry.invoker = makeInvoker(entry.function, registry);
+        // A changed function starts its limits afresh (a full bucket, no calls counted).
+        if (entry.function.limits) {
+          entry.limiter = std::make_shared<limits::FunctionLimiter>(*entry.function.limits);
+        }
       }
-      nextInvokers.emplace(std::move(key), CachedInvoker{modRevision, entry.invoker});
+      nextInvokers.emplace(std::move(key),
+                           CachedInvoker{modRevision, entry.invoker, entry.limiter});
     }
     invokers = std::move(nextInvokers);
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "events/filter.h"
+#include "limits/function_limiter.h"
 #include "model/resources.h"
 #include "providers/provider.h"
 #include "routing/weighted.h"
@@ -24,6 +25,9 @@ struct FunctionEntry {
   // A weighted function's targets, resolved by the snapshot that holds this entry;
   // null for every other function.
   std::shared_ptr<const WeightedTargets> weighted = nullptr;
+  // The state of its `limits`, kept while its stored value stays (ConfigCache); null
+  // when it has none. Shared, mutable: every call of the function takes room in it.
+  std::shared_ptr<limits::FunctionLimiter> limiter = nullptr;
 };
 
 // The function a call of `function` goes to: itself, or for a weighted function the

@@ -243,6 +243,43 @@ TEST_F(DispatcherTest, TheTraceContextReachesEveryCallAndA10Event) {
   EXPECT_EQ(async->traces().back(), "|");
 }
 
+TEST_F(DispatcherTest, ASyncCallOverTheFunctionsLimitsIs429WithRetryAfter) {
+  auto fn = snapshot_->addFunction("default", "f", [](std::string_view) {
+    return ok(R"({"statusCode":200,"body":"ok"})");
+  });
+  model::FunctionLimits limits;
+  limits.rate = 0.5;  // one call per 2 s
+  limits.burst = 2;
+  snapshot_->setLimits("default", "f", limits);
+  snapshot_->addSync("default", "f", "GET", "/limited", "http.request");
+  start();
+  auto get = [] { return makeRequest(http::verb::get, "/limited"); };
+  EXPECT_EQ(send(get()).result_int(), 200u);
+  EXPECT_EQ(send(get()).result_int(), 200u);
+  auto over = send(get());
+  EXPECT_EQ(over.result_int(), 429u);
+  EXPECT_EQ(over[http::field::retry_after], "2");
+  EXPECT_EQ(errorMessage(over), "function \"f\" is over its limits; retry later");
+  EXPECT_EQ(fn->payloads().size(), 2u);
+  EXPECT_TRUE(metricHas(
+      "eventgateway_calls_limited_total{space=\"default\",type=\"http.request\"} 1"));
+}
+
+TEST_F(DispatcherTest, AnAsyncDeliveryOverTheLimitsWaitsWithoutAnAttempt) {
+  auto fn = snapshot_->addFunction("default", "f", [](std::string_view) { return ok(""); });
+  model::FunctionLimits limits;
+  limits.rate = 20;  // one every 50 ms after the first
+  limits.burst = 1;
+  snapshot_->setLimits("default", "f", limits);
+  snapshot_->addAsync("default", "f", "POST", "/", "e");
+  start({.delivery = {.retries = 0}});
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(send(emit("/", "e")).result_int(), 202u);
+  // No retries allowed, yet all three arrive: waiting for room is not an attempt.
+  ASSERT_TRUE(runUntil([&] { return fn->payloads().size() == 3 && queued() == 0; }));
+  EXPECT_FALSE(metricHas("eventgateway_deliveries_failed_total{space=\"default\""));
+  EXPECT_TRUE(metricHas("eventgateway_calls_limited_total{space=\"default\",type=\"e\"}"));
+}
+
 TEST_F(DispatcherTest, SyncAndAsyncBothRun) {
   auto syncFn = snapshot_->addFunction("default", "s", [](std::string_view) {
     return ok(R"({"body":"sync answer"})");

@@ -123,6 +123,13 @@ class FakeSnapshot : public routing::Snapshot {
     return sub;
   }
 
+  // Gives function `id` of `space` limits, as ConfigCache would.
+  void setLimits(const std::string& space, const std::string& id, model::FunctionLimits limits) {
+    auto& entry = functions_.at({space, id});
+    entry.function.limits = limits;
+    entry.limiter = std::make_shared<limits::FunctionLimiter>(limits);
+  }
+
   // An async subscription with `filters` (JSON text), compiled as a snapshot would.
   model::Subscription& addFilteredAsync(const std::string& space, const std::string& functionId,
                                         const std::string& method, const std::string& path,

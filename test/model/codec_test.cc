@@ -128,5 +128,29 @@ TEST(CodecFilters, OutputAndStoreCarryThemOnlyWhenSet) {
   EXPECT_FALSE(roundTrip(none).filters);
 }
 
+TEST(CodecFunctionLimits, OutputAndStoreCarryThemOnlyWhenSet) {
+  auto f = functionFromRequest("default", json::parse(
+      R"({"functionId":"f","type":"http","provider":{"url":"http://x/"},"limits":{"concurrency":2,"rate":0.5}})"));
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_EQ(json::serialize(toJson(*f)),
+            R"({"space":"default","functionId":"f","type":"http","provider":{"url":"http://x/"},)"
+            R"("limits":{"rate":5E-1,"concurrency":2}})");
+  auto back = decodeStoredFunction(encodeStored(*f));
+  ASSERT_TRUE(back) << back.error().message;
+  ASSERT_TRUE(back->limits);
+  EXPECT_EQ(back->limits->rate, 0.5);
+  EXPECT_FALSE(back->limits->burst);
+  EXPECT_EQ(back->limits->concurrency, 2);
+  auto whole = functionFromRequest("default", json::parse(
+      R"({"functionId":"f","type":"http","provider":{"url":"http://x/"},"limits":{"rate":5,"burst":7}})"));
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(json::serialize(toJson(*whole).at("limits")), R"({"rate":5,"burst":7})");
+  auto plain = functionFromRequest("default", json::parse(
+      R"({"functionId":"f","type":"http","provider":{"url":"http://x/"}})"));
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(json::serialize(toJson(*plain)).find("limits"), std::string::npos);
+  EXPECT_FALSE(decodeStoredFunction(encodeStored(*plain))->limits);
+}
+
 }  // namespace
 }  // namespace eg::model

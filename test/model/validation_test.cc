@@ -529,5 +529,40 @@ TEST(SubscriptionFilters, PutReplacesOrRemovesThem) {
             kS + R"(filters[0].not: an expression is an object with one key: "exact", "prefix", "suffix", "all", "any" or "not")");
 }
 
+// ---- function limits ----
+
+Result<Function> functionWithLimits(std::string_view limits) {
+  return functionFromRequest(
+      "s", parse(R"({"functionId":"f","type":"http","provider":{"url":"http://x/"},"limits":)" +
+                 std::string(limits) + "}"));
+}
+
+TEST(FunctionLimitsValidation, EachFieldIsReadAndBounded) {
+  auto all = functionWithLimits(R"({"rate":2.5,"burst":10,"concurrency":4})");
+  ASSERT_TRUE(all) << all.error().message;
+  ASSERT_TRUE(all->limits);
+  EXPECT_EQ(all->limits->rate, 2.5);
+  EXPECT_EQ(all->limits->burst, 10);
+  EXPECT_EQ(all->limits->concurrency, 4);
+  auto none = functionWithLimits("null");
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->limits);
+  const std::string kF(kFunctionInvalid);
+  const auto error = [](std::string_view l) { return errorOf(functionWithLimits(l)); };
+  EXPECT_EQ(error("5"), kF + R"(Field "limits" must be an object.)");
+  EXPECT_EQ(error("{}"), kF + R"(Field "limits" must set "rate" or "concurrency".)");
+  EXPECT_EQ(error(R"({"rate":0})"),
+            kF + R"(Field "limits.rate" must be a number above 0 and at most 1000000 (calls per second).)");
+  EXPECT_EQ(error(R"({"rate":"5"})"),
+            kF + R"(Field "limits.rate" must be a number above 0 and at most 1000000 (calls per second).)");
+  EXPECT_EQ(error(R"({"rate":5,"burst":0})"),
+            kF + R"(Field "limits.burst" must be an integer between 1 and 1000000.)");
+  EXPECT_EQ(error(R"({"concurrency":100001})"),
+            kF + R"(Field "limits.concurrency" must be an integer between 1 and 100000.)");
+  EXPECT_EQ(error(R"({"burst":5})"), kF + R"(Field "limits.burst" needs "limits.rate".)");
+  EXPECT_EQ(error(R"({"rate":5,"rps":1})"),
+            kF + R"(Field "limits.rps" is unknown; limits are rate, burst and concurrency.)");
+}
+
 }  // namespace
 }  // namespace eg::model
