@@ -171,6 +171,9 @@ std::vector<FlagDef> flagTable(Extra& extra) {
        integerSetter(&Settings::configPort, 1, kMaxPort)},
       {"config-tls-cert", "file", "PEM certificate chain: serve the Config API over TLS "
        "(with -config-tls-key)", "", stringSetter(&Settings::configTlsCert)},
+      {"config-tls-client-ca", "file", "PEM CA certificates: Config API clients must present "
+       "a certificate they signed (mutual TLS; with -config-tls-cert)", "",
+       stringSetter(&Settings::configTlsClientCa)},
       {"config-tls-key", "file", "PEM private key of -config-tls-cert", "",
        stringSetter(&Settings::configTlsKey)},
       {"db-hosts", "hosts", "comma-separated etcd endpoints, used without -dev", quoted("127.0.0.1:2379"),
@@ -238,6 +241,9 @@ std::vector<FlagDef> flagTable(Extra& extra) {
        integerSetter(&Settings::eventsPort, 1, kMaxPort)},
       {"events-tls-cert", "file", "PEM certificate chain: serve the Events API over TLS "
        "(with -events-tls-key)", "", stringSetter(&Settings::eventsTlsCert)},
+      {"events-tls-client-ca", "file", "PEM CA certificates: Events API clients must present "
+       "a certificate they signed (mutual TLS; with -events-tls-cert)", "",
+       stringSetter(&Settings::eventsTlsClientCa)},
       {"events-tls-key", "file", "PEM private key of -events-tls-cert", "",
        stringSetter(&Settings::eventsTlsKey)},
       {"io-threads", "n", "threads serving network I/O (both APIs and outbound calls)",
@@ -342,6 +348,12 @@ std::optional<std::string> validate(const Settings& s) {
   };
   if (auto e = pair(s.eventsTlsCert, "events-tls-cert", s.eventsTlsKey, "events-tls-key")) return e;
   if (auto e = pair(s.configTlsCert, "config-tls-cert", s.configTlsKey, "config-tls-key")) return e;
+  if (!s.eventsTlsClientCa.empty() && s.eventsTlsCert.empty()) {
+    return std::string("-events-tls-cert is required with -events-tls-client-ca");
+  }
+  if (!s.configTlsClientCa.empty() && s.configTlsCert.empty()) {
+    return std::string("-config-tls-cert is required with -config-tls-client-ca");
+  }
   if (auto e = pair(s.dbTlsCert, "db-tls-cert", s.dbTlsKey, "db-tls-key")) return e;
   if (auto e = pair(s.queueTlsCert, "queue-tls-cert", s.queueTlsKey, "queue-tls-key")) return e;
   // The first delay is capped by the longest one: a larger first delay is a mistake.

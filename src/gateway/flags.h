@@ -27,7 +27,9 @@ struct Settings {
   uint16_t configPort = 4001;  // -config-port
   // A pair is either both set (serve that API over TLS) or both empty.
   std::string eventsTlsCert, eventsTlsKey;  // -events-tls-cert/-key
+  std::string eventsTlsClientCa;            // -events-tls-client-ca: mutual TLS
   std::string configTlsCert, configTlsKey;  // -config-tls-cert/-key
+  std::string configTlsClientCa;            // -config-tls-client-ca: mutual TLS
 
   int workers = 100;         // -workers: concurrent async deliveries
   int workersBacklog = 200;  // -workers-backlog: queued async deliveries

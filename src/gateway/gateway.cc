@@ -1,6 +1,7 @@
 #include "gateway/gateway.h"
 
 #include <csignal>
+#include <functional>
 #include <future>
 #include <stdexcept>
 #include <thread>
@@ -34,9 +35,10 @@ namespace {
 constexpr std::chrono::seconds kDrainTimeout{10};
 constexpr std::chrono::seconds kCacheStartTimeout{30};
 
-std::optional<net::TlsFiles> tlsFiles(const std::string& cert, const std::string& key) {
+std::optional<net::TlsFiles> tlsFiles(const std::string& cert, const std::string& key,
+                                      const std::string& clientCa) {
   if (cert.empty()) return std::nullopt;
-  return net::TlsFiles{cert, key};
+  return net::TlsFiles{cert, key, clientCa};
 }
 
 std::unique_ptr<store::Store> openStore(const Settings& settings) {
@@ -162,7 +164,7 @@ void Gateway::start() {
   configSettings.readTimeout = s.readTimeout;
   configSettings.idleTimeout = s.idleTimeout;
   configSettings.maxConnections = s.maxConnections;
-  configSettings.tls = tlsFiles(s.configTlsCert, s.configTlsKey);
+  configSettings.tls = tlsFiles(s.configTlsCert, s.configTlsKey, s.configTlsClientCa);
   impl_->configServer = std::make_unique<net::HttpServer>(
       impl_->pool, configSettings,
       [api = impl_->configApi.get()](net::Request& r) { return api->handle(r); });
@@ -170,7 +172,7 @@ void Gateway::start() {
   net::ServerSettings eventsSettings = configSettings;
   eventsSettings.port = s.eventsPort;
   eventsSettings.bodyLimit = s.maxBodySize;
-  eventsSettings.tls = tlsFiles(s.eventsTlsCert, s.eventsTlsKey);
+  eventsSettings.tls = tlsFiles(s.eventsTlsCert, s.eventsTlsKey, s.eventsTlsClientCa);
   impl_->eventsServer = std::make_unique<net::HttpServer>(
       impl_->pool, eventsSettings,
       [api = impl_->eventsApi.get()](net::Request& r) { return api->handle(r); });
@@ -192,15 +194,34 @@ void Gateway::start() {
 
 int Gateway::runUntilSignalled() {
   asio::io_context signals;
-  asio::signal_set set(signals, SIGINT, SIGTERM);
+  asio::signal_set set(signals, SIGINT, SIGTERM, SIGHUP);
   int received = 0;
-  set.async_wait([&](const boost::system::error_code& ec, int signal) {
-    if (!ec) received = signal;
-  });
+  std::function<void(const boost::system::error_code&, int)> onSignal =
+      [&](const boost::system::error_code& ec, int signal) {
+        if (ec) return;
+        if (signal == SIGHUP) {
+          reload();
+          set.async_wait(onSignal);
+          return;
+        }
+        received = signal;
+      };
+  set.async_wait(onSignal);
   signals.run();
   spdlog::info("Received {}, shutting down.", received == SIGINT ? "SIGINT" : "SIGTERM");
   shutdown();
   return 0;
+}
+
+void Gateway::reload() {
+  spdlog::info("Received SIGHUP, reloading TLS certificates and keys.");
+  for (auto* server : {impl_->configServer.get(), impl_->eventsServer.get()}) {
+    if (server == nullptr) continue;
+    if (auto reloaded = server->reloadTls(); !reloaded) {
+      spdlog::error("TLS reload failed, the previous certificates stay in use: {}",
+                    reloaded.error().message);
+    }
+  }
 }
 
 void Gateway::shutdown() {

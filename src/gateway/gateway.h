@@ -21,8 +21,12 @@ class Gateway {
   // Throws std::runtime_error with a message for the operator on start-up failures
   // (store cannot be opened, port in use, TLS files unreadable).
   void start();
-  // Blocks until SIGINT or SIGTERM, then shuts down. Returns the process exit code.
+  // Blocks until SIGINT or SIGTERM, then shuts down; SIGHUP calls reload(). Returns the
+  // process exit code.
   int runUntilSignalled();
+  // SIGHUP: re-reads what can change without a restart (the APIs' TLS certificates,
+  // keys and client CAs); a file that does not load leaves the old one in use.
+  void reload();
   void shutdown();
 
  private:

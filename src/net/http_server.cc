@@ -10,6 +10,8 @@
 #include <cstring>
 #include <exception>
 #include <future>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <type_traits>
@@ -111,7 +113,14 @@ class Registration {
 struct State {
   ServerSettings settings;
   Handler handler;
-  std::optional<ssl::context> tls;
+  // The TLS context new connections use; replaced whole by reloadTls, while the
+  // connections made with the previous one keep it through their shared_ptr.
+  std::mutex tlsMu;
+  std::shared_ptr<ssl::context> tls;
+  std::shared_ptr<ssl::context> currentTls() {
+    std::lock_guard lock(tlsMu);
+    return tls;
+  }
   std::vector<std::unique_ptr<Worker>> workers;
   std::atomic<std::size_t> live{0};
   std::atomic<std::uint64_t> accepted{0};
@@ -508,7 +517,8 @@ asio::awaitable<void> session(ConnectionSlot slot, Worker& worker, tcp::socket s
   const std::shared_ptr<Deadlines> deadlines = worker.deadlines;
   SessionNode node;
   Registration registration(worker, node);
-  if (!st->tls) {
+  const std::shared_ptr<ssl::context> context = st->settings.tls ? st->currentTls() : nullptr;
+  if (!context) {
     // For writeNow and readNow; async operations do not mind.
     error_code ignored;
     socket.non_blocking(true, ignored);
@@ -517,7 +527,7 @@ asio::awaitable<void> session(ConnectionSlot slot, Worker& worker, tcp::socket s
     co_await serve(*st, worker, socket, node);
     co_return;
   }
-  ssl::stream<tcp::socket> tls(std::move(socket), *st->tls);
+  ssl::stream<tcp::socket> tls(std::move(socket), *context);
   node.deadline.socket = &tls.next_layer();
   Deadlines::Registration timed(*deadlines, node.deadline);
   Deadlines::after(node.deadline, st->settings.readTimeout);
@@ -593,6 +603,22 @@ ssl::context loadTls(const TlsFiles& files) {
   ctx.use_private_key_file(files.keyFile, ssl::context::pem, ec);
   if (ec) {
     throw std::runtime_error("cannot load TLS key " + files.keyFile + ": " + ec.message());
+  }
+  if (SSL_CTX_check_private_key(ctx.native_handle()) != 1) {
+    throw std::runtime_error("TLS key " + files.keyFile + " does not match certificate " +
+                             files.certFile);
+  }
+  if (!files.clientCaFile.empty()) {
+    ctx.load_verify_file(files.clientCaFile, ec);
+    if (ec) {
+      throw std::runtime_error("cannot load TLS client CA " + files.clientCaFile + ": " +
+                               ec.message());
+    }
+    // The CA names go in the certificate request, so that a client picks the right one.
+    if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(files.clientCaFile.c_str())) {
+      SSL_CTX_set_client_CA_list(ctx.native_handle(), names);
+    }
+    ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
   }
   return ctx;
 }
@@ -677,7 +703,7 @@ HttpServer::~HttpServer() {
 void HttpServer::start() {
   if (impl_->started) return;
   State& st = *impl_->state;
-  if (st.settings.tls) st.tls.emplace(loadTls(*st.settings.tls));
+  if (st.settings.tls) st.tls = std::make_shared<ssl::context>(loadTls(*st.settings.tls));
 
   error_code ec;
   const auto address = asio::ip::make_address(st.settings.address, ec);
@@ -711,6 +737,19 @@ void HttpServer::drain() {
     Worker* w = worker.get();
     impl_->runOn(w->ctx, [w] { w->draining = true; });
   }
+}
+
+Status HttpServer::reloadTls() {
+  State& st = *impl_->state;
+  if (!st.settings.tls) return {};
+  try {
+    auto fresh = std::make_shared<ssl::context>(loadTls(*st.settings.tls));
+    std::lock_guard lock(st.tlsMu);
+    st.tls = std::move(fresh);
+  } catch (const std::exception& e) {
+    return Error::invalid(e.what());
+  }
+  return {};
 }
 
 void HttpServer::stop() {

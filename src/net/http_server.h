@@ -12,6 +12,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http.hpp>
 
+#include "common/result.h"
 #include "net/io_pool.h"
 
 namespace eg::net {
@@ -24,6 +25,9 @@ using Response = http::response<http::string_body>;
 struct TlsFiles {
   std::string certFile;  // PEM chain
   std::string keyFile;   // PEM private key
+  // When set, clients must present a certificate signed by one of these CAs (PEM):
+  // mutual TLS. A handshake without one, or with another CA's, fails.
+  std::string clientCaFile;
 };
 
 // | option           | default      | meaning                                               |
@@ -78,6 +82,11 @@ class HttpServer {
   // From now on every response closes its connection (`Connection: close`), kept-alive
   // connections after their next request; the server still accepts. Any thread.
   void drain();
+  // Reads the TLS files again (SIGHUP): connections accepted from now on use the new
+  // certificate, key and client CAs; open ones keep theirs. On an error (unreadable or
+  // mismatched files) nothing changes and the error says why. Any thread; a server
+  // without TLS has nothing to reload.
+  Status reloadTls();
   // Stops accepting and closes idle connections; requests in flight finish.
   void stop();
   uint16_t port() const;

@@ -220,6 +220,8 @@ TEST(FlagsTest, CrossFlagValidation) {
   expectError({"-events-tls-cert=c"}, "-events-tls-key is required with -events-tls-cert");
   expectError({"-config-tls-key=k"}, "-config-tls-cert is required with -config-tls-key");
   expectError({"-db-tls-cert=c"}, "-db-tls-key is required with -db-tls-cert");
+  expectError({"-events-tls-client-ca=ca"}, "-events-tls-cert is required with -events-tls-client-ca");
+  expectError({"-config-tls-client-ca=ca"}, "-config-tls-cert is required with -config-tls-client-ca");
   expectError({"-events-port=4001"}, "-events-port and -config-port must differ (both are 4001)");
 }
 
