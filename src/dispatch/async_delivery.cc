@@ -153,11 +153,9 @@ asio::awaitable<Settlement> Dispatcher::attempt(const queue::Delivery& d) {
   if (!t.system() && !t.deadLetter()) {
     const model::EventType* eventType = snapshot->eventType(t.space, t.eventType);
     if (eventType != nullptr && eventType->authorizerId) {
-      const routing::FunctionEntry* authorizer =
-          callee(*snapshot, t.space, *eventType->authorizerId,
-                 CallKey(d.event->payload, d.event->request));
       auto authorization = co_await authorize(
-          authorizer, t.space, *eventType->authorizerId, d.event->payload,
+          *snapshot, *eventType, AuthorizerKey(std::string_view(d.event->request)),
+          CallKey(d.event->payload, d.event->request), d.event->payload,
           d.event->request.empty() ? std::string_view("null") : std::string_view(d.event->request),
           providers::CallContext{d.event->traceparent, d.event->tracestate});
       if (!authorization) {

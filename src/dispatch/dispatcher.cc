@@ -137,6 +137,13 @@ Dispatcher::Dispatcher(SnapshotSource source, std::vector<asio::any_io_executor>
       limited_(metrics.counterFamily("eventgateway_calls_limited_total",
                                      "Function calls held back by the function's limits.",
                                      {"space", "type"})),
+      cacheHits_(metrics.counterFamily("eventgateway_authorizer_cache_hits_total",
+                                       "Authorizer decisions reused from the cache.",
+                                       {"space", "type"})),
+      cacheMisses_(metrics.counterFamily("eventgateway_authorizer_cache_misses_total",
+                                         "Authorizer decisions of event types with an "
+                                         "authorizerCache that were not cached.",
+                                         {"space", "type"})),
       processingSeconds_(metrics.histogram(
           "eventgateway_events_custom_processing_seconds",
           "Time from queueing an async delivery to the end of its last function call.",
@@ -145,7 +152,15 @@ Dispatcher::Dispatcher(SnapshotSource source, std::vector<asio::any_io_executor>
       settings_(settings),
       runner_(queue, std::move(executors), settings.workers,
               [this](const queue::Delivery& d) { return attempt(d); }),
+      authorizerCache_(std::make_shared<AuthorizerCache>(settings.authorizerCacheSize)),
       instance_(nextInstance.fetch_add(1)) {
+  metrics.addCollector([cache = authorizerCache_](std::string& out) {
+    out.append("# HELP eventgateway_authorizer_cache_entries Authorizer decisions cached.\n");
+    out.append("# TYPE eventgateway_authorizer_cache_entries gauge\n");
+    out.append("eventgateway_authorizer_cache_entries ")
+        .append(metrics::formatValue(static_cast<double>(cache->size())))
+        .append("\n");
+  });
   // The queue's figures are read when scraped: they come from the queue's own counts
   // (another instance's deliveries included, on NATS).
   metrics.addCollector([&queue](std::string& out) {
@@ -402,29 +417,6 @@ const routing::FunctionEntry* Dispatcher::callee(const routing::Snapshot& snapsh
   return named == nullptr ? nullptr : &routing::pick(*named, key);
 }
 
-asio::awaitable<Result<json::object>> Dispatcher::authorize(
-    const routing::FunctionEntry* function, std::string_view space, std::string_view authorizerId,
-    std::string_view eventJson, std::string_view requestJson,
-    providers::CallContext context) {
-  if (function == nullptr || function->invoker == nullptr) {
-    spdlog::info("authorizer function {} of space {} cannot be called", authorizerId, space);
-    co_return Error::unavailable("authorizer function cannot be called");
-  }
-  auto result =
-      co_await function->invoker->call(authorizerPayload(eventJson, requestJson), context);
-  if (!result) {
-    spdlog::info("authorizer invocation failed: space={} functionId={} error={}", space,
-                 function->function.functionId, result.error().message);
-    co_return std::move(result).error();
-  }
-  auto authorization = parseAuthorizerResult(result->body);
-  if (!authorization) {
-    spdlog::info("authorization refused: space={} authorizerId={} reason={}", space,
-                 authorizerId, authorization.error().message);
-  }
-  co_return authorization;
-}
-
 namespace {
 
 asio::awaitable<net::Response> ready(net::Response response) { co_return response; }
@@ -524,7 +516,7 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
   const bool syncAuthorized = syncType != nullptr && syncType->authorizerId;
   if (sync) {
     call.route = sync->route;
-    if (syncAuthorized) call.authorizerId = &*syncType->authorizerId;
+    if (syncAuthorized) call.authorizer = syncType;
   }
   auto announceData = [&](std::string_view payload) {
     const json::object requestData = events::httpRequestJson(request, path);
@@ -627,12 +619,11 @@ asio::awaitable<net::Response> Dispatcher::callSync(net::Request& request, SyncC
   const model::Subscription& subscription = *call.route.subscription;
   std::string_view payload = call.text();
   std::string authorized;
-  if (call.authorizerId != nullptr) {
-    const routing::FunctionEntry* authorizer =
-        callee(*call.snapshot, subscription.space, *call.authorizerId, CallKey(request, payload));
-    auto authorization = co_await authorize(authorizer, subscription.space, *call.authorizerId,
-                                            payload, call.requestText,
-                                            callContext(request));
+  if (call.authorizer != nullptr) {
+    auto authorization =
+        co_await authorize(*call.snapshot, *call.authorizer, AuthorizerKey(request),
+                           CallKey(request, payload), payload, call.requestText,
+                           callContext(request));
     if (!authorization) {
       counter(unauthorized_, subscription.space, subscription.eventType).inc();
       counter(processed_, subscription.space, subscription.eventType).inc();

@@ -14,6 +14,8 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include "dispatch/authorizer_cache.h"
+#include "dispatch/authorizer_key.h"
 #include "dispatch/delivery_policy.h"
 #include "dispatch/delivery_runner.h"
 #include "dispatch/events_api.h"
@@ -59,6 +61,13 @@ using SnapshotSource = std::function<std::shared_ptr<const routing::Snapshot>()>
 //   events, and authorizer calls, emit none. When the queue refuses a system event it
 //   is dropped (counted in dropped_total, logged): no client is waiting for it.
 // - An authorizer answer with neither `authorization` nor `error` is unauthorised.
+// - An event type's `authorizerCache` (spec §6) reuses its authorizer's decisions, allow
+//   and refusal alike (a malformed answer is a refusal), for requests with the same key
+//   (dispatch/authorizer_key.h) during the TTL, in the sync call and in async
+//   deliveries alike; a failed call is not a decision and is not cached. A request
+//   without one of the key's parts calls the authorizer and caches nothing. Decisions
+//   live in one AuthorizerCache of DispatchSettings::authorizerCacheSize entries, made
+//   under one configuration revision: any configuration change makes them miss.
 // - A dead letter goes to the dead-letter function named by the policy of the moment;
 //   if there is none any more (policy changed), the delivery fails as without one.
 // - A weighted function (spec §3.10) is resolved to one of its targets right before each
@@ -89,6 +98,10 @@ using SnapshotSource = std::function<std::shared_ptr<const routing::Snapshot>()>
 //       flight; eventgateway_queue_oldest_seconds, eventgateway_queue_bytes.
 //   eventgateway_events_custom_processing_seconds  per async delivery, from queueing to
 //       the end of its last call.
+//   eventgateway_authorizer_cache_hits_total, _misses_total  once per authorizer
+//       decision wanted for an event type with authorizerCache (cache enabled): reused,
+//       or asked of the authorizer (a request without a key part included).
+//   eventgateway_authorizer_cache_entries  decisions the cache holds.
 class Dispatcher {
  public:
   // `executors` run the async deliveries (round-robin); at least one. `queue` (started)
@@ -122,8 +135,8 @@ class Dispatcher {
     routing::Route route;
     std::string payload;                                // the event's JSON, or:
     std::shared_ptr<const queue::EventData> shared;     // when async deliveries share it
-    // The event type's authorizer (into *snapshot), and what it is given.
-    const std::string* authorizerId = nullptr;
+    // The event type whose authorizer is called (into *snapshot), and what it is given.
+    const model::EventType* authorizer = nullptr;
     std::string requestText;
     std::string_view text() const { return shared ? std::string_view(shared->payload) : payload; }
   };
@@ -212,12 +225,14 @@ class Dispatcher {
                                               std::string_view space, std::string_view id,
                                               const routing::PickKey& key);
 
-  // Calls `authorizer`, the callee of the authorizer function `authorizerId` of `space`
-  // (null: none): the authorization to attach, or an Error when unauthorised (refused,
-  // malformed answer, failed call).
+  // Asks the authorizer of `type` (authorizerId set; in *snapshot), in its space, about
+  // the event: the authorization to attach, or an Error when unauthorised (refused or
+  // malformed answer: kInvalid with the message; failed call: another kind). The callee
+  // is picked by `pick`. With an authorizerCache, a decision cached for `key` is reused
+  // and a new decision cached.
   boost::asio::awaitable<Result<boost::json::object>> authorize(
-      const routing::FunctionEntry* authorizer, std::string_view space,
-      std::string_view authorizerId, std::string_view eventJson, std::string_view requestJson,
+      const routing::Snapshot& snapshot, const model::EventType& type, const AuthorizerKey& key,
+      const routing::PickKey& pick, std::string_view eventJson, std::string_view requestJson,
       providers::CallContext context);
 
   // One attempt of an async delivery (async_delivery.cc), and what the queue does next.
@@ -257,10 +272,14 @@ class Dispatcher {
   metrics::CounterFamily& failed_;
   metrics::CounterFamily& filtered_;
   metrics::CounterFamily& limited_;
+  metrics::CounterFamily& cacheHits_;
+  metrics::CounterFamily& cacheMisses_;
   metrics::Histogram& processingSeconds_;
   queue::DeliveryQueue& queue_;
   const DispatchSettings settings_;
   DeliveryRunner runner_;
+  // Shared with the metrics collector that reports its size.
+  std::shared_ptr<AuthorizerCache> authorizerCache_;
   std::atomic<bool> draining_{false};
   // Enqueues begun and not answered: a drain waits for them.
   std::atomic<std::size_t> enqueuing_{0};

@@ -19,9 +19,11 @@ namespace eg::dispatch {
 // |--------------|---------|-------------------------------------------------------------|
 // | workers      | 100     | async deliveries in flight at once (per instance)           |
 // | delivery     |         | what a subscription's deliveryPolicy leaves out (-delivery-*)|
+// | authorizerCacheSize | 10000 | authorizer decisions cached at most (-authorizer-cache-size); 0: none |
 struct DispatchSettings {
   std::size_t workers = 100;
   DeliveryDefaults delivery = {};
+  std::size_t authorizerCacheSize = 10'000;
 };
 
 // The Events API (spec §3): turns each request into an event, routes it on the current

@@ -471,6 +471,8 @@ std::map<std::string, std::vector<std::string>> parseQuery(std::string_view targ
   return query;
 }
 
+void decodeQueryComponent(std::string_view in, std::string& out) { decodeComponent(in, out); }
+
 HttpRequestData httpRequestData(const net::Request& req, std::string_view path) {
   HttpRequestData data;
   data.path = path;

@@ -58,6 +58,8 @@ boost::json::object httpRequestJson(const net::Request& req, std::string_view pa
 // '+' read as space, a name without '=' has the value "", empty pairs are skipped and
 // a malformed escape is kept literally.
 std::map<std::string, std::vector<std::string>> parseQuery(std::string_view target);
+// One name or value of a query, decoded as parseQuery decodes it, into `out` (replaced).
+void decodeQueryComponent(std::string_view in, std::string& out);
 
 // What a body is, judged from its Content-Type (parameters and case ignored).
 enum class BodyKind {

@@ -165,8 +165,16 @@ std::vector<FlagDef> flagTable(Extra& extra) {
   constexpr int64_t kMaxPort = 65535;
   constexpr int64_t kMaxInt = std::numeric_limits<int>::max();
   constexpr int64_t kMiB = 1024 * 1024;
+  // Ten million decisions is a few GiB of keys and authorizations: far past any
+  // deployment's number of distinct credentials within one TTL.
+  constexpr int64_t kMaxAuthorizerCacheSize = 10'000'000;
   const Settings d;
   std::vector<FlagDef> flags = {
+      {"authorizer-cache-size", "n",
+       "authorizer decisions cached at most, for event types with an authorizerCache; "
+       "the least recently used go first; 0 caches none",
+       std::to_string(d.authorizerCacheSize),
+       integerSetter(&Settings::authorizerCacheSize, 0, kMaxAuthorizerCacheSize)},
       {"config-port", "port", "port of the Config API", std::to_string(d.configPort),
        integerSetter(&Settings::configPort, 1, kMaxPort)},
       {"config-tls-cert", "file", "PEM certificate chain: serve the Config API over TLS "

@@ -33,6 +33,9 @@ struct Settings {
 
   int workers = 100;         // -workers: concurrent async deliveries
   int workersBacklog = 200;  // -workers-backlog: queued async deliveries
+  // -authorizer-cache-size: authorizer decisions cached at most (event types'
+  // authorizerCache, spec §6), least recently used evicted first; 0 caches none.
+  size_t authorizerCacheSize = 10'000;
   int ioThreads = 1;         // -io-threads: defaults to the number of cores (see parseFlags)
   size_t maxBodySize = 6 * 1024 * 1024;  // -max-body-size: largest event body, bytes
   std::chrono::milliseconds readTimeout{30'000};  // -read-timeout: a whole request, both APIs

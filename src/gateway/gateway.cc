@@ -150,6 +150,7 @@ void Gateway::start() {
   impl_->queue = openQueue(s);
   dispatch::DispatchSettings dispatchSettings;
   dispatchSettings.workers = static_cast<std::size_t>(s.workers);
+  dispatchSettings.authorizerCacheSize = s.authorizerCacheSize;
   dispatchSettings.delivery.retries = s.deliveryRetries;
   dispatchSettings.delivery.backoff = s.deliveryBackoff;
   dispatchSettings.delivery.backoffDelay = s.deliveryBackoffDelay;

@@ -134,6 +134,28 @@ class Reader {
     }
     return p;
   }
+  std::optional<AuthorizerCache> authorizerCache() {
+    const auto* v = object_.if_contains("authorizerCache");
+    if (!v) return std::nullopt;
+    if (!v->is_object()) {
+      fail("authorizerCache");
+      return std::nullopt;
+    }
+    const auto& o = v->as_object();
+    AuthorizerCache c;
+    const auto* ttl = o.if_contains("ttl");
+    std::optional<std::chrono::milliseconds> value;
+    if (ttl && ttl->is_string()) {
+      if (auto parsed = parseGoDuration(ttl->get_string())) value = *parsed;
+    }
+    if (value) {
+      c.ttl = Duration{std::string(ttl->get_string()), *value};
+    } else {
+      fail("authorizerCache.ttl");
+    }
+    if (o.contains("key")) c.key = strings(o, "key");
+    return c;
+  }
   std::vector<std::string> strings(const json::object& o, std::string_view name) {
     std::vector<std::string> out;
     const auto* v = o.if_contains(name);
@@ -202,6 +224,13 @@ json::array stringArray(const std::vector<std::string>& values) {
   return a;
 }
 
+json::object authorizerCacheJson(const AuthorizerCache& c) {
+  json::object o;
+  o["ttl"] = c.ttl.text;
+  if (c.key) o["key"] = stringArray(*c.key);
+  return o;
+}
+
 const char* typeName(SubscriptionType t) {
   switch (t) {
     case SubscriptionType::kSync: return "sync";
@@ -265,6 +294,7 @@ json::object toJson(const EventType& e) {
   o["space"] = e.space;
   o["name"] = e.name;
   if (e.authorizerId) o["authorizerId"] = *e.authorizerId;
+  if (e.authorizerCache) o["authorizerCache"] = authorizerCacheJson(*e.authorizerCache);
   if (e.metadata) o["metadata"] = metadataJson(*e.metadata);
   return o;
 }
@@ -365,6 +395,7 @@ Result<EventType> decodeStoredEventType(std::string_view value) {
   e.space = r.str("space");
   e.name = r.str("name");
   e.authorizerId = r.optStr("authorizerId");
+  e.authorizerCache = r.authorizerCache();
   e.metadata = r.metadata();
   return r.finish(std::move(e));
 }

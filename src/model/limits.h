@@ -30,6 +30,11 @@ inline constexpr std::size_t kMaxCorsEntryLength = 1024;
 // The text of a deliveryPolicy duration ("1m30s").
 inline constexpr std::size_t kMaxDurationLength = 64;
 
+// An event type's authorizerCache: the parts of its `key`, and the length of a header
+// or query parameter name in one (after "header:" or "query:").
+inline constexpr std::size_t kMaxAuthorizerCacheKeys = 8;
+inline constexpr std::size_t kMaxAuthorizerCacheKeyNameLength = 256;
+
 // The provider object as JSON, unknown fields included (they are stored as given).
 inline constexpr std::size_t kMaxProviderBytes = 64 * 1024;
 // Provider URLs: http `url`, awssqs `queueUrl`, AWS `endpoint`. Signed URLs can pass 2 KiB.

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -31,13 +32,6 @@ struct Function {
   std::optional<FunctionLimits> limits;
 };
 
-struct EventType {
-  std::string space;
-  std::string name;
-  std::optional<std::string> authorizerId;
-  std::optional<Metadata> metadata;
-};
-
 // Gen 1 `cors` of an http subscription, and the settings of a CORS resource.
 struct CorsRules {
   std::vector<std::string> origins{"*"};
@@ -51,6 +45,25 @@ struct CorsRules {
 struct Duration {
   std::string text;
   std::chrono::milliseconds value{0};
+};
+
+// `authorizerCache` of an event type (spec §6): its authorizer's decisions, allow and
+// refusal alike, are reused for requests with the same key until `ttl` has passed.
+// Each key part is "header:<Name>" or "query:<name>", as the client wrote it; absent,
+// the key is the Authorization header (kDefaultAuthorizerCacheKey).
+struct AuthorizerCache {
+  Duration ttl;
+  std::optional<std::vector<std::string>> key;
+};
+
+inline constexpr std::string_view kDefaultAuthorizerCacheKey = "header:Authorization";
+
+struct EventType {
+  std::string space;
+  std::string name;
+  std::optional<std::string> authorizerId;
+  std::optional<AuthorizerCache> authorizerCache;  // only with authorizerId
+  std::optional<Metadata> metadata;
 };
 
 enum class Backoff { kExponential, kLinear, kConstant };

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/duration.h"
+#include "common/http_syntax.h"
 #include "events/filter.h"
 #include "model/codec.h"
 #include "model/ids.h"
@@ -351,6 +352,72 @@ std::optional<DeliveryPolicy> readDeliveryPolicy(Fields& f) {
   return p;
 }
 
+constexpr std::array<std::string_view, 2> kAuthorizerCacheFields = {"ttl", "key"};
+
+// One part of an authorizerCache key: "header:<token>" or "query:<name>", where a query
+// parameter name is any text but control characters (it is compared decoded).
+bool validCacheKeyPart(std::string_view part) {
+  std::string_view name;
+  bool header = false;
+  if (part.starts_with("header:")) {
+    name = part.substr(7);
+    header = true;
+  } else if (part.starts_with("query:")) {
+    name = part.substr(6);
+  } else {
+    return false;
+  }
+  if (name.empty() || name.size() > kMaxAuthorizerCacheKeyNameLength) return false;
+  if (header) return isHttpToken(name);
+  return std::none_of(name.begin(), name.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+}
+
+// `authorizerCache` of an event type (rules in validation.h). Unknown fields inside are
+// refused, as in deliveryPolicy: a misspelt "keys" silently ignored would cache by the
+// Authorization header alone, and hand one caller's decision to another.
+std::optional<AuthorizerCache> readAuthorizerCache(Fields& f, bool hasAuthorizer) {
+  const auto* v = f.find("authorizerCache");
+  if (!v || f.failed()) return std::nullopt;
+  if (!hasAuthorizer) {
+    f.fail(R"(Field "authorizerCache" is only allowed with "authorizerId".)");
+    return std::nullopt;
+  }
+  if (!v->is_object()) {
+    f.fail(R"(Field "authorizerCache" must be an object.)");
+    return std::nullopt;
+  }
+  Fields inner(v->as_object(), kEventTypeInvalid, "authorizerCache.");
+  inner.rejectUnknown(kAuthorizerCacheFields, "an authorizer cache has ttl and key.");
+  AuthorizerCache c;
+  auto ttl = inner.optDuration("ttl", kMaxAuthorizerCacheTtl);
+  if (!inner.failed() && !ttl) inner.fail(missing("authorizerCache.ttl"));
+  if (ttl) c.ttl = std::move(*ttl);
+  if (const auto* key = inner.find("key"); key && !inner.failed()) {
+    const std::string msg = R"(Field "authorizerCache.key" must be an array of 1 to )" +
+                            std::to_string(kMaxAuthorizerCacheKeys) +
+                            R"( entries, each "header:<Name>" or "query:<name>".)";
+    if (!key->is_array() || key->as_array().empty() ||
+        key->as_array().size() > kMaxAuthorizerCacheKeys) {
+      inner.fail(msg);
+    } else {
+      std::vector<std::string> parts;
+      for (const auto& part : key->as_array()) {
+        if (!part.is_string() || !validCacheKeyPart(part.get_string())) {
+          inner.fail(msg);
+          break;
+        }
+        parts.emplace_back(part.get_string());
+      }
+      if (!inner.failed()) c.key = std::move(parts);
+    }
+  }
+  if (inner.failed()) {
+    f.failWith(inner.error());
+    return std::nullopt;
+  }
+  return c;
+}
+
 // Fails `f` when the body sets `field`, which only async subscriptions take, on `s`.
 void refuseUnlessAsync(Fields& f, const Subscription& s, std::string_view field) {
   if (s.type == SubscriptionType::kAsync || !f.has(field)) return;
@@ -563,6 +630,7 @@ Result<EventType> eventTypeUpdateFromRequest(std::string_view space, std::string
   e.space = space;
   e.name = name;
   e.authorizerId = f.optName("authorizerId");
+  e.authorizerCache = readAuthorizerCache(f, e.authorizerId.has_value());
   e.metadata = f.metadata();
   if (f.failed()) return f.error();
   return e;

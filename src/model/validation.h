@@ -32,6 +32,14 @@ namespace eg::model {
 //   deadLetterFunctionId  a valid name (that the function exists is the service's check)
 // Durations keep the text the client sent, for output.
 //
+// `authorizerCache` of an event type (spec §6), like deliveryPolicy, refuses unknown
+// fields inside it, and is allowed only beside `authorizerId` (400 otherwise). null
+// counts as absent. Its fields:
+//   ttl   required; a Go duration, 1ms to kMaxAuthorizerCacheTtl, echoed as sent
+//   key   optional; 1 to kMaxAuthorizerCacheKeys strings, each "header:<Name>" (an HTTP
+//         token) or "query:<name>" (no control characters), the name at most
+//         kMaxAuthorizerCacheKeyNameLength bytes. Absent: the Authorization header.
+//
 // `filters` (spec §3.9), on async subscriptions only like deliveryPolicy, is checked by
 // events::Filter::compile (errors name where: `filters[1].all[0]: ...`) and kept as
 // written; null counts as absent, `[]` matches every event.
@@ -91,6 +99,10 @@ Result<Cors> corsUpdateFromRequest(const Cors& existing, const boost::json::valu
 inline constexpr int kMaxDeliveryRetries = 1000;
 inline constexpr std::chrono::milliseconds kMaxDeliveryBackoff = std::chrono::hours(24);
 inline constexpr std::chrono::milliseconds kMaxDeliveryEventAge = std::chrono::hours(30 * 24);
+
+// The longest authorizerCache ttl: a day. A decision is a credential's check; reusing it
+// longer would outlive most tokens' own lifetimes.
+inline constexpr std::chrono::milliseconds kMaxAuthorizerCacheTtl = std::chrono::hours(24);
 
 // Message prefixes, also used for bodies that are not JSON at all.
 inline constexpr std::string_view kFunctionInvalid = "Function doesn't validate. Validation error: ";

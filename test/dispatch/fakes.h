@@ -97,12 +97,14 @@ class FakeSnapshot : public routing::Snapshot {
     return invoker;
   }
 
-  void addEventType(const std::string& space, const std::string& name,
-                    std::optional<std::string> authorizerId = std::nullopt) {
+  // Returns the event type, whose authorizerCache a test may set.
+  model::EventType& addEventType(const std::string& space, const std::string& name,
+                                 std::optional<std::string> authorizerId = std::nullopt) {
     auto& et = eventTypes_[{space, name}];
     et.space = space;
     et.name = name;
     et.authorizerId = std::move(authorizerId);
+    return et;
   }
 
   void addSync(const std::string& space, const std::string& functionId,

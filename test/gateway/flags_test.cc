@@ -64,6 +64,8 @@ TEST(FlagsTest, DefaultsMatchTheSpec) {
   EXPECT_EQ(s.queueTlsCert, "");
   EXPECT_EQ(s.queueTlsKey, "");
   EXPECT_EQ(s.queueCreds, "");
+  // Spec §6, authorizer caching.
+  EXPECT_EQ(s.authorizerCacheSize, 10'000u);
 }
 
 TEST(FlagsTest, DevDefaultsToTextLogs) {
@@ -210,6 +212,22 @@ TEST(FlagsTest, Ranges) {
   EXPECT_EQ(run({"-workers=2147483647"}).workers, 2147483647);
 }
 
+TEST(FlagsTest, AuthorizerCacheSize) {
+  EXPECT_EQ(run({"-authorizer-cache-size=0"}).authorizerCacheSize, 0u);
+  EXPECT_EQ(run({"-authorizer-cache-size", "250"}).authorizerCacheSize, 250u);
+  EXPECT_EQ(run({"-authorizer-cache-size=10000000"}).authorizerCacheSize, 10'000'000u);
+  expectError({"-authorizer-cache-size=-1"},
+              "invalid value \"-1\" for flag -authorizer-cache-size: must be between 0 and 10000000");
+  expectError({"-authorizer-cache-size=10000001"},
+              "invalid value \"10000001\" for flag -authorizer-cache-size: must be between 0 and "
+              "10000000");
+  expectError({"-authorizer-cache-size=lots"},
+              "invalid value \"lots\" for flag -authorizer-cache-size: not a decimal integer");
+  EXPECT_NE(usage().find("  -authorizer-cache-size n\n    \tauthorizer decisions cached at most"),
+            std::string::npos);
+  EXPECT_NE(usage().find("0 caches none (default 10000)\n"), std::string::npos);
+}
+
 TEST(FlagsTest, DbHostsList) {
   EXPECT_EQ(run({"-db-hosts=h:1"}).dbHosts, std::vector<std::string>{"h:1"});
   expectError({"-db-hosts=a:1,,b:2"}, "invalid value \"a:1,,b:2\" for flag -db-hosts: empty host in list");
@@ -249,6 +267,7 @@ TEST(FlagsTest, UsageListsEveryFlagSortedWithDefaults) {
   const std::string text = usage();
   EXPECT_EQ(text.rfind("Usage of event-gateway:\n", 0), 0u);
   const std::vector<std::string> names = {
+      "authorizer-cache-size",
       "config-port", "config-tls-cert", "config-tls-key", "db-hosts",       "db-prefix",
       "db-tls-ca",   "db-tls-cert",     "db-tls-key",
       "delivery-backoff", "delivery-backoff-delay", "delivery-max-backoff",

@@ -152,5 +152,52 @@ TEST(CodecFunctionLimits, OutputAndStoreCarryThemOnlyWhenSet) {
   EXPECT_FALSE(decodeStoredFunction(encodeStored(*plain))->limits);
 }
 
+EventType parseEventType(std::string_view body) {
+  auto e = eventTypeFromRequest("default", json::parse(body));
+  EXPECT_TRUE(e) << (e ? "" : e.error().message);
+  return e ? *e : EventType{};
+}
+
+TEST(CodecAuthorizerCache, OutputCarriesItOnlyWhenSetWithItsText) {
+  const auto e = parseEventType(R"({"name":"e","authorizerId":"auth",
+      "authorizerCache":{"key":["query:t","header:X-Key"],"ttl":"1500us"}})");
+  EXPECT_EQ(json::serialize(toJson(e)),
+            R"({"space":"default","name":"e","authorizerId":"auth",)"
+            R"("authorizerCache":{"ttl":"1500us","key":["query:t","header:X-Key"]}})");
+  const auto noKey = parseEventType(R"({"name":"e","authorizerId":"auth","authorizerCache":{"ttl":"1s"}})");
+  EXPECT_EQ(json::serialize(toJson(noKey)),
+            R"({"space":"default","name":"e","authorizerId":"auth","authorizerCache":{"ttl":"1s"}})");
+  const auto none = parseEventType(R"({"name":"e","authorizerId":"auth"})");
+  EXPECT_FALSE(toJson(none).contains("authorizerCache"));
+}
+
+TEST(CodecAuthorizerCache, StoredRoundTrip) {
+  for (std::string_view body : {
+           R"({"name":"e","authorizerId":"auth","authorizerCache":{"ttl":"1m30s","key":["header:A","query:b"]}})",
+           R"({"name":"e","authorizerId":"auth","authorizerCache":{"ttl":"300ms"}})",
+           R"({"name":"e","authorizerId":"auth"})"}) {
+    const auto e = parseEventType(body);
+    const auto stored = encodeStored(e);
+    auto decoded = decodeStoredEventType(stored);
+    ASSERT_TRUE(decoded) << decoded.error().message;
+    EXPECT_EQ(encodeStored(*decoded), stored);
+    EXPECT_EQ(decoded->authorizerCache.has_value(), e.authorizerCache.has_value());
+    if (e.authorizerCache) {
+      EXPECT_EQ(decoded->authorizerCache->ttl.value, e.authorizerCache->ttl.value);
+      EXPECT_EQ(decoded->authorizerCache->key, e.authorizerCache->key);
+    }
+  }
+}
+
+TEST(CodecAuthorizerCache, MalformedStoredCacheIsAnError) {
+  for (std::string_view stored : {
+           R"({"space":"s","name":"e","authorizerId":"a","authorizerCache":"1s"})",
+           R"({"space":"s","name":"e","authorizerId":"a","authorizerCache":{}})",
+           R"({"space":"s","name":"e","authorizerId":"a","authorizerCache":{"ttl":"soon"}})",
+           R"({"space":"s","name":"e","authorizerId":"a","authorizerCache":{"ttl":"1s","key":[1]}})"}) {
+    EXPECT_FALSE(decodeStoredEventType(stored)) << stored;
+  }
+}
+
 }  // namespace
 }  // namespace eg::model

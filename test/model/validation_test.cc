@@ -564,5 +564,81 @@ TEST(FunctionLimitsValidation, EachFieldIsReadAndBounded) {
             kF + R"(Field "limits.rps" is unknown; limits are rate, burst and concurrency.)");
 }
 
+// ---- authorizerCache (spec §6) ----
+
+TEST(AuthorizerCache, TtlAndKeyAreReadWithTheirText) {
+  auto e = eventTypeFromRequest("s", parse(R"({"name":"e","authorizerId":"auth",
+      "authorizerCache":{"ttl":"1m30s","key":["header:X-Api-Key","query:tenant"]}})"));
+  ASSERT_TRUE(e) << e.error().message;
+  ASSERT_TRUE(e->authorizerCache);
+  EXPECT_EQ(e->authorizerCache->ttl.text, "1m30s");
+  EXPECT_EQ(e->authorizerCache->ttl.value, std::chrono::seconds(90));
+  ASSERT_TRUE(e->authorizerCache->key);
+  EXPECT_EQ(*e->authorizerCache->key,
+            (std::vector<std::string>{"header:X-Api-Key", "query:tenant"}));
+
+  auto defaults = eventTypeFromRequest("s", parse(R"({"name":"e","authorizerId":"a","authorizerCache":{"ttl":"300ms"}})"));
+  ASSERT_TRUE(defaults);
+  ASSERT_TRUE(defaults->authorizerCache);
+  EXPECT_FALSE(defaults->authorizerCache->key);
+  auto none = eventTypeFromRequest("s", parse(R"({"name":"e","authorizerCache":null})"));
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->authorizerCache);
+  EXPECT_TRUE(eventTypeFromRequest("s", parse(R"({"name":"e","authorizerId":"a","authorizerCache":{"ttl":"24h"}})")));
+  EXPECT_TRUE(eventTypeFromRequest("s", parse(R"({"name":"e","authorizerId":"a","authorizerCache":{"ttl":"1ms","key":null}})")));
+}
+
+TEST(AuthorizerCache, EachBadFieldIsNamed) {
+  auto error = [](std::string_view cache) {
+    return errorOf(eventTypeFromRequest(
+        "s", parse(R"({"name":"e","authorizerId":"a","authorizerCache":)" + std::string(cache) + "}")));
+  };
+  EXPECT_EQ(error(R"("1s")"), kE + R"(Field "authorizerCache" must be an object.)");
+  EXPECT_EQ(error("{}"), kE + R"(Missing required field "authorizerCache.ttl".)");
+  EXPECT_EQ(error(R"({"key":["query:a"]})"), kE + R"(Missing required field "authorizerCache.ttl".)");
+  const std::string notADuration =
+      kE + R"(Field "authorizerCache.ttl" must be a duration such as "200ms", "1m30s" or "1.5h".)";
+  EXPECT_EQ(error(R"({"ttl":"10"})"), notADuration);
+  EXPECT_EQ(error(R"({"ttl":5})"), notADuration);
+  const std::string range = kE + R"(Field "authorizerCache.ttl" must be between 1ms and 24h.)";
+  EXPECT_EQ(error(R"({"ttl":"0s"})"), range);
+  EXPECT_EQ(error(R"({"ttl":"24h1ms"})"), range);
+  const std::string key = kE + R"(Field "authorizerCache.key" must be an array of 1 to 8 entries, each "header:<Name>" or "query:<name>".)";
+  EXPECT_EQ(error(R"({"ttl":"1s","key":[]})"), key);
+  EXPECT_EQ(error(R"({"ttl":"1s","key":"header:A"})"), key);
+  EXPECT_EQ(error(R"({"ttl":"1s","key":["cookie:a"]})"), key);
+  EXPECT_EQ(error(R"({"ttl":"1s","key":["header:"]})"), key);
+  EXPECT_EQ(error(R"({"ttl":"1s","key":["header:a b"]})"), key);
+  EXPECT_EQ(error(R"({"ttl":"1s","key":["query:"]})"), key);
+  EXPECT_EQ(error(R"({"ttl":"1s","key":["query:a\nb"]})"), key);
+  EXPECT_EQ(error(R"({"ttl":"1s","key":[1]})"), key);
+  EXPECT_EQ(error(R"({"ttl":"1s","key":["header:a","header:b","header:c","header:d","header:e",)"
+                  R"("header:f","header:g","header:h","header:i"]})"),
+            key);
+  EXPECT_EQ(error(R"({"ttl":"1s","key":["header:)" + std::string(257, 'a') + R"("]})"), key);
+  EXPECT_EQ(error(R"({"ttl":"1s","key":["query:)" + std::string(256, 'a') + R"("]})"), "<ok>");
+  EXPECT_EQ(error(R"({"ttl":"1s","key":["query:tenant id","header:X-Key"]})"), "<ok>");
+}
+
+TEST(AuthorizerCache, UnknownFieldsAreRefused) {
+  EXPECT_EQ(errorOf(eventTypeFromRequest("s", parse(R"({"name":"e","authorizerId":"a","authorizerCache":{"ttl":"1s","keys":["query:a"]}})"))),
+            kE + R"(Field "authorizerCache.keys" is unknown; an authorizer cache has ttl and key.)");
+}
+
+TEST(AuthorizerCache, OnlyWithAnAuthorizer) {
+  const std::string refused = kE + R"(Field "authorizerCache" is only allowed with "authorizerId".)";
+  EXPECT_EQ(errorOf(eventTypeFromRequest("s", parse(R"({"name":"e","authorizerCache":{"ttl":"1s"}})"))), refused);
+  EXPECT_EQ(errorOf(eventTypeUpdateFromRequest("s", "e", parse(R"({"authorizerId":null,"authorizerCache":{"ttl":"1s"}})"))), refused);
+}
+
+TEST(AuthorizerCache, PutReplacesIt) {
+  auto set = eventTypeUpdateFromRequest("s", "e", parse(R"({"authorizerId":"a","authorizerCache":{"ttl":"1s"}})"));
+  ASSERT_TRUE(set);
+  EXPECT_TRUE(set->authorizerCache);
+  auto cleared = eventTypeUpdateFromRequest("s", "e", parse(R"({"authorizerId":"a"})"));
+  ASSERT_TRUE(cleared);
+  EXPECT_FALSE(cleared->authorizerCache);
+}
+
 }  // namespace
 }  // namespace eg::model
