@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "access/scope.h"
 #include "gateway/flags.h"
 #include "model/validation.h"
 
@@ -80,6 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case ParseOutcome::kError:
     case ParseOutcome::kVersion: check(!out.message.empty()); break;
     case ParseOutcome::kHelp: break;
+    case ParseOutcome::kNewAccessKey: check(eg::access::parseScope(out.message).ok()); break;
   }
   return 0;
 }

@@ -1,5 +1,6 @@
 #include "config/config_api.h"
 
+#include "config/access_guard.h"
 #include "config/api_router.h"
 #include "config/service.h"
 
@@ -27,8 +28,12 @@ class CacheRouteIndex final : public SyncRouteIndex {
 
 struct ConfigApi::Impl {
   Impl(store::Store& store, routing::ConfigCache& cache,
-       const providers::ProviderRegistry& providers, metrics::Registry& metrics)
-      : index(cache), service(store, index, providers), router(service, store, metrics) {
+       const providers::ProviderRegistry& providers, metrics::Registry& metrics,
+       const ConfigApiSettings& settings)
+      : guard(settings.accessKeys, settings.metricsOpen),
+        index(cache),
+        service(store, index, providers),
+        router(service, store, metrics) {
     // Counts come from the routing snapshot at scrape time. The registry keeps the
     // collector, so the cache must outlive every render of the registry.
     metrics.addCollector([&cache](std::string& out) {
@@ -38,18 +43,21 @@ struct ConfigApi::Impl {
     });
   }
 
+  AccessGuard guard;
   CacheRouteIndex index;
   ConfigService service;
   ApiRouter router;
 };
 
 ConfigApi::ConfigApi(store::Store& store, routing::ConfigCache& cache,
-                     const providers::ProviderRegistry& providers, metrics::Registry& metrics)
-    : impl_(std::make_unique<Impl>(store, cache, providers, metrics)) {}
+                     const providers::ProviderRegistry& providers, metrics::Registry& metrics,
+                     ConfigApiSettings settings)
+    : impl_(std::make_unique<Impl>(store, cache, providers, metrics, settings)) {}
 
 ConfigApi::~ConfigApi() = default;
 
 boost::asio::awaitable<net::Response> ConfigApi::handle(net::Request& request) {
+  if (auto refused = impl_->guard.check(request)) co_return std::move(*refused);
   co_return co_await impl_->router.handle(request);
 }
 

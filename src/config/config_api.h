@@ -4,6 +4,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "access/key_store.h"
 #include "metrics/metrics.h"
 #include "net/http_server.h"
 #include "providers/provider.h"
@@ -12,13 +13,24 @@
 
 namespace eg::config {
 
+// | option       | default | meaning                                                    |
+// |--------------|---------|------------------------------------------------------------|
+// | accessKeys   | null    | keys the API asks for (spec §6); null: open to anyone      |
+// | metricsOpen  | false   | with keys, /v1/metrics and /metrics still need none        |
+struct ConfigApiSettings {
+  const access::KeyStore* accessKeys = nullptr;  // outlives the ConfigApi
+  bool metricsOpen = false;
+};
+
 // The Config API (spec §2): functions, event types, subscriptions, CORS under
 // /v1/spaces/<space>/..., plus /v1/status and /v1/metrics. A plain function from request
-// to response (net::Handler); all state lives in the store. Thread-safe.
+// to response (net::Handler); all state lives in the store. With access keys each
+// request is checked (config/access_guard.h) before it is routed. Thread-safe.
 class ConfigApi {
  public:
   ConfigApi(store::Store& store, routing::ConfigCache& cache,
-            const providers::ProviderRegistry& providers, metrics::Registry& metrics);
+            const providers::ProviderRegistry& providers, metrics::Registry& metrics,
+            ConfigApiSettings settings = {});
   ~ConfigApi();
   ConfigApi(const ConfigApi&) = delete;
   ConfigApi& operator=(const ConfigApi&) = delete;

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <thread>
 
+#include "access/scope.h"
 #include "common/duration.h"
 #include "model/codec.h"
 #include "model/validation.h"
@@ -159,6 +160,7 @@ std::optional<std::string> checkQueue(std::string_view text) {
 struct Extra {
   bool version = false;
   bool logFormatSet = false;
+  std::optional<std::string> newAccessKey;  // -new-access-key: its scope
 };
 
 std::vector<FlagDef> flagTable(Extra& extra) {
@@ -170,6 +172,14 @@ std::vector<FlagDef> flagTable(Extra& extra) {
   constexpr int64_t kMaxAuthorizerCacheSize = 10'000'000;
   const Settings d;
   std::vector<FlagDef> flags = {
+      {"access-keys", "file",
+       "Config API access keys, one \"<sha256 hex of the key> <scope>\" a line; every request "
+       "but GET /v1/status then needs \"Authorization: Bearer <key>\" (re-read on SIGHUP)", "",
+       [](Settings& s, std::string_view text) -> std::optional<std::string> {
+         if (text.empty()) return std::string("must name a file");
+         s.accessKeys = std::string(text);
+         return std::nullopt;
+       }},
       {"authorizer-cache-size", "n",
        "authorizer decisions cached at most, for event types with an authorizerCache; "
        "the least recently used go first; 0 caches none",
@@ -317,6 +327,22 @@ std::vector<FlagDef> flagTable(Extra& extra) {
       {"read-timeout", "duration", "time a client has to send a whole request; slower ones "
        "are disconnected", formatGoDuration(d.readTimeout),
        durationSetter(&Settings::readTimeout, kMaxServerTimeout)},
+      {"metrics-open", "", "with -access-keys, /v1/metrics and /metrics still need no key", "",
+       [](Settings& s, std::string_view text) -> std::optional<std::string> {
+         const auto value = parseBool(text);
+         if (!value) return std::string("not a boolean");
+         s.metricsOpen = *value;
+         return std::nullopt;
+       }},
+      {"new-access-key", "scope",
+       "print a new random access key and its -access-keys line for SCOPE (admin, "
+       "space:<name> or space:<name>:read), then exit", "",
+       [&extra](Settings&, std::string_view text) -> std::optional<std::string> {
+         auto scope = access::parseScope(text);
+         if (!scope) return scope.error().message;
+         extra.newAccessKey = scope->text();
+         return std::nullopt;
+       }},
       {"max-body-size", "bytes", "largest event body accepted, in bytes; larger ones answer 413",
        std::to_string(d.maxBodySize),
        integerSetter(&Settings::maxBodySize, 1, std::numeric_limits<int64_t>::max())},
@@ -436,6 +462,13 @@ ParseOutcome parseFlags(int argc, const char* const* argv) {
     out.kind = ParseOutcome::kVersion;
     out.settings = std::move(settings);
     out.message = "Event Gateway version " EG_VERSION;
+    return out;
+  }
+  if (extra.newAccessKey) {
+    ParseOutcome out;
+    out.kind = ParseOutcome::kNewAccessKey;
+    out.settings = std::move(settings);
+    out.message = *extra.newAccessKey;
     return out;
   }
   if (!extra.logFormatSet) settings.logFormat = settings.dev ? LogFormat::kText : LogFormat::kJson;

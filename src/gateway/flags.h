@@ -60,6 +60,10 @@ struct Settings {
   std::string queueTlsCa, queueTlsCert, queueTlsKey;  // -queue-tls-ca/-cert/-key: TLS to NATS
   std::string queueCreds;                             // -queue-creds: NATS credentials file
 
+  // Access keys of the Config API (spec §6).
+  std::string accessKeys;    // -access-keys: keys file; empty: the Config API is open
+  bool metricsOpen = false;  // -metrics-open: metrics need no key even with -access-keys
+
   spdlog::level::level_enum logLevel = spdlog::level::info;  // -log-level
   LogFormat logFormat = LogFormat::kJson;  // -log-format: text under -dev unless given
 };
@@ -70,11 +74,13 @@ struct Settings {
 inline constexpr std::chrono::milliseconds kMaxServerTimeout = std::chrono::hours(24);
 
 // What the command line asks for. kRun carries validated settings; kVersion carries
-// the version line in `message`; kError carries the reason in `message`. The caller
-// prints kError's message and usage() to stderr and exits 2, prints usage() to stdout
-// and exits 0 on kHelp, prints the message and exits 0 on kVersion.
+// the version line in `message`; kNewAccessKey the validated scope of -new-access-key
+// in `message`; kError carries the reason in `message`. The caller prints kError's
+// message and usage() to stderr and exits 2, prints usage() to stdout and exits 0 on
+// kHelp, prints the message and exits 0 on kVersion, prints a new key and its keys-file
+// line and exits 0 on kNewAccessKey.
 struct ParseOutcome {
-  enum Kind { kRun, kVersion, kHelp, kError } kind = kRun;
+  enum Kind { kRun, kVersion, kHelp, kNewAccessKey, kError } kind = kRun;
   Settings settings;
   std::string message;
 };

@@ -12,6 +12,7 @@
 #include <boost/asio/use_future.hpp>
 #include <spdlog/spdlog.h>
 
+#include "access/key_store.h"
 #include "config/config_api.h"
 #include "dispatch/events_api.h"
 #include "metrics/metrics.h"
@@ -66,6 +67,22 @@ std::unique_ptr<store::Store> openStore(const Settings& settings) {
   return std::move(opened).value();
 }
 
+std::unique_ptr<access::KeyStore> openAccessKeys(const Settings& s) {
+  if (s.accessKeys.empty()) {
+    spdlog::info("No -access-keys: the Config API is open to anyone who can reach its port.");
+    return nullptr;
+  }
+  auto loaded = access::KeySet::load(s.accessKeys);
+  if (!loaded) throw std::runtime_error(loaded.error().message);
+  if ((*loaded)->size() == 0) {
+    spdlog::warn("Access keys file \"{}\" holds no key: every Config API request but "
+                 "GET /v1/status answers 401.", s.accessKeys);
+  }
+  spdlog::info("Config API access keys: {} key(s) from \"{}\"{}.", (*loaded)->size(), s.accessKeys,
+               s.metricsOpen ? "; metrics open (-metrics-open)" : "");
+  return std::make_unique<access::KeyStore>(std::move(*loaded));
+}
+
 std::unique_ptr<queue::DeliveryQueue> openQueue(const Settings& s) {
   queue::QueueSettings q;
   q.spec = s.queue;
@@ -102,6 +119,10 @@ struct Gateway::Impl {
       : settings(std::move(s)), pool(settings.ioThreads), client(clientSettings(settings)) {}
 
   Settings settings;
+  // Signals are received here, on the thread of runUntilSignalled.
+  asio::io_context signalContext;
+  asio::signal_set signals{signalContext};
+  std::unique_ptr<access::KeyStore> accessKeys;
   net::IoPool pool;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<queue::DeliveryQueue> queue;
@@ -122,6 +143,11 @@ Gateway::~Gateway() { shutdown(); }
 
 void Gateway::start() {
   auto& s = impl_->settings;
+  // Before anything listens: a SIGHUP right after start-up (a reload script racing the
+  // health check) must not end the process. SIGINT and SIGTERM keep their default
+  // until runUntilSignalled, so a start-up stuck on the store can still be interrupted.
+  impl_->signals.add(SIGHUP);
+  impl_->accessKeys = openAccessKeys(s);
   impl_->store = openStore(s);
   providers::registerBuiltinProviders(impl_->providers, impl_->client);
   impl_->pool.start();
@@ -145,8 +171,12 @@ void Gateway::start() {
     std::this_thread::sleep_for(backoff);
   }
 
+  config::ConfigApiSettings apiSettings;
+  apiSettings.accessKeys = impl_->accessKeys.get();
+  apiSettings.metricsOpen = s.metricsOpen;
   impl_->configApi = std::make_unique<config::ConfigApi>(*impl_->store, *impl_->cache,
-                                                         impl_->providers, impl_->metrics);
+                                                         impl_->providers, impl_->metrics,
+                                                         apiSettings);
   impl_->queue = openQueue(s);
   dispatch::DispatchSettings dispatchSettings;
   dispatchSettings.workers = static_cast<std::size_t>(s.workers);
@@ -194,13 +224,15 @@ void Gateway::start() {
 }
 
 int Gateway::runUntilSignalled() {
-  asio::io_context signals;
-  asio::signal_set set(signals, SIGINT, SIGTERM, SIGHUP);
+  auto& set = impl_->signals;
+  set.add(SIGINT);
+  set.add(SIGTERM);
   int received = 0;
   std::function<void(const boost::system::error_code&, int)> onSignal =
       [&](const boost::system::error_code& ec, int signal) {
         if (ec) return;
         if (signal == SIGHUP) {
+          spdlog::info("Received SIGHUP, reloading.");
           reload();
           set.async_wait(onSignal);
           return;
@@ -208,14 +240,13 @@ int Gateway::runUntilSignalled() {
         received = signal;
       };
   set.async_wait(onSignal);
-  signals.run();
+  impl_->signalContext.run();
   spdlog::info("Received {}, shutting down.", received == SIGINT ? "SIGINT" : "SIGTERM");
   shutdown();
   return 0;
 }
 
 void Gateway::reload() {
-  spdlog::info("Received SIGHUP, reloading TLS certificates and keys.");
   for (auto* server : {impl_->configServer.get(), impl_->eventsServer.get()}) {
     if (server == nullptr) continue;
     if (auto reloaded = server->reloadTls(); !reloaded) {
@@ -223,6 +254,19 @@ void Gateway::reload() {
                     reloaded.error().message);
     }
   }
+  if (!impl_->accessKeys) {
+    spdlog::info("Nothing to reload beyond TLS files: no -access-keys file.");
+    return;
+  }
+  const std::string& path = impl_->settings.accessKeys;
+  auto loaded = access::KeySet::load(path);
+  if (!loaded) {
+    spdlog::error("Access keys not reloaded; the keys in force stay: {}", loaded.error().message);
+    return;
+  }
+  const std::size_t count = (*loaded)->size();
+  impl_->accessKeys->replace(std::move(*loaded));
+  spdlog::info("Access keys reloaded: {} key(s) from \"{}\".", count, path);
 }
 
 void Gateway::shutdown() {

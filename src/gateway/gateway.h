@@ -19,13 +19,16 @@ class Gateway {
   Gateway& operator=(const Gateway&) = delete;
 
   // Throws std::runtime_error with a message for the operator on start-up failures
-  // (store cannot be opened, port in use, TLS files unreadable).
+  // (store cannot be opened, port in use, TLS files unreadable, a bad access keys
+  // file). From its first step SIGHUP no longer ends the process: it is kept for
+  // runUntilSignalled.
   void start();
-  // Blocks until SIGINT or SIGTERM, then shuts down; SIGHUP calls reload(). Returns the
-  // process exit code.
+  // Blocks until SIGINT or SIGTERM, then shuts down. Returns the process exit code.
+  // SIGHUP meanwhile calls reload().
   int runUntilSignalled();
-  // SIGHUP: re-reads what can change without a restart (the APIs' TLS certificates,
-  // keys and client CAs); a file that does not load leaves the old one in use.
+  // Re-reads what may change without a restart: the APIs' TLS certificates, keys and
+  // client CAs, and the -access-keys file. A file that does not load leaves what was in
+  // force as it was, logged as an error. Any thread.
   void reload();
   void shutdown();
 

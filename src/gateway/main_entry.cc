@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "access/key_set.h"
 #include "common/log.h"
 #include "gateway/flags.h"
 #include "gateway/gateway.h"
@@ -24,6 +25,18 @@ int runMain(int argc, char** argv) {
     case ParseOutcome::kVersion:
       std::fprintf(stdout, "%s\n", outcome.message.c_str());
       return 0;
+    case ParseOutcome::kNewAccessKey: {
+      // The scope was validated by parseFlags.
+      const auto scope = access::parseScope(outcome.message);
+      const auto key = access::generateKey();
+      if (!scope || !key) {
+        std::fprintf(stderr, "cannot make an access key: %s\n",
+                     (!scope ? scope.error() : key.error()).message.c_str());
+        return 1;
+      }
+      std::fprintf(stdout, "key: %s\n%s\n", key->c_str(), access::fileLine(*key, *scope).c_str());
+      return 0;
+    }
     case ParseOutcome::kRun:
       break;
   }

@@ -112,5 +112,33 @@ TEST_F(ConfigApiTest, MetricsIncludeResourceCountsFromTheSnapshot) {
   EXPECT_EQ(status.body(), R"({"status":"ok","store":{"backend":"embedded","healthy":true}})");
 }
 
+// Keys are checked before routing: a refused request changes nothing, and the router's
+// own answers (404, 405) are only for callers with a key that covers the path.
+TEST_F(ConfigApiTest, AccessKeysAreCheckedBeforeRouting) {
+  access::KeyStore keys(*access::KeySet::parse(
+      access::fileLine("k-admin", *access::parseScope("admin")) + "\n" +
+      access::fileLine("k-s", *access::parseScope("space:s:read")) + "\n"));
+  ConfigApi guarded(*store_, *cache_, registry_, metrics_, ConfigApiSettings{&keys, false});
+  const auto send = [&](http::verb method, std::string target, const char* key, std::string body = "") {
+    net::Request req{method, target, 11};
+    if (key) req.set(http::field::authorization, std::string("Bearer ") + key);
+    req.body() = std::move(body);
+    req.prepare_payload();
+    return run(guarded.handle(req));
+  };
+  const std::string fn = R"({"functionId":"f","type":"http","provider":{"url":"http://x"}})";
+  EXPECT_EQ(send(http::verb::post, "/v1/spaces/s/functions", nullptr, fn).result_int(), 401);
+  EXPECT_EQ(send(http::verb::post, "/v1/spaces/s/functions", "k-s", fn).result_int(), 403);
+  EXPECT_EQ(send(http::verb::get, "/v1/spaces/s/functions/f", "k-s").result_int(), 404);
+  EXPECT_EQ(send(http::verb::post, "/v1/spaces/s/functions", "k-admin", fn).result_int(), 201);
+  EXPECT_EQ(send(http::verb::get, "/v1/spaces/s/functions/f", "k-s").result_int(), 200);
+  EXPECT_EQ(send(http::verb::patch, "/v1/spaces/s/functions/f", "k-admin").result_int(), 405);
+  EXPECT_EQ(send(http::verb::get, "/v1/status", nullptr).result_int(), 200);
+  EXPECT_EQ(send(http::verb::get, "/v1/metrics", nullptr).result_int(), 401);
+  EXPECT_EQ(send(http::verb::get, "/v1/metrics", "k-admin").result_int(), 200);
+  // The API without keys (api_) is as open as before.
+  EXPECT_EQ(call(http::verb::delete_, "/v1/spaces/s/functions/f").result_int(), 204);
+}
+
 }  // namespace
 }  // namespace eg::config

@@ -470,3 +470,41 @@ TEST(FlagsTest, UsageShowsTheDeliveryAndQueueDefaults) {
 
 }  // namespace
 }  // namespace eg::gateway
+
+namespace eg::gateway {
+namespace {
+
+TEST(FlagsTest, AccessKeyFlags) {
+  const Settings d = run({});
+  EXPECT_EQ(d.accessKeys, "");
+  EXPECT_FALSE(d.metricsOpen);
+  const Settings s = run({"-access-keys", "/etc/eg/keys", "--metrics-open"});
+  EXPECT_EQ(s.accessKeys, "/etc/eg/keys");
+  EXPECT_TRUE(s.metricsOpen);
+  EXPECT_FALSE(run({"-metrics-open=false"}).metricsOpen);
+  expectError({"-access-keys="}, "invalid value \"\" for flag -access-keys: must name a file");
+  expectError({"-access-keys"}, "flag needs an argument: -access-keys");
+}
+
+TEST(FlagsTest, NewAccessKeyTakesAValidScope) {
+  for (const char* scope : {"admin", "space:a", "space:a:read"}) {
+    const ParseOutcome out = parse({"-new-access-key", scope});
+    EXPECT_EQ(out.kind, ParseOutcome::kNewAccessKey) << out.message;
+    EXPECT_EQ(out.message, scope);
+  }
+  EXPECT_EQ(parse({"--new-access-key=space:x", "-dev"}).kind, ParseOutcome::kNewAccessKey);
+  expectError({"-new-access-key", "root"},
+              "invalid value \"root\" for flag -new-access-key: unknown scope \"root\": want "
+              "admin, space:<name> or space:<name>:read");
+  expectError({"-new-access-key", "space:a b"},
+              "invalid value \"space:a b\" for flag -new-access-key: invalid space name in scope "
+              "\"space:a b\": a space name is 1 to 256 of letters, digits, \".\", \"-\" and \"_\"");
+  expectError({"-new-access-key"}, "flag needs an argument: -new-access-key");
+  const std::string text = usage();
+  EXPECT_NE(text.find("  -access-keys file\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("  -metrics-open\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("  -new-access-key scope\n"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace eg::gateway
