@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# CloudEvents 1.0, filters and weighted functions against their baselines, in one
-# interleaved run (docs/benchmarks.md, "CloudEvents 1.0, filters, weighted functions").
+# CloudEvents 1.0, filters, weighted functions, authorizer caching and function limits
+# against their baselines, in one interleaved run (docs/benchmarks.md, "Features").
 # One gateway (one I/O thread, a memory queue large enough for the whole run); every
 # function is an nginx answering {"statusCode":200,"body":"ok"}. wrk sends, in rounds:
 #   sync 0.1 structured          POST /ce, a 0.1 event to a sync subscription
@@ -9,14 +9,18 @@
 #   sync weighted                POST /weighted, to a weighted function (50/50 over two)
 #   async 10 subs                a 0.1 event with 10 async subscribers
 #   async 10 subs x 3 filters    the same, each subscriber with 3 filters that match
+#   sync authorizer cached       POST /authc, whose event type has an authorizer (an nginx
+#                                answering an authorization) and authorizerCache
+#   sync authorizer uncached     POST /authu, the same authorizer without the cache
+#   sync limits                  POST /limited, a function with limits far above the load
 # Async rounds measure the 202 (filters are evaluated before queuing), and each waits
 # for its deliveries to be made before the next round. Prints each round, the medians,
-# and each ratio to its baseline (goal: within 10%).
+# and each ratio to its baseline with its goal.
 #
 # Knobs (environment): GATEWAY (build/event-gateway), DURATION (10 s per round), WARMUP
 # (3), ROUNDS (3), CONNECTIONS (32), DRAIN_TIMEOUT (120 s), SUT_CORE (0), LOAD_CORE (1),
-# NGINX (/usr/sbin/nginx), KEEP_TMP=1, CASES (all: "v01 v10 plain weighted async
-# filtered"; a ratio is printed when both its cases ran).
+# NGINX (/usr/sbin/nginx), KEEP_TMP=1, CASES (all: "v01 v10 plain weighted authc authu
+# limited async filtered"; a ratio is printed when both its cases ran).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,6 +59,7 @@ nginx_conf "$TMP/backend" 1 "
     listen 127.0.0.1:$BACKEND_PORT;
     default_type application/json;
     location / { return 200 '{\"statusCode\":200,\"body\":\"ok\"}'; }
+    location /auth { return 200 '{\"authorization\":{\"principalId\":\"bench\"}}'; }
   }"
 start_nginx "$TMP/backend" "$LOAD_CORE" "$BACKEND"
 
@@ -84,6 +89,19 @@ for i in 0 1 2 3 4 5 6 7 8 9; do
   config subscriptions "{\"type\":\"async\",\"eventType\":\"bench.ce\",\"functionId\":\"a$i\",\"path\":\"/filtered\",\"filters\":$FILTERS}"
 done
 
+config functions "{\"functionId\":\"limited\",\"type\":\"http\",\"provider\":{\"url\":\"$BACKEND\"},\"limits\":{\"rate\":1000000,\"burst\":1000000,\"concurrency\":100000}}"
+config subscriptions '{"type":"sync","eventType":"http.request","functionId":"limited","method":"POST","path":"/limited"}'
+# Event types are per space: one space whose http.request has a cached authorizer, one
+# whose authorizer is called every time.
+for space in authc authu; do
+  cache=""
+  [ "$space" = authc ] && cache=',"authorizerCache":{"ttl":"1h"}'
+  SPACE=$space config functions "{\"functionId\":\"authz\",\"type\":\"http\",\"provider\":{\"url\":\"${BACKEND}auth\"}}"
+  SPACE=$space config functions "{\"functionId\":\"bench\",\"type\":\"http\",\"provider\":{\"url\":\"$BACKEND\"}}"
+  SPACE=$space config eventtypes "{\"name\":\"http.request\",\"authorizerId\":\"authz\"$cache}"
+  SPACE=$space config subscriptions "{\"type\":\"sync\",\"eventType\":\"http.request\",\"functionId\":\"bench\",\"method\":\"POST\",\"path\":\"/$space\"}"
+done
+
 BASE="http://127.0.0.1:$EVENTS_PORT"
 cat >"$TMP/v01.lua" <<'EOF'
 wrk.method = "POST"
@@ -106,6 +124,12 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"order":42,"items":["a","b"]}'
 EOF
+cat >"$TMP/authorized.lua" <<'EOF'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer bench-token"
+wrk.body = '{"order":42,"items":["a","b"]}'
+EOF
 
 # Each case: "name|lua script|path". Each must be answered 2xx before it is measured.
 declare -A CASE=(
@@ -115,8 +139,11 @@ declare -A CASE=(
   [weighted]="sync weighted|request|/weighted"
   [async]="async 10 subs|v01|/async"
   [filtered]="async 10 subs x 3 filters|v01|/filtered"
+  [authc]="sync authorizer cached|authorized|/authc"
+  [authu]="sync authorizer uncached|authorized|/authu"
+  [limited]="sync limits|request|/limited"
 )
-read -r -a ORDER <<<"${CASES:-v01 v10 plain weighted async filtered}"
+read -r -a ORDER <<<"${CASES:-v01 v10 plain weighted authc authu limited async filtered}"
 for c in "${ORDER[@]}"; do [ -n "${CASE[$c]:-}" ] || die "unknown case '$c' in CASES"; done
 field() { local parts; IFS='|' read -r -a parts <<<"${CASE[$1]}"; echo "${parts[$2]}"; }
 is_async() { [[ $1 == async || $1 == filtered ]]; }
@@ -183,7 +210,7 @@ done
 # Each ratio is also taken round by round (a case against its baseline measured just
 # before it): this machine's speed drifts between rounds, and a ratio of neighbours
 # sees less of that drift than a ratio of medians.
-compare() {  # $1 case, $2 its baseline
+compare() {  # $1 case, $2 its baseline, $3 the goal
   [ -n "${MR[$1]:-}" ] && [ -n "${MR[$2]:-}" ] || return 0
   local -a a=(${RPS[$1]}) b=(${RPS[$2]}) per=()
   local i
@@ -191,9 +218,12 @@ compare() {  # $1 case, $2 its baseline
     per+=("$(awk -v x="${a[$i]}" -v y="${b[$i]}" 'BEGIN { printf "%.3f", x / y }')")
   done
   awk -v name="$(field "$1" 0) / $(field "$2" 0)" -v a="${MR[$1]}" -v b="${MR[$2]}" \
-    -v pa="${MP[$1]}" -v pb="${MP[$2]}" -v per="$(median "${per[@]}")" 'BEGIN {
-    printf "%-52s %.2fx req/s (per round: %.2fx), %.2fx p99 (goal: within 10%%)\n", name ":", a / b, per, pa / pb }'
+    -v pa="${MP[$1]}" -v pb="${MP[$2]}" -v per="$(median "${per[@]}")" -v goal="$3" 'BEGIN {
+    printf "%-52s %.2fx req/s (per round: %.2fx), %.2fx p99 (goal: %s)\n", name ":", a / b, per, pa / pb, goal }'
 }
-compare v10 v01
-compare filtered async
-compare weighted plain
+compare v10 v01 "within 10%"
+compare filtered async "within 10%"
+compare weighted plain "within 10%"
+compare authc plain ">= 0.8x"
+compare authu plain "none: for reference"
+compare limited plain ">= 0.97x"

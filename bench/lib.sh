@@ -141,11 +141,11 @@ median() {
 }
 
 # --- the gateway's Config API and metrics -------------------------------------------
-config() {  # $1 path under /v1/spaces/default, $2 JSON body; expects 201
+config() {  # $1 path under /v1/spaces/${SPACE:-default}, $2 JSON body; expects 201
   local status
   status=$(curl -s -o "$TMP/config-answer" -w '%{http_code}' --max-time 5 \
     -H 'Content-Type: application/json' -d "$2" \
-    "http://127.0.0.1:$CONFIG_PORT/v1/spaces/default/$1")
+    "http://127.0.0.1:$CONFIG_PORT/v1/spaces/${SPACE:-default}/$1")
   [ "$status" = 201 ] || die "POST $1 $2 answered $status: $(cat "$TMP/config-answer")"
 }
 

@@ -32,7 +32,7 @@ ctest --test-dir build-asan --output-on-failure --timeout 600 -j "$(nproc)"
 scripts/fuzz.sh 20
 
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEG_SANITIZE=thread >/dev/null
-threaded=(net dispatch routing store queue)
+threaded=(net dispatch routing store queue limits access)
 cmake --build build-tsan --target "${threaded[@]/%/_test}"
 ctest --test-dir build-tsan --output-on-failure --timeout 600 -j "$(nproc)" \
   -R "^($(IFS='|'; echo "${threaded[*]}"))\."

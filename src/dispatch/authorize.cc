@@ -8,6 +8,7 @@
 
 #include "dispatch/authorizer.h"
 #include "dispatch/dispatcher.h"
+#include "events/request_to_event.h"
 
 namespace eg::dispatch {
 
@@ -17,7 +18,7 @@ namespace json = boost::json;
 asio::awaitable<Result<json::object>> Dispatcher::authorize(
     const routing::Snapshot& snapshot, const model::EventType& type, const AuthorizerKey& key,
     const routing::PickKey& pick, std::string_view eventJson, std::string_view requestJson,
-    providers::CallContext context) {
+    providers::CallContext context, const net::Request* lazyRequest, std::string_view lazyPath) {
   const std::string_view space = type.space;
   const std::string& authorizerId = *type.authorizerId;
   std::string cacheKey;  // not empty: the decision is cached under it
@@ -41,6 +42,11 @@ asio::awaitable<Result<json::object>> Dispatcher::authorize(
   if (function == nullptr || function->invoker == nullptr) {
     spdlog::info("authorizer function {} of space {} cannot be called", authorizerId, space);
     co_return Error::unavailable("authorizer function cannot be called");
+  }
+  std::string written;
+  if (lazyRequest != nullptr && requestJson.empty()) {
+    written = events::httpRequestText(*lazyRequest, lazyPath);
+    requestJson = written;
   }
   auto result =
       co_await function->invoker->call(authorizerPayload(eventJson, requestJson), context);

@@ -535,7 +535,14 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
       }
       return answer(emptyResponse(request, http::status::accepted));
     }
-    if (syncAuthorized) call.requestText = events::httpRequestText(request, path);
+    if (syncAuthorized) {
+      // A cache hit needs no request JSON: it is written only for a call.
+      if (syncType->authorizerCache && authorizerCache_->enabled()) {
+        call.lazyPath = path;
+      } else {
+        call.requestText = events::httpRequestText(request, path);
+      }
+    }
     call.snapshot = std::move(snapshot);
     return call;
   }
@@ -623,7 +630,8 @@ asio::awaitable<net::Response> Dispatcher::callSync(net::Request& request, SyncC
     auto authorization =
         co_await authorize(*call.snapshot, *call.authorizer, AuthorizerKey(request),
                            CallKey(request, payload), payload, call.requestText,
-                           callContext(request));
+                           callContext(request), call.lazyPath ? &request : nullptr,
+                           call.lazyPath ? std::string_view(*call.lazyPath) : std::string_view());
     if (!authorization) {
       counter(unauthorized_, subscription.space, subscription.eventType).inc();
       counter(processed_, subscription.space, subscription.eventType).inc();

@@ -138,6 +138,9 @@ class Dispatcher {
     // The event type whose authorizer is called (into *snapshot), and what it is given.
     const model::EventType* authorizer = nullptr;
     std::string requestText;
+    // With a cached authorizer, requestText is written only if the authorizer is called
+    // (a miss): this is the path it needs then.
+    std::optional<std::string> lazyPath;
     std::string_view text() const { return shared ? std::string_view(shared->payload) : payload; }
   };
   // An event with async subscribers: queue its deliveries, then answer or call `sync`.
@@ -229,11 +232,13 @@ class Dispatcher {
   // the event: the authorization to attach, or an Error when unauthorised (refused or
   // malformed answer: kInvalid with the message; failed call: another kind). The callee
   // is picked by `pick`. With an authorizerCache, a decision cached for `key` is reused
-  // and a new decision cached.
+  // and a new decision cached. `lazyRequest` (with its decoded `lazyPath`): the request
+  // whose http.request JSON is written for the authorizer only when it is called.
   boost::asio::awaitable<Result<boost::json::object>> authorize(
       const routing::Snapshot& snapshot, const model::EventType& type, const AuthorizerKey& key,
       const routing::PickKey& pick, std::string_view eventJson, std::string_view requestJson,
-      providers::CallContext context);
+      providers::CallContext context, const net::Request* lazyRequest = nullptr,
+      std::string_view lazyPath = {});
 
   // One attempt of an async delivery (async_delivery.cc), and what the queue does next.
   boost::asio::awaitable<Settlement> attempt(const queue::Delivery& delivery);
