@@ -1,9 +1,11 @@
 #include "dispatch/authorizer.h"
 
+#include <string>
 #include <utility>
 
 #include "common/json.h"
 #include "events/cloud_event_v1.h"
+#include "events/gateway_event.h"
 
 namespace eg::dispatch {
 
@@ -75,7 +77,25 @@ void attachAuthorization(events::CloudEvent& event, json::object authorization) 
   slot.get_object()["authorization"] = std::move(authorization);
 }
 
-Result<std::string> authorizedPayload(std::string_view eventJson, json::object authorization) {
+Result<std::string> authorizedPayload(std::string_view eventJson, json::object authorization,
+                                      bool gatewayBuilt) {
+  if (gatewayBuilt) {
+    // Extensions come before data, and a string cannot hold this text unescaped: the
+    // first match is the event's own marker.
+    static const std::string kMarker =
+        R"(,"extensions":)" + std::string(events::kGatewayExtensionsJson) + R"(,"data":)";
+    if (const std::size_t at = eventJson.find(kMarker); at != std::string_view::npos) {
+      // Before the two closing braces of {"eventgateway":{...}}.
+      const std::size_t insert = at + kMarker.size() - std::string_view(R"(}},"data":)").size();
+      std::string out;
+      out.reserve(eventJson.size() + 64);
+      out.append(eventJson.substr(0, insert));
+      out += R"(,"authorization":)";
+      out += json::serialize(authorization);
+      out.append(eventJson.substr(insert));
+      return out;
+    }
+  }
   boost::system::error_code ec;
   json::value value = parseValue(eventJson, ec);
   if (ec) return Error::internal("event to authorize is not JSON: " + ec.message());

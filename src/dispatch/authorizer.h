@@ -34,7 +34,12 @@ void attachAuthorization(events::CloudEvent& event, boost::json::object authoriz
 // The event's JSON with the authorization attached: the CloudEvent read back from
 // `eventJson`, attachAuthorization, serialized again. kInternal when `eventJson` is not
 // a CloudEvent (the gateway wrote it, so that is a bug).
+// `gatewayBuilt`: the gateway wrote `eventJson` itself (an http.request or Gen 1 event:
+// 0.1, its marker in `extensions` ahead of the client's data). Then the authorization
+// is spliced into the marker's object without reading the event back: the same bytes,
+// at a fraction of the cost (a cached authorizer's hit is otherwise mostly this).
 Result<std::string> authorizedPayload(std::string_view eventJson,
-                                      boost::json::object authorization);
+                                      boost::json::object authorization,
+                                      bool gatewayBuilt = false);
 
 }  // namespace eg::dispatch

@@ -511,6 +511,7 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
   // The event's JSON is written once; the sync call and every delivery share it.
   // Authorizers read the CloudEvent back from it (see authorizedPayload).
   SyncCall call;
+  call.gatewayBuilt = incoming->gatewayBuilt;
   const model::EventType* syncType =
       sync ? snapshot->eventType(sync->route.subscription->space, type) : nullptr;
   const bool syncAuthorized = syncType != nullptr && syncType->authorizerId;
@@ -640,7 +641,8 @@ asio::awaitable<net::Response> Dispatcher::callSync(net::Request& request, SyncC
                           reason.kind == ErrorKind::kInvalid ? std::string_view(reason.message)
                                                              : kUnauthorized);
     }
-    auto withAuthorization = authorizedPayload(payload, std::move(authorization).value());
+    auto withAuthorization =
+        authorizedPayload(payload, std::move(authorization).value(), call.gatewayBuilt);
     if (!withAuthorization) {
       counter(processed_, subscription.space, subscription.eventType).inc();
       co_return jsonError(request, http::status::internal_server_error, kFunctionCallFailed);

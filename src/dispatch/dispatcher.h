@@ -141,6 +141,7 @@ class Dispatcher {
     // With a cached authorizer, requestText is written only if the authorizer is called
     // (a miss): this is the path it needs then.
     std::optional<std::string> lazyPath;
+    bool gatewayBuilt = false;  // the gateway wrote the event (authorizedPayload's fast path)
     std::string_view text() const { return shared ? std::string_view(shared->payload) : payload; }
   };
   // An event with async subscribers: queue its deliveries, then answer or call `sync`.
