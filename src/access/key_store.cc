@@ -40,8 +40,10 @@ void KeyStore::replace(std::shared_ptr<const KeySet> next) {
   {
     std::lock_guard lock(mu_);
     old = std::exchange(current_, std::move(next));
+    // Inside the lock, as routing/config_cache.cc publishes: a reader that took the lock
+    // after this sees the new generation, not a remembered older set.
+    generation_.fetch_add(1, std::memory_order_release);
   }
-  generation_.fetch_add(1, std::memory_order_release);
   // `old` is released here, outside the lock, or by the last request that holds it.
 }
 

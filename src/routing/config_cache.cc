@@ -98,7 +98,7 @@ struct ConfigCache::Impl {
   // section is one shared_ptr copy.
   mutable std::mutex currentMu;
   std::shared_ptr<const Snapshot> current;
-  // Bumped after each publish, before waiters are told. Readers remember, per thread,
+  // Bumped with each publish, before waiters are told. Readers remember, per thread,
   // the snapshot they loaded last and take the lock only when this moved. Remembered
   // weakly, so that no thread keeps a snapshot (and its invokers) alive. `id` tells
   // caches apart (an Impl may reuse a destroyed one's address).
@@ -428,8 +428,10 @@ struct ConfigCache::Impl {
     {
       std::lock_guard lock(currentMu);
       previous = std::exchange(current, snap);
+      // Inside the lock: whoever sees the new snapshot under it (publishedRevision, so
+      // waitForRevision) also sees the new generation, and reads no remembered older one.
+      generation.fetch_add(1, std::memory_order_release);
     }
-    generation.fetch_add(1, std::memory_order_release);
     const int64_t revision = snap->revision();
     {
       std::lock_guard lock(waitersMu);
