@@ -23,19 +23,13 @@
 #include "model/codec.h"
 #include "model/keys.h"
 #include "routing/path_tree.h"
-#include "routing/snapshot_impl.h"
+#include "routing/routing_table.h"
 
 namespace eg::routing {
 
 namespace asio = boost::asio;
 
 namespace {
-
-template <class T>
-struct Stored {
-  T value;
-  int64_t modRevision = 0;
-};
 
 // Who holds a sync route in the conflict index.
 struct RouteOwner {
@@ -46,26 +40,11 @@ struct RouteOwner {
 using SyncIndex =
     std::map<std::string, std::map<std::string, PathTree<RouteOwner>, std::less<>>, std::less<>>;
 
-struct CachedInvoker {
-  int64_t modRevision = 0;
-  std::shared_ptr<const providers::Invoker> invoker;
-  std::shared_ptr<limits::FunctionLimiter> limiter;
-};
-
 struct Waiter {
   Waiter(asio::any_io_executor executor, int64_t rev) : revision(rev), timer(std::move(executor)) {}
   int64_t revision;
   asio::steady_timer timer;
 };
-
-// Metadata only serves Config API clients, which read it from the store: the cache and
-// the snapshots built from it (two copies, three during a rebuild) leave it out. It is
-// most of what a resource may weigh (up to 64 entries of 1 KiB, model/limits.h).
-template <class T>
-T withoutMetadata(T resource) {
-  resource.metadata.reset();
-  return resource;
-}
 
 // Resource identity check: a value stored under a key must describe that key.
 bool sameIdentity(const model::ParsedKey& key, std::string_view space, std::string_view id) {
@@ -78,17 +57,17 @@ std::atomic<uint64_t> nextCacheId{1};
 
 struct ConfigCache::Impl {
   Impl(store::Store& s, const providers::ProviderRegistry& r)
-      : store(s), registry(r), work(asio::make_work_guard(ioc)) {}
+      : store(s), registry(r), table(std::make_unique<RoutingTable>(r)),
+        work(asio::make_work_guard(ioc)) {}
 
   store::Store& store;
   const providers::ProviderRegistry& registry;
 
-  // The configuration as applied from the store, by store key; guarded by mu.
+  // The configuration as applied from the store; guarded by mu. The table keeps one copy
+  // of each resource (without metadata, which only Config API clients read, from the
+  // store) and hands out snapshots that share it.
   mutable std::mutex mu;
-  std::map<std::string, Stored<model::Function>, std::less<>> functions;
-  std::map<std::string, Stored<model::EventType>, std::less<>> eventTypes;
-  std::map<std::string, Stored<model::Subscription>, std::less<>> subscriptions;
-  std::map<std::string, Stored<model::Cors>, std::less<>> cors;
+  std::unique_ptr<RoutingTable> table;
   SyncIndex syncIndex;
   int64_t sentinelRevision = 0;
   std::atomic<int64_t> applied{0};
@@ -128,13 +107,9 @@ struct ConfigCache::Impl {
     return snap;
   }
 
-  // Invokers of the last build, by store key. Touched only by builds, which run one at a
-  // time (in start(), then on the cache's thread).
-  std::map<std::string, CachedInvoker, std::less<>> invokers;
-
-  std::mutex rebuildMu;
-  bool rebuildRunning = false;
-  bool rebuildDirty = false;
+  std::mutex publishMu;
+  bool publishRunning = false;
+  bool publishDirty = false;
 
   std::mutex listenersMu;
   std::vector<std::function<void(const Snapshot&)>> listeners;
@@ -146,7 +121,7 @@ struct ConfigCache::Impl {
   std::unique_ptr<store::Watch> watch;
   std::atomic<bool> stopping{false};
 
-  // The cache's own thread: snapshot builds and re-listing after compaction. Declared
+  // The cache's own thread: publishing snapshots and re-listing after compaction. Declared
   // last so that pending work is destroyed before the state it refers to.
   asio::io_context ioc;
   asio::executor_work_guard<asio::io_context::executor_type> work;
@@ -183,22 +158,20 @@ struct ConfigCache::Impl {
     if (m->second.empty()) syncIndex.erase(m);
   }
 
-  void eraseKey(const model::ParsedKey& parsed, std::string_view key) {
+  void eraseKey(const model::ParsedKey& parsed) {
     switch (parsed.kind) {
       case model::ResourceKind::kFunction:
-        if (auto it = functions.find(key); it != functions.end()) functions.erase(it);
+        table->removeFunction(parsed.space, parsed.id);
         break;
       case model::ResourceKind::kEventType:
-        if (auto it = eventTypes.find(key); it != eventTypes.end()) eventTypes.erase(it);
+        table->removeEventType(parsed.space, parsed.id);
         break;
       case model::ResourceKind::kSubscription:
-        if (auto it = subscriptions.find(key); it != subscriptions.end()) {
-          indexRemove(it->second.value);
-          subscriptions.erase(it);
-        }
+        if (const auto* old = table->subscription(parsed.space, parsed.id)) indexRemove(*old);
+        table->removeSubscription(parsed.space, parsed.id);
         break;
       case model::ResourceKind::kCors:
-        if (auto it = cors.find(key); it != cors.end()) cors.erase(it);
+        table->removeCors(parsed.space, parsed.id);
         break;
     }
   }
@@ -218,45 +191,44 @@ struct ConfigCache::Impl {
     return true;
   }
 
-  void applyPut(const store::KeyValue& kv) {
+  // `reuse`: the table before a re-list, whose unchanged functions keep their invokers.
+  void applyPut(const store::KeyValue& kv, const RoutingTable* reuse = nullptr) {
     auto parsed = model::parseKey(kv.key);
     if (!parsed) {
       if (kv.key == model::kRoutesSentinelKey) sentinelRevision = kv.modRevision;
       return;
     }
-    // The previous value goes first: a new value that does not decode leaves nothing.
-    eraseKey(*parsed, kv.key);
+    // A new value that does not decode leaves nothing: the previous one goes.
     switch (parsed->kind) {
       case model::ResourceKind::kFunction: {
         auto r = model::decodeStoredFunction(kv.value);
-        if (!decoded(r, *parsed, kv.key, r ? r->space : "", r ? r->functionId : "")) return;
-        functions.insert_or_assign(
-            kv.key, Stored<model::Function>{withoutMetadata(std::move(*r)), kv.modRevision});
-        break;
+        if (!decoded(r, *parsed, kv.key, r ? r->space : "", r ? r->functionId : "")) break;
+        r->metadata.reset();
+        table->putFunction(std::move(*r), kv.modRevision, reuse);
+        return;
       }
       case model::ResourceKind::kEventType: {
         auto r = model::decodeStoredEventType(kv.value);
-        if (!decoded(r, *parsed, kv.key, r ? r->space : "", r ? r->name : "")) return;
-        eventTypes.insert_or_assign(
-            kv.key, Stored<model::EventType>{withoutMetadata(std::move(*r)), kv.modRevision});
-        break;
+        if (!decoded(r, *parsed, kv.key, r ? r->space : "", r ? r->name : "")) break;
+        table->putEventType(std::move(*r));
+        return;
       }
       case model::ResourceKind::kSubscription: {
         auto r = model::decodeStoredSubscription(kv.value);
-        if (!decoded(r, *parsed, kv.key, r ? r->space : "", r ? r->subscriptionId : "")) return;
+        if (!decoded(r, *parsed, kv.key, r ? r->space : "", r ? r->subscriptionId : "")) break;
+        if (const auto* old = table->subscription(parsed->space, parsed->id)) indexRemove(*old);
         indexAdd(*r);
-        subscriptions.insert_or_assign(
-            kv.key, Stored<model::Subscription>{withoutMetadata(std::move(*r)), kv.modRevision});
-        break;
+        table->putSubscription(std::move(*r));
+        return;
       }
       case model::ResourceKind::kCors: {
         auto r = model::decodeStoredCors(kv.value);
-        if (!decoded(r, *parsed, kv.key, r ? r->space : "", r ? r->corsId : "")) return;
-        cors.insert_or_assign(kv.key,
-                              Stored<model::Cors>{withoutMetadata(std::move(*r)), kv.modRevision});
-        break;
+        if (!decoded(r, *parsed, kv.key, r ? r->space : "", r ? r->corsId : "")) break;
+        table->putCors(std::move(*r));
+        return;
       }
     }
+    eraseKey(*parsed);
   }
 
   void applyDelete(std::string_view key) {
@@ -265,18 +237,26 @@ struct ConfigCache::Impl {
       if (key == model::kRoutesSentinelKey) sentinelRevision = 0;
       return;
     }
-    eraseKey(*parsed, key);
+    eraseKey(*parsed);
   }
 
+  // Replaces everything with `range`. Functions come first, so that each subscription
+  // finds its function when it is added rather than being re-pointed later.
   void loadAll(const store::RangeResult& range) {
     std::lock_guard lock(mu);
-    functions.clear();
-    eventTypes.clear();
-    subscriptions.clear();
-    cors.clear();
+    std::unique_ptr<RoutingTable> previous = std::exchange(table, std::make_unique<RoutingTable>(registry));
     syncIndex.clear();
     sentinelRevision = 0;
-    for (const auto& kv : range.kvs) applyPut(kv);
+    const auto isFunction = [](const store::KeyValue& kv) {
+      auto parsed = model::parseKey(kv.key);
+      return parsed && parsed->kind == model::ResourceKind::kFunction;
+    };
+    for (const auto& kv : range.kvs) {
+      if (isFunction(kv)) applyPut(kv, previous.get());
+    }
+    for (const auto& kv : range.kvs) {
+      if (!isFunction(kv)) applyPut(kv);
+    }
     applied.store(range.revision, std::memory_order_release);
   }
 
@@ -323,7 +303,7 @@ struct ConfigCache::Impl {
       }
       if (batch.revision > already) applied.store(batch.revision, std::memory_order_release);
     }
-    scheduleRebuild();
+    schedulePublish();
   }
 
   asio::awaitable<void> relist() {
@@ -337,7 +317,7 @@ struct ConfigCache::Impl {
       auto r = co_await store.list("");
       if (r) {
         loadAll(*r);
-        scheduleRebuild();
+        schedulePublish();
         startWatch(r->revision + 1);
         co_return;
       }
@@ -351,76 +331,39 @@ struct ConfigCache::Impl {
 
   // --- snapshots -----------------------------------------------------------------------
 
-  // Coalesces: while a build runs, changes only mark it dirty, and one more build follows.
-  void scheduleRebuild() {
+  // Coalesces: while a publish runs, changes only mark it dirty, and one more follows.
+  void schedulePublish() {
     {
-      std::lock_guard lock(rebuildMu);
-      if (rebuildRunning) {
-        rebuildDirty = true;
+      std::lock_guard lock(publishMu);
+      if (publishRunning) {
+        publishDirty = true;
         return;
       }
-      rebuildRunning = true;
+      publishRunning = true;
     }
-    asio::post(ioc, [this] { runRebuilds(); });
+    asio::post(ioc, [this] { runPublishes(); });
   }
 
-  void runRebuilds() {
+  void runPublishes() {
     for (;;) {
-      rebuildOnce();
-      std::lock_guard lock(rebuildMu);
-      if (!rebuildDirty || stopping.load()) {
-        rebuildRunning = false;
+      publishApplied();
+      std::lock_guard lock(publishMu);
+      if (!publishDirty || stopping.load()) {
+        publishRunning = false;
         return;
       }
-      rebuildDirty = false;
+      publishDirty = false;
     }
   }
 
-  void rebuildOnce() {
-    SnapshotContents contents;
-    std::vector<std::pair<std::string, int64_t>> functionKeys;
+  // A snapshot of the table as applied: O(1), whatever its size.
+  void publishApplied() {
+    std::shared_ptr<const Snapshot> snap;
     {
       std::lock_guard lock(mu);
-      contents.revision = applied.load(std::memory_order_relaxed);
-      contents.functions.reserve(functions.size());
-      functionKeys.reserve(functions.size());
-      for (const auto& [key, stored] : functions) {
-        contents.functions.push_back(FunctionEntry{stored.value, nullptr});
-        functionKeys.emplace_back(key, stored.modRevision);
-      }
-      contents.eventTypes.reserve(eventTypes.size());
-      for (const auto& [key, stored] : eventTypes) contents.eventTypes.push_back(stored.value);
-      contents.subscriptions.reserve(subscriptions.size());
-      for (const auto& [key, stored] : subscriptions) {
-        contents.subscriptions.push_back(stored.value);
-      }
-      contents.cors.reserve(cors.size());
-      for (const auto& [key, stored] : cors) contents.cors.push_back(stored.value);
+      snap = table->snapshot(applied.load(std::memory_order_relaxed));
     }
-
-    // Functions whose stored value did not change keep their invoker (and its pooled
-    // connections) and the state of their limits; the others get new ones.
-    std::map<std::string, CachedInvoker, std::less<>> nextInvokers;
-    for (std::size_t i = 0; i < functionKeys.size(); ++i) {
-      auto& [key, modRevision] = functionKeys[i];
-      auto& entry = contents.functions[i];
-      auto old = invokers.find(key);
-      if (old != invokers.end() && old->second.modRevision == modRevision) {
-        entry.invoker = old->second.invoker;
-        entry.limiter = old->second.limiter;
-      } else {
-        entry.invoker = makeInvoker(entry.function, registry);
-        // A changed function starts its limits afresh (a full bucket, no calls counted).
-        if (entry.function.limits) {
-          entry.limiter = std::make_shared<limits::FunctionLimiter>(*entry.function.limits);
-        }
-      }
-      nextInvokers.emplace(std::move(key),
-                           CachedInvoker{modRevision, entry.invoker, entry.limiter});
-    }
-    invokers = std::move(nextInvokers);
-
-    publish(buildSnapshot(std::move(contents)));
+    publish(std::move(snap));
   }
 
   void publish(std::shared_ptr<const Snapshot> snap) {
@@ -484,7 +427,7 @@ asio::awaitable<Status> ConfigCache::start() {
                                  range.error().message);
   }
   impl_->loadAll(*range);
-  impl_->rebuildOnce();
+  impl_->publishApplied();
   if (!impl_->thread.joinable()) {
     impl_->thread = std::thread([impl = impl_.get()] { impl->ioc.run(); });
   }

@@ -28,6 +28,8 @@ struct FunctionEntry {
   // The state of its `limits`, kept while its stored value stays (ConfigCache); null
   // when it has none. Shared, mutable: every call of the function takes room in it.
   std::shared_ptr<limits::FunctionLimiter> limiter = nullptr;
+  // The store revision of the function's value (0 where unknown).
+  int64_t modRevision = 0;
 };
 
 // The function a call of `function` goes to: itself, or for a weighted function the
@@ -61,8 +63,8 @@ struct SpaceCounts {
 };
 
 // An immutable view of all configuration at one store revision. The Events API routes
-// on it without locks; it is replaced as a whole (shared_ptr<const Snapshot>) when the
-// configuration changes. Resources in it carry no `metadata` (ConfigCache leaves it out)
+// on it without locks; a new one is published (shared_ptr<const Snapshot>) when the
+// configuration changes, sharing everything the change did not touch (routing_table.h). Resources in it carry no `metadata` (ConfigCache leaves it out)
 // and no `filters` (compiled into their routes).
 class Snapshot {
  public:
@@ -94,7 +96,7 @@ class Snapshot {
   virtual const model::CorsRules* cors(std::string_view method, std::string_view path) const = 0;
 
   // Resource counts per space, for metrics.
-  virtual const std::map<std::string, SpaceCounts, std::less<>>& counts() const = 0;
+  virtual std::map<std::string, SpaceCounts, std::less<>> counts() const = 0;
 };
 
 }  // namespace eg::routing

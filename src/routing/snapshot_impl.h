@@ -74,7 +74,7 @@ class SnapshotImpl final : public Snapshot {
                                     std::string_view name) const override;
   const FunctionEntry* function(std::string_view space, std::string_view id) const override;
   const model::CorsRules* cors(std::string_view method, std::string_view path) const override;
-  const std::map<std::string, SpaceCounts, std::less<>>& counts() const override {
+  std::map<std::string, SpaceCounts, std::less<>> counts() const override {
     return counts_;
   }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,9 @@ struct WeightedTargets {
   std::vector<Target> targets;  // in the provider's order, weight 0 left out
   std::uint64_t total = 0;      // the last upTo; 0 when no target can be called
   providers::StickyBy stickyBy;
+  // Keeps the targets' entries alive where they are not owned by one snapshot
+  // (RoutingTable's, which share entries between versions).
+  std::vector<std::shared_ptr<const FunctionEntry>> held;
 };
 
 // Where the sticky key of one call is read from (the request, the event); dispatch

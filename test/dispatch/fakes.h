@@ -212,7 +212,7 @@ class FakeSnapshot : public routing::Snapshot {
     return it == cors_.end() ? nullptr : &it->second;
   }
 
-  const std::map<std::string, routing::SpaceCounts, std::less<>>& counts() const override {
+  std::map<std::string, routing::SpaceCounts, std::less<>> counts() const override {
     return counts_;
   }
 
