@@ -131,8 +131,8 @@ asio::awaitable<Settlement> Dispatcher::attempt(const queue::Delivery& d) {
   }
   // Dead letters are retried by the defaults and never dead-lettered again. (The policy
   // keeps a view of the dead letter's name: a reference, not a copy, of the snapshot's.)
-  static const std::optional<model::DeliveryPolicy> kDefaults;
-  const std::optional<model::DeliveryPolicy>& given =
+  static const Boxed<model::DeliveryPolicy> kDefaults;
+  const Boxed<model::DeliveryPolicy>& given =
       t.deadLetter() || subscription == nullptr ? kDefaults : subscription->deliveryPolicy;
   const EffectivePolicy policy = effectivePolicy(given, settings_.delivery);
 

@@ -11,7 +11,7 @@ namespace eg::dispatch {
 namespace json = boost::json;
 using std::chrono::milliseconds;
 
-EffectivePolicy effectivePolicy(const std::optional<model::DeliveryPolicy>& policy,
+EffectivePolicy effectivePolicy(const Boxed<model::DeliveryPolicy>& policy,
                                 const DeliveryDefaults& defaults) {
   EffectivePolicy p{defaults, {}};
   if (!policy) return p;

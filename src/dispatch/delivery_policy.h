@@ -31,7 +31,7 @@ struct DeliveryDefaults {
 struct EffectivePolicy : DeliveryDefaults {
   std::string_view deadLetter;
 };
-EffectivePolicy effectivePolicy(const std::optional<model::DeliveryPolicy>& policy,
+EffectivePolicy effectivePolicy(const Boxed<model::DeliveryPolicy>& policy,
                                 const DeliveryDefaults& defaults);
 
 // The longest wait before retry number `retry` (1 is the first): backoffDelay times

@@ -10,6 +10,8 @@
 
 #include <boost/json.hpp>
 
+#include "common/boxed.h"
+
 namespace eg::model {
 
 using Metadata = std::map<std::string, std::string>;
@@ -98,8 +100,8 @@ struct Subscription {
   std::string method = "POST";
   std::string path = "/";
   std::optional<Metadata> metadata;
-  std::optional<CorsRules> cors;  // Gen 1 http subscriptions only
-  std::optional<DeliveryPolicy> deliveryPolicy;  // async subscriptions only
+  Boxed<CorsRules> cors;  // Gen 1 http subscriptions only
+  Boxed<DeliveryPolicy> deliveryPolicy;  // async subscriptions only
   // Async subscriptions only (spec §3.9): the expressions as the client wrote them,
   // checked by events::Filter::compile; the routing snapshot compiles them.
   std::optional<boost::json::array> filters;

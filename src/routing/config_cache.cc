@@ -22,7 +22,6 @@
 
 #include "model/codec.h"
 #include "model/keys.h"
-#include "routing/path_tree.h"
 #include "routing/routing_table.h"
 
 namespace eg::routing {
@@ -30,15 +29,6 @@ namespace eg::routing {
 namespace asio = boost::asio;
 
 namespace {
-
-// Who holds a sync route in the conflict index.
-struct RouteOwner {
-  std::string space;
-  std::string subscriptionId;
-};
-
-using SyncIndex =
-    std::map<std::string, std::map<std::string, PathTree<RouteOwner>, std::less<>>, std::less<>>;
 
 struct Waiter {
   Waiter(asio::any_io_executor executor, int64_t rev) : revision(rev), timer(std::move(executor)) {}
@@ -68,7 +58,6 @@ struct ConfigCache::Impl {
   // store) and hands out snapshots that share it.
   mutable std::mutex mu;
   std::unique_ptr<RoutingTable> table;
-  SyncIndex syncIndex;
   int64_t sentinelRevision = 0;
   std::atomic<int64_t> applied{0};
 
@@ -134,30 +123,6 @@ struct ConfigCache::Impl {
 
   // --- applying store changes (mu held) ---------------------------------------------
 
-  void indexAdd(const model::Subscription& s) {
-    if (s.type != model::SubscriptionType::kSync) return;
-    auto& tree = syncIndex[s.method].try_emplace(s.eventType, ConflictPolicy::kStrict).first->second;
-    if (auto st = tree.insert(s.path, RouteOwner{s.space, s.subscriptionId}); !st) {
-      spdlog::warn("sync subscription {}/{} left out of the conflict index: {}", s.space,
-                   s.subscriptionId, st.error().message);
-    }
-  }
-
-  void indexRemove(const model::Subscription& s) {
-    if (s.type != model::SubscriptionType::kSync) return;
-    auto m = syncIndex.find(s.method);
-    if (m == syncIndex.end()) return;
-    auto t = m->second.find(s.eventType);
-    if (t == m->second.end()) return;
-    const RouteOwner* owner = t->second.find(s.path);
-    if (owner == nullptr || owner->space != s.space || owner->subscriptionId != s.subscriptionId) {
-      return;
-    }
-    (void)t->second.remove(s.path);
-    if (t->second.empty()) m->second.erase(t);
-    if (m->second.empty()) syncIndex.erase(m);
-  }
-
   void eraseKey(const model::ParsedKey& parsed) {
     switch (parsed.kind) {
       case model::ResourceKind::kFunction:
@@ -167,7 +132,6 @@ struct ConfigCache::Impl {
         table->removeEventType(parsed.space, parsed.id);
         break;
       case model::ResourceKind::kSubscription:
-        if (const auto* old = table->subscription(parsed.space, parsed.id)) indexRemove(*old);
         table->removeSubscription(parsed.space, parsed.id);
         break;
       case model::ResourceKind::kCors:
@@ -216,8 +180,6 @@ struct ConfigCache::Impl {
       case model::ResourceKind::kSubscription: {
         auto r = model::decodeStoredSubscription(kv.value);
         if (!decoded(r, *parsed, kv.key, r ? r->space : "", r ? r->subscriptionId : "")) break;
-        if (const auto* old = table->subscription(parsed->space, parsed->id)) indexRemove(*old);
-        indexAdd(*r);
         table->putSubscription(std::move(*r));
         return;
       }
@@ -245,7 +207,6 @@ struct ConfigCache::Impl {
   void loadAll(const store::RangeResult& range) {
     std::lock_guard lock(mu);
     std::unique_ptr<RoutingTable> previous = std::exchange(table, std::make_unique<RoutingTable>(registry));
-    syncIndex.clear();
     sentinelRevision = 0;
     const auto isFunction = [](const store::KeyValue& kv) {
       auto parsed = model::parseKey(kv.key);
@@ -450,30 +411,7 @@ ConfigCache::SyncCheck ConfigCache::checkSyncRoute(const model::Subscription& ca
   std::lock_guard lock(impl_->mu);
   SyncCheck result{Status{}, impl_->sentinelRevision};
   if (candidate.type != model::SubscriptionType::kSync) return result;
-  auto m = impl_->syncIndex.find(candidate.method);
-  if (m == impl_->syncIndex.end()) {
-    result.status = validateRoutePath(candidate.path);
-    return result;
-  }
-  auto t = m->second.find(candidate.eventType);
-  if (t == m->second.end()) {
-    result.status = validateRoutePath(candidate.path);
-    return result;
-  }
-  Status st = t->second.check(candidate.path);
-  if (!st && st.error().kind == ErrorKind::kAlreadyExists) {
-    const RouteOwner* owner = t->second.find(candidate.path);
-    if (owner != nullptr && owner->space == candidate.space &&
-        owner->subscriptionId == candidate.subscriptionId) {
-      st = Error::alreadyExists("Subscription \"" + candidate.subscriptionId +
-                                "\" already exists.");
-    } else {
-      st = Error::invalid("path \"" + candidate.path + "\" already has a sync subscription for " +
-                          candidate.method + " " + candidate.eventType +
-                          (owner != nullptr ? " (space \"" + owner->space + "\")" : ""));
-    }
-  }
-  result.status = std::move(st);
+  result.status = impl_->table->checkSync(candidate);
   return result;
 }
 

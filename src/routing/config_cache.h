@@ -18,8 +18,8 @@ namespace eg::routing {
 // Keeps every instance's in-memory copy of the configuration, filled from the store
 // (list, then watch from the next revision; on kCompacted, list again) — never from the
 // Config API's write path. Publishes immutable Snapshots for routing, and answers the
-// Config API's path-conflict checks from an incrementally maintained route index in
-// O(path length). Thread-safe.
+// Config API's path-conflict checks from the same routing table in O(path length). Each
+// change costs its own size, not the table's (routing_table.h). Thread-safe.
 class ConfigCache {
  public:
   ConfigCache(store::Store& store, const providers::ProviderRegistry& registry);
@@ -37,14 +37,15 @@ class ConfigCache {
   // copy in a critical section that writers hold only to swap the pointer.
   std::shared_ptr<const Snapshot> snapshot() const;
 
-  // The store revision the route index reflects (every change up to it applied).
+  // The store revision the routing table reflects (every change up to it applied).
   int64_t appliedRevision() const;
 
   struct SyncCheck {
     Status status;               // kInvalid with a message naming the conflicting path
     int64_t routesModRevision;   // modRevision of model::kRoutesSentinelKey as applied (0: absent)
   };
-  // Whether a new sync subscription conflicts with the sync routes applied so far:
+  // Whether a new sync subscription conflicts with the sync routes applied so far (of
+  // subscriptions whose function exists, as the Config API keeps every one):
   // the same (method, path, eventType) in any space (kAlreadyExists if the same
   // subscription ID, else kInvalid), a static segment where a parameter is registered
   // at the same place or the reverse, or the same place's parameter under another name.

@@ -71,6 +71,89 @@ class PersistentPathTree {
 
   bool empty() const { return !root_; }
 
+  // Whether `pattern` may join the tree under PathTree's kStrict rules (path_tree.h):
+  // kInvalid for a malformed pattern or a conflict (the message names a route there),
+  // kAlreadyExists when its slot is taken. `patternOf(leaf)` is the pattern a slot's
+  // leaf routes, which names parameters and routes in messages.
+  template <class PatternOf>
+  Status checkStrict(std::string_view pattern, PatternOf&& patternOf) const {
+    using path_tree_detail::conflict;
+    auto segments = parsePattern(pattern);
+    if (!segments) return std::move(segments).error();
+    const auto anyRoute = [&](const Node& from) { return patternOf(anyLeaf(from)); };
+    // The name of the parameter or wildcard at `depth` of a pattern that has one there.
+    const auto nameAt = [](std::string_view p, std::size_t depth) -> std::string {
+      auto parts = parsePattern(p);
+      if (!parts || depth >= parts->size()) return {};
+      return std::string((*parts)[depth].text);
+    };
+    const Node* node = root_.get();
+    for (std::size_t depth = 0; depth < segments->size(); ++depth) {
+      if (node == nullptr) return {};  // the rest of the pattern is new ground
+      const PatternSegment& seg = (*segments)[depth];
+      switch (seg.kind) {
+        case SegmentKind::kStatic: {
+          if (node->param) {
+            const std::string_view other = anyRoute(*node->param);
+            return conflict(pattern, "static segment \"" + std::string(seg.text) +
+                                         "\" where parameter \":" + nameAt(other, depth) +
+                                         "\" is registered",
+                            other);
+          }
+          if (node->wildcard) {
+            return conflict(pattern, "static segment \"" + std::string(seg.text) +
+                                         "\" where a wildcard is registered",
+                            patternOf(node->wildcard));
+          }
+          const NodePtr* child = node->statics.find(seg.text);
+          node = child == nullptr ? nullptr : child->get();
+          break;
+        }
+        case SegmentKind::kParam: {
+          if (!node->statics.empty()) {
+            return conflict(pattern, "parameter \":" + std::string(seg.text) +
+                                         "\" where a static segment is registered",
+                            anyRoute(firstStatic(*node)));
+          }
+          if (node->wildcard) {
+            return conflict(pattern, "parameter \":" + std::string(seg.text) +
+                                         "\" where a wildcard is registered",
+                            patternOf(node->wildcard));
+          }
+          if (node->param) {
+            const std::string_view other = anyRoute(*node->param);
+            if (const std::string name = nameAt(other, depth); name != seg.text) {
+              return conflict(pattern, "parameter with different name (\"" + name +
+                                           "\") already defined",
+                              other);
+            }
+          }
+          node = node->param.get();
+          break;
+        }
+        case SegmentKind::kWildcard: {
+          if (node->wildcard) {
+            const std::string_view other = patternOf(node->wildcard);
+            if (const std::string name = nameAt(other, depth); name != seg.text) {
+              return conflict(pattern, "wildcard with different name (\"" + name +
+                                           "\") already defined",
+                              other);
+            }
+            return path_tree_detail::duplicate(pattern);
+          }
+          if (node->param || !node->statics.empty()) {
+            return conflict(pattern, "wildcard \"*" + std::string(seg.text) +
+                                         "\" where other segments are registered",
+                            anyRoute(node->param ? *node->param : firstStatic(*node)));
+          }
+          return {};
+        }
+      }
+    }
+    if (node != nullptr && node->route) return path_tree_detail::duplicate(pattern);
+    return {};
+  }
+
  private:
   struct Node;
   using NodePtr = std::shared_ptr<const Node>;
@@ -112,6 +195,23 @@ class PersistentPathTree {
     }
     if (copy->unused()) return nullptr;
     return copy;
+  }
+
+  // The static child of `node` whose segment sorts first (the one PathTree would name).
+  static const Node& firstStatic(const Node& node) {
+    const Node* first = nullptr;
+    node.statics.forEach([&](const NodePtr& child) {
+      if (first == nullptr || child->segment < first->segment) first = child.get();
+    });
+    return *first;
+  }
+
+  // A leaf at or below `node`, found as PathTree finds one to name.
+  static const Leaf& anyLeaf(const Node& node) {
+    if (node.route) return node.route;
+    if (node.wildcard) return node.wildcard;
+    if (!node.statics.empty()) return anyLeaf(firstStatic(node));
+    return anyLeaf(*node.param);
   }
 
   const Leaf* walk(const Node& node, std::string_view rest, bool more, ParamValues& values) const {

@@ -417,6 +417,31 @@ void RoutingTable::removeSubscription(std::string_view space, std::string_view i
   bump(s, Count::kSubscriptions, -1);
 }
 
+Status RoutingTable::checkSync(const model::Subscription& candidate) const {
+  const auto* table = state_.sync.find(KeyViews<2>{candidate.method, candidate.eventType});
+  if (table == nullptr) return validateRoutePath(candidate.path);
+  const auto& tree = (*table)->tree;
+  const auto patternOf = [](const RouteListPtr& list) -> std::string_view {
+    return list->held.front()->subscription.path;
+  };
+  Status st = tree.checkStrict(candidate.path, patternOf);
+  if (st || st.error().kind != ErrorKind::kAlreadyExists) return st;
+  const RouteListPtr* slot = tree.find(candidate.path);
+  if (slot != nullptr) {
+    for (const auto& r : (*slot)->held) {
+      if (r->subscription.space == candidate.space &&
+          r->subscription.subscriptionId == candidate.subscriptionId) {
+        return Error::alreadyExists("Subscription \"" + candidate.subscriptionId +
+                                    "\" already exists.");
+      }
+    }
+  }
+  return Error::invalid("path \"" + candidate.path + "\" already has a sync subscription for " +
+                        candidate.method + " " + candidate.eventType +
+                        (slot != nullptr ? " (space \"" + (*slot)->held.front()->subscription.space + "\")"
+                                         : ""));
+}
+
 const model::Subscription* RoutingTable::subscription(std::string_view space,
                                                       std::string_view id) const {
   const RoutedPtr* r = state_.subscriptions.find(KeyViews<2>{space, id});

@@ -68,6 +68,13 @@ class RoutingTable {
   void putCors(model::Cors cors);
   void removeCors(std::string_view space, std::string_view id);
 
+  // Whether a new sync subscription conflicts with the sync routes put so far, under
+  // PathTree's kStrict rules: the same (method, path, eventType) in any space
+  // (kAlreadyExists if the same subscription, else kInvalid), a static segment where a
+  // parameter is registered at the same place or the reverse, or the same place's
+  // parameter under another name. O(path length).
+  Status checkSync(const model::Subscription& candidate) const;
+
   // The stored subscription (routed or not), or null.
   const model::Subscription* subscription(std::string_view space, std::string_view id) const;
   std::size_t subscriptionCount() const { return state_.subscriptions.size(); }
