@@ -14,6 +14,7 @@
 
 #include "access/key_store.h"
 #include "config/config_api.h"
+#include "config/propagation_clock.h"
 #include "dispatch/events_api.h"
 #include "metrics/metrics.h"
 #include "model/limits.h"
@@ -27,6 +28,7 @@
 #include "routing/config_cache.h"
 #include "store/embedded_store.h"
 #include "store/etcd_store.h"
+#include "store/notifying_store.h"
 
 namespace eg::gateway {
 namespace asio = boost::asio;
@@ -129,7 +131,11 @@ struct Gateway::Impl {
   net::HttpClient client;
   providers::ProviderRegistry providers;
   metrics::Registry metrics;
+  // Before the cache, whose snapshot listener uses it: destroyed after the cache stopped.
+  std::unique_ptr<config::PropagationClock> propagation;
   std::unique_ptr<routing::ConfigCache> cache;
+  // The store as the Config API writes to it: each commit starts the propagation clock.
+  std::unique_ptr<store::NotifyingStore> configStore;
   std::unique_ptr<config::ConfigApi> configApi;
   std::unique_ptr<dispatch::EventsApi> eventsApi;
   std::unique_ptr<net::HttpServer> configServer;
@@ -171,10 +177,18 @@ void Gateway::start() {
     std::this_thread::sleep_for(backoff);
   }
 
+  impl_->propagation = std::make_unique<config::PropagationClock>(impl_->metrics);
+  auto* clock = impl_->propagation.get();
+  clock->published(impl_->cache->snapshot()->revision());
+  impl_->cache->onSnapshot(
+      [clock](const routing::Snapshot& snapshot) { clock->published(snapshot.revision()); });
+  impl_->configStore = std::make_unique<store::NotifyingStore>(
+      *impl_->store, [clock](int64_t revision) { clock->committed(revision); });
+
   config::ConfigApiSettings apiSettings;
   apiSettings.accessKeys = impl_->accessKeys.get();
   apiSettings.metricsOpen = s.metricsOpen;
-  impl_->configApi = std::make_unique<config::ConfigApi>(*impl_->store, *impl_->cache,
+  impl_->configApi = std::make_unique<config::ConfigApi>(*impl_->configStore, *impl_->cache,
                                                          impl_->providers, impl_->metrics,
                                                          apiSettings);
   impl_->queue = openQueue(s);

@@ -1,7 +1,7 @@
 // Config API (spec §2) against the real binary on loopback ports.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, api } from './lib/harness.mjs';
+import { startGateway, api, waitFor } from './lib/harness.mjs';
 
 let gw;
 before(async () => { gw = await startGateway(); });
@@ -454,4 +454,22 @@ test('status and metrics', async () => {
   }
   const unknown = await api(gw.configUrl, 'GET', '/v1/nothing');
   assert.equal(unknown.status, 404);
+});
+
+test('each write is timed until routing holds it (eventgateway_config_propagation_seconds)', async () => {
+  const sample = async (name) => {
+    const text = await (await fetch(`${gw.configUrl}/v1/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+    assert.ok(line, `no ${name} in\n${text}`);
+    return Number(line.split(' ')[1]);
+  };
+  const before = await sample('eventgateway_config_propagation_seconds_count');
+  assert.equal((await api(gw.configUrl, 'POST', fnPath('propagation'), httpFn('timed'))).status, 201);
+  assert.equal((await api(gw.configUrl, 'DELETE', `${fnPath('propagation')}/timed`)).status, 204);
+  // Earlier tests' last writes may be observed meanwhile too.
+  await waitFor(async () => (await sample('eventgateway_config_propagation_seconds_count')) >= before + 2,
+    { message: 'two more propagation samples' });
+  assert.equal(await sample('eventgateway_config_propagation_dropped_total'), 0);
+  const text = await (await fetch(`${gw.configUrl}/v1/metrics`)).text();
+  assert.match(text, /eventgateway_config_propagation_seconds_bucket\{le="5e-05"\} \d+/);
 });
