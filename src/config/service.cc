@@ -159,7 +159,7 @@ const char* typeName(model::SubscriptionType t) {
 
 }  // namespace
 
-bool matchesFilters(const std::optional<model::Metadata>& metadata, const MetadataFilters& filters) {
+bool matchesFilters(const Boxed<model::Metadata>& metadata, const MetadataFilters& filters) {
   if (filters.empty()) return true;
   if (!metadata) return false;
   for (const auto& [k, v] : filters) {

@@ -147,7 +147,7 @@ class ConfigService {
 };
 
 // Whether `metadata` satisfies every filter.
-bool matchesFilters(const std::optional<model::Metadata>& metadata, const MetadataFilters& filters);
+bool matchesFilters(const Boxed<model::Metadata>& metadata, const MetadataFilters& filters);
 
 // The API error for a failed store call: kUnavailable stays kUnavailable (503) with
 // "Configuration store unavailable: ..."; everything else becomes kInternal (500).

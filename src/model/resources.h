@@ -30,7 +30,7 @@ struct Function {
   std::string functionId;
   std::string type;                 // provider type name: "http", "awslambda", ...
   boost::json::object provider;     // validated by the provider's factory
-  std::optional<Metadata> metadata;
+  Boxed<Metadata> metadata;
   std::optional<FunctionLimits> limits;
 };
 
@@ -65,7 +65,7 @@ struct EventType {
   std::string name;
   std::optional<std::string> authorizerId;
   std::optional<AuthorizerCache> authorizerCache;  // only with authorizerId
-  std::optional<Metadata> metadata;
+  Boxed<Metadata> metadata;
 };
 
 enum class Backoff { kExponential, kLinear, kConstant };
@@ -99,12 +99,12 @@ struct Subscription {
   std::string functionId;
   std::string method = "POST";
   std::string path = "/";
-  std::optional<Metadata> metadata;
+  Boxed<Metadata> metadata;
   Boxed<CorsRules> cors;  // Gen 1 http subscriptions only
   Boxed<DeliveryPolicy> deliveryPolicy;  // async subscriptions only
   // Async subscriptions only (spec §3.9): the expressions as the client wrote them,
   // checked by events::Filter::compile; the routing snapshot compiles them.
-  std::optional<boost::json::array> filters;
+  Boxed<boost::json::array> filters;
 };
 
 struct Cors {
@@ -113,7 +113,7 @@ struct Cors {
   std::string method;
   std::string path;
   CorsRules rules;
-  std::optional<Metadata> metadata;
+  Boxed<Metadata> metadata;
 };
 
 // The event type name Gen 1 http subscriptions and raw HTTP requests use.

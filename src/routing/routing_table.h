@@ -9,6 +9,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
+
 #include "events/filter.h"
 #include "model/resources.h"
 #include "providers/provider.h"
@@ -33,8 +35,9 @@ using RoutedPtr = std::shared_ptr<const RoutedSubscription>;
 // Subscriptions that share one place (a sync slot, an invoke key, an async key), in
 // store key order: the first is the one a slot routes to, as a full build would have it.
 struct RouteList {
-  std::vector<RoutedPtr> held;
-  std::vector<Route> routes;  // routes[i] is held[i]->route
+  // Most lists hold one route: kept inline, with no allocation of their own.
+  boost::container::small_vector<RoutedPtr, 1> held;
+  boost::container::small_vector<Route, 1> routes;  // routes[i] is held[i]->route
 };
 using RouteListPtr = std::shared_ptr<const RouteList>;
 
