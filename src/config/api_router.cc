@@ -1,10 +1,14 @@
 #include "config/api_router.h"
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <set>
 #include <vector>
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/url/parse.hpp>
 #include <spdlog/spdlog.h>
 
@@ -83,15 +87,62 @@ Response resultResponse(const Request& request, http::status status, const Resul
   return objectResponse(request, status, *r);
 }
 
+// A list is written in pieces of about this size: a piece is worth its system call, and
+// encoding one holds the thread, which serves the Events API too, only briefly.
+constexpr std::size_t kListPieceBytes = 64 * 1024;
+// After this many stored values without a piece to write (filters that match few), the
+// list lets the thread's other work run anyway.
+constexpr std::size_t kListValuesPerTurn = 256;
+
+// `{"<key>":[...]}`, exactly as boost::json::serialize writes it, one resource at a time.
 template <class T>
-Response listResponse(const Request& request, const char* key, const Result<std::vector<T>>& r) {
+asio::awaitable<void> writeList(std::shared_ptr<ResourceList<T>> items, const char* key,
+                                net::BodyWriter& out) {
+  std::string piece;
+  piece.reserve(kListPieceBytes + kListPieceBytes / 2);
+  JsonWriter json(piece);
+  json.raw('{').key(key).raw('[');
+  bool first = true;
+  std::size_t sinceTurn = 0;
+  while (!items->done()) {
+    if (auto item = items->take()) {
+      if (!first) json.raw(',');
+      first = false;
+      json.object(model::toJson(*item));
+    }
+    if (piece.size() >= kListPieceBytes) {
+      if (!co_await out.write(piece)) co_return;
+      piece.clear();
+      sinceTurn = 0;
+    } else if (++sinceTurn == kListValuesPerTurn) {
+      co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+      sinceTurn = 0;
+    }
+  }
+  json.raw("]}");
+  co_await out.write(piece);
+}
+
+// 200 with the list streamed (net::Reply); a failed read is answered whole, as before.
+template <class T>
+net::Reply listReply(const Request& request, const char* key, Result<ResourceList<T>> r) {
   if (!r) return errorResponse(request, r.error());
-  boost::json::array items;
-  items.reserve(r->size());
-  for (const auto& item : *r) items.emplace_back(model::toJson(item));
-  boost::json::object body;
-  body[key] = std::move(items);
-  return jsonResponse(request, http::status::ok, boost::json::serialize(body));
+  auto head = baseResponse(request, http::status::ok);
+  head.set(http::field::content_type, "application/json");
+  auto items = std::make_shared<ResourceList<T>>(std::move(*r));
+  return net::Reply(std::move(head), [items, key](net::BodyWriter& out) {
+    return writeList(items, key, out);
+  });
+}
+
+// A streamed body observed by the duration histogram once it is written, so that a list
+// counts its encoding as it did when it was answered whole.
+asio::awaitable<void> observeAfter(net::BodyProducer body, metrics::Histogram& duration,
+                                   std::chrono::steady_clock::time_point started,
+                                   net::BodyWriter& out) {
+  co_await body(out);
+  duration.observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 
 Response deleteResponse(const Request& request, const Status& s) {
@@ -178,7 +229,7 @@ ApiRouter::ApiRouter(ConfigService& service, const store::Store& store, metrics:
                                   "Duration of Config API requests.",
                                   metrics::defaultLatencyBuckets())) {}
 
-boost::asio::awaitable<Response> ApiRouter::handle(Request& request) {
+asio::awaitable<net::Reply> ApiRouter::handle(Request& request) {
   const auto started = std::chrono::steady_clock::now();
   const auto method = request.method();
   auto parsed = boost::urls::parse_origin_form(request.target());
@@ -247,13 +298,13 @@ boost::asio::awaitable<Response> ApiRouter::handle(Request& request) {
     body = std::move(*json);
   }
 
-  Response res;
+  net::Reply res;
   const std::string_view operation(op);
   switch (info->collection) {
     case Collection::kFunctions:
       if (operation == "list") {
         auto r = co_await service_.listFunctions(space, filtersOf(url));
-        res = listResponse(request, info->listKey, r);
+        res = listReply(request, info->listKey, std::move(r));
       } else if (operation == "create") {
         auto r = co_await service_.createFunction(space, std::move(body));
         res = resultResponse(request, http::status::created, r);
@@ -271,7 +322,7 @@ boost::asio::awaitable<Response> ApiRouter::handle(Request& request) {
     case Collection::kEventTypes:
       if (operation == "list") {
         auto r = co_await service_.listEventTypes(space, filtersOf(url));
-        res = listResponse(request, info->listKey, r);
+        res = listReply(request, info->listKey, std::move(r));
       } else if (operation == "create") {
         auto r = co_await service_.createEventType(space, std::move(body));
         res = resultResponse(request, http::status::created, r);
@@ -289,7 +340,7 @@ boost::asio::awaitable<Response> ApiRouter::handle(Request& request) {
     case Collection::kSubscriptions:
       if (operation == "list") {
         auto r = co_await service_.listSubscriptions(space, filtersOf(url));
-        res = listResponse(request, info->listKey, r);
+        res = listReply(request, info->listKey, std::move(r));
       } else if (operation == "create") {
         auto r = co_await service_.createSubscription(space, std::move(body));
         res = resultResponse(request, http::status::created, r);
@@ -307,7 +358,7 @@ boost::asio::awaitable<Response> ApiRouter::handle(Request& request) {
     case Collection::kCors:
       if (operation == "list") {
         auto r = co_await service_.listCors(space, filtersOf(url));
-        res = listResponse(request, info->listKey, r);
+        res = listReply(request, info->listKey, std::move(r));
       } else if (operation == "create") {
         auto r = co_await service_.createCors(space, std::move(body));
         res = resultResponse(request, http::status::created, r);
@@ -325,6 +376,12 @@ boost::asio::awaitable<Response> ApiRouter::handle(Request& request) {
   }
 
   requests_.with({space, info->resource, op}).inc();
+  if (res.streamed()) {
+    res.body = [body = std::move(res.body), this, started](net::BodyWriter& out) {
+      return observeAfter(body, duration_, started, out);
+    };
+    co_return res;
+  }
   duration_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   co_return res;
 }

@@ -25,7 +25,8 @@ class ApiRouter {
  public:
   ApiRouter(ConfigService& service, const store::Store& store, metrics::Registry& metrics);
 
-  boost::asio::awaitable<net::Response> handle(net::Request& request);
+  // Lists are streamed (net::Reply with a body producer); every other answer is whole.
+  boost::asio::awaitable<net::Reply> handle(net::Request& request);
 
  private:
   ConfigService& service_;

@@ -56,7 +56,7 @@ ConfigApi::ConfigApi(store::Store& store, routing::ConfigCache& cache,
 
 ConfigApi::~ConfigApi() = default;
 
-boost::asio::awaitable<net::Response> ConfigApi::handle(net::Request& request) {
+boost::asio::awaitable<net::Reply> ConfigApi::handle(net::Request& request) {
   if (auto refused = impl_->guard.check(request)) co_return std::move(*refused);
   co_return co_await impl_->router.handle(request);
 }

@@ -24,8 +24,9 @@ struct ConfigApiSettings {
 
 // The Config API (spec §2): functions, event types, subscriptions, CORS under
 // /v1/spaces/<space>/..., plus /v1/status and /v1/metrics. A plain function from request
-// to response (net::Handler); all state lives in the store. With access keys each
-// request is checked (config/access_guard.h) before it is routed. Thread-safe.
+// to reply (net::ReplyHandler: lists are streamed); all state lives in the store. With
+// access keys each request is checked (config/access_guard.h) before it is routed.
+// Thread-safe.
 class ConfigApi {
  public:
   ConfigApi(store::Store& store, routing::ConfigCache& cache,
@@ -35,7 +36,7 @@ class ConfigApi {
   ConfigApi(const ConfigApi&) = delete;
   ConfigApi& operator=(const ConfigApi&) = delete;
 
-  boost::asio::awaitable<net::Response> handle(net::Request& request);
+  boost::asio::awaitable<net::Reply> handle(net::Request& request);
 
  private:
   struct Impl;

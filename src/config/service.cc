@@ -64,35 +64,36 @@ Error authorizerNotFound(std::string_view id) {
 
 bool isWeighted(const model::Function& fn) { return fn.type == providers::kWeightedType; }
 
-// Decodes every value of one collection; values that do not decode are logged and skipped
-// (they cannot have been written by this API).
+// The resource of one stored value of a collection, or nullopt: a key of another
+// collection or space (a prefix may reach further), or a value that does not decode,
+// which is logged (it cannot have been written by this API).
+template <class T, class Decode>
+std::optional<T> decodeEntry(const store::KeyValue& kv, ResourceKind kind, std::string_view space,
+                             Decode decode) {
+  const auto parsed = model::parseKey(kv.key);
+  if (!parsed || parsed->kind != kind || parsed->space != space) return std::nullopt;
+  auto value = decode(kv.value);
+  if (!value) {
+    spdlog::warn("config: skipping undecodable value at {}: {}", kv.key, value.error().message);
+    return std::nullopt;
+  }
+  return std::move(*value);
+}
+
+// Decodes every value of one collection, skipping what decodeEntry skips.
 template <class T, class Decode>
 std::vector<T> decodeAll(const store::RangeResult& range, ResourceKind kind, std::string_view space,
                          Decode decode) {
   std::vector<T> out;
   out.reserve(range.kvs.size());
   for (const auto& kv : range.kvs) {
-    const auto parsed = model::parseKey(kv.key);
-    if (!parsed || parsed->kind != kind || parsed->space != space) continue;
-    auto value = decode(kv.value);
-    if (!value) {
-      spdlog::warn("config: skipping undecodable value at {}: {}", kv.key, value.error().message);
-      continue;
-    }
-    out.push_back(std::move(*value));
+    if (auto value = decodeEntry<T>(kv, kind, space, decode)) out.push_back(std::move(*value));
   }
   return out;
 }
 
-template <class T>
-std::vector<T> filtered(std::vector<T> items, const MetadataFilters& filters) {
-  if (filters.empty()) return items;
-  std::vector<T> out;
-  for (auto& item : items) {
-    if (matchesFilters(item.metadata, filters)) out.push_back(std::move(item));
-  }
-  return out;
-}
+// Gives the string's memory back (assigning an empty string would keep it).
+void release(std::string& s) { std::string().swap(s); }
 
 template <class T>
 Result<T> decodedOrInternal(Result<T> r, std::string_view key) {
@@ -209,12 +210,31 @@ asio::awaitable<Result<T>> ConfigService::getResource(std::string space, std::st
 }
 
 template <class T>
-asio::awaitable<Result<std::vector<T>>> ConfigService::listResources(std::string space,
-                                                                     MetadataFilters filters) {
+ResourceList<T>::ResourceList(store::RangeResult range, std::string space, MetadataFilters filters)
+    : range_(std::move(range)), space_(std::move(space)), filters_(std::move(filters)) {}
+
+template <class T>
+std::optional<T> ResourceList<T>::take() {
+  store::KeyValue& kv = range_.kvs[next_++];
+  auto item = decodeEntry<T>(kv, Resource<T>::kKind, space_, &Resource<T>::decode);
+  // A long list gives its memory back as it goes, not all at once at its end.
+  release(kv.key);
+  release(kv.value);
+  if (item && !matchesFilters(item->metadata, filters_)) return std::nullopt;
+  return item;
+}
+
+template class ResourceList<model::Function>;
+template class ResourceList<model::EventType>;
+template class ResourceList<model::Subscription>;
+template class ResourceList<model::Cors>;
+
+template <class T>
+asio::awaitable<Result<ResourceList<T>>> ConfigService::listResources(std::string space,
+                                                                      MetadataFilters filters) {
   auto range = co_await readAll(model::collectionPrefix(Resource<T>::kKind, space));
   if (!range) co_return std::move(range).error();
-  co_return filtered(decodeAll<T>(*range, Resource<T>::kKind, space, &Resource<T>::decode),
-                     filters);
+  co_return ResourceList<T>(std::move(*range), std::move(space), std::move(filters));
 }
 
 Status ConfigService::validateProvider(const model::Function& fn) const {
@@ -451,7 +471,7 @@ asio::awaitable<Result<model::Function>> ConfigService::getFunction(std::string 
   return getResource<model::Function>(std::move(space), std::move(id));
 }
 
-asio::awaitable<Result<std::vector<model::Function>>> ConfigService::listFunctions(
+asio::awaitable<Result<ResourceList<model::Function>>> ConfigService::listFunctions(
     std::string space, MetadataFilters filters) {
   return listResources<model::Function>(std::move(space), std::move(filters));
 }
@@ -537,7 +557,7 @@ asio::awaitable<Result<model::EventType>> ConfigService::getEventType(std::strin
   return getResource<model::EventType>(std::move(space), std::move(name));
 }
 
-asio::awaitable<Result<std::vector<model::EventType>>> ConfigService::listEventTypes(
+asio::awaitable<Result<ResourceList<model::EventType>>> ConfigService::listEventTypes(
     std::string space, MetadataFilters filters) {
   return listResources<model::EventType>(std::move(space), std::move(filters));
 }
@@ -680,7 +700,7 @@ asio::awaitable<Result<model::Subscription>> ConfigService::getSubscription(std:
   return getResource<model::Subscription>(std::move(space), std::move(id));
 }
 
-asio::awaitable<Result<std::vector<model::Subscription>>> ConfigService::listSubscriptions(
+asio::awaitable<Result<ResourceList<model::Subscription>>> ConfigService::listSubscriptions(
     std::string space, MetadataFilters filters) {
   return listResources<model::Subscription>(std::move(space), std::move(filters));
 }
@@ -742,7 +762,7 @@ asio::awaitable<Result<model::Cors>> ConfigService::getCors(std::string space,
   return getResource<model::Cors>(std::move(space), std::move(id));
 }
 
-asio::awaitable<Result<std::vector<model::Cors>>> ConfigService::listCors(
+asio::awaitable<Result<ResourceList<model::Cors>>> ConfigService::listCors(
     std::string space, MetadataFilters filters) {
   return listResources<model::Cors>(std::move(space), std::move(filters));
 }

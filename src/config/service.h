@@ -1,7 +1,9 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,6 +37,29 @@ class SyncRouteIndex {
 // metadata matches no filter.
 using MetadataFilters = std::vector<std::pair<std::string, std::string>>;
 
+// One collection of one space as the store answered it, read out one resource at a time,
+// so that a list of any length holds the stored values and one decoded resource, never
+// all of them decoded: take() decodes the next stored value and frees it. A value that
+// does not decode (never written by this API) is logged and skipped, and so is a
+// resource the filters do not match. Movable; not thread-safe.
+template <class T>
+class ResourceList {
+ public:
+  ResourceList(store::RangeResult range, std::string space, MetadataFilters filters);
+
+  // Whether every stored value was taken.
+  bool done() const { return next_ == range_.kvs.size(); }
+  // The resource of the next stored value, or nullopt when that one is skipped. Only
+  // while !done().
+  std::optional<T> take();
+
+ private:
+  store::RangeResult range_;
+  std::size_t next_ = 0;
+  std::string space_;
+  MetadataFilters filters_;
+};
+
 // The operations of the Config API over the Store (spec §2). Validation, existence and
 // in-use checks, and the store transactions that keep them true when several requests
 // (or several gateway instances) race:
@@ -65,8 +90,8 @@ class ConfigService {
                                                           boost::json::value body);
   asio::awaitable<Status> deleteFunction(std::string space, std::string id);
   asio::awaitable<Result<model::Function>> getFunction(std::string space, std::string id);
-  asio::awaitable<Result<std::vector<model::Function>>> listFunctions(std::string space,
-                                                                      MetadataFilters filters);
+  asio::awaitable<Result<ResourceList<model::Function>>> listFunctions(
+      std::string space, MetadataFilters filters);
 
   asio::awaitable<Result<model::EventType>> createEventType(std::string space,
                                                             boost::json::value body);
@@ -74,8 +99,8 @@ class ConfigService {
                                                             boost::json::value body);
   asio::awaitable<Status> deleteEventType(std::string space, std::string name);
   asio::awaitable<Result<model::EventType>> getEventType(std::string space, std::string name);
-  asio::awaitable<Result<std::vector<model::EventType>>> listEventTypes(std::string space,
-                                                                        MetadataFilters filters);
+  asio::awaitable<Result<ResourceList<model::EventType>>> listEventTypes(
+      std::string space, MetadataFilters filters);
 
   asio::awaitable<Result<model::Subscription>> createSubscription(std::string space,
                                                                   boost::json::value body);
@@ -84,7 +109,7 @@ class ConfigService {
                                                                   boost::json::value body);
   asio::awaitable<Status> deleteSubscription(std::string space, std::string id);
   asio::awaitable<Result<model::Subscription>> getSubscription(std::string space, std::string id);
-  asio::awaitable<Result<std::vector<model::Subscription>>> listSubscriptions(
+  asio::awaitable<Result<ResourceList<model::Subscription>>> listSubscriptions(
       std::string space, MetadataFilters filters);
 
   asio::awaitable<Result<model::Cors>> createCors(std::string space, boost::json::value body);
@@ -92,8 +117,8 @@ class ConfigService {
                                                   boost::json::value body);
   asio::awaitable<Status> deleteCors(std::string space, std::string id);
   asio::awaitable<Result<model::Cors>> getCors(std::string space, std::string id);
-  asio::awaitable<Result<std::vector<model::Cors>>> listCors(std::string space,
-                                                             MetadataFilters filters);
+  asio::awaitable<Result<ResourceList<model::Cors>>> listCors(
+      std::string space, MetadataFilters filters);
 
   // How long a create/update/delete, once its turn came, goes on re-reading and retrying
   // (with jittered exponential backoff) after losing a compare to another instance's
@@ -108,7 +133,8 @@ class ConfigService {
   template <class T>
   asio::awaitable<Result<T>> getResource(std::string space, std::string id);
   template <class T>
-  asio::awaitable<Result<std::vector<T>>> listResources(std::string space, MetadataFilters filters);
+  asio::awaitable<Result<ResourceList<T>>> listResources(std::string space,
+                                                        MetadataFilters filters);
   template <class T, class Check>
   asio::awaitable<Status> deleteResource(std::string space, std::string id, Check check);
   // Refuses deleting `what` (e.g. `Function "f"`) when a subscription of `space` uses it.

@@ -112,7 +112,10 @@ class Registration {
 
 struct State {
   ServerSettings settings;
+  // One of the two is set: most servers answer whole responses (Handler), a server
+  // whose handler may stream answers Replies.
   Handler handler;
+  ReplyHandler replyHandler;
   // The TLS context new connections use; replaced whole by reloadTls, while the
   // connections made with the previous one keep it through their shared_ptr.
   std::mutex tlsMu;
@@ -204,6 +207,12 @@ Response otherTargetForm(const Request& req) {
 bool handlerWantsClose(const Response& res) {
   auto it = res.find(http::field::connection);
   return it != res.end() && http::token_list{it->value()}.exists("close");
+}
+
+// Whether a response of this status carries a body (RFC 9110: not 1xx, 204, 304).
+bool hasBody(const Response& res) {
+  const unsigned code = res.result_int();
+  return !(code / 100 == 1 || code == 204 || code == 304);
 }
 
 // Frames the body. Handlers usually have (Content-Length of the body's size, no
@@ -371,6 +380,112 @@ asio::awaitable<bool> writeResponse(Stream& stream, SessionNode& node, const Res
   co_return co_await finishResponse(stream, node, pending);
 }
 
+// The BodyWriter of a streamed response on one connection. The head waits for the
+// first write and leaves with it; each write is one chunk (RFC 9112 section 7.1) on
+// HTTP/1.1, the bare bytes on HTTP/1.0, sent under the write timeout. Every write is
+// asynchronous, so the producer yields to the connection's thread between pieces.
+template <class Stream>
+class StreamWriter final : public BodyWriter {
+ public:
+  StreamWriter(Stream& stream, SessionNode& node, const std::string& head, bool chunked)
+      : stream_(stream), node_(node), head_(head), chunked_(chunked) {}
+
+  asio::awaitable<bool> write(std::string_view data) override {
+    if (failed_) co_return false;
+    if (data.empty() && headSent_) co_return true;
+    co_return co_await send(data, false);
+  }
+
+  // Ends the body: the last chunk (and the head, when nothing was written).
+  asio::awaitable<bool> finish() {
+    if (failed_) co_return false;
+    if (!chunked_ && headSent_) co_return true;
+    co_return co_await send({}, true);
+  }
+
+  bool headSent() const { return headSent_; }
+
+ private:
+  asio::awaitable<bool> send(std::string_view data, bool last) {
+    char size[20];
+    std::size_t sizeLength = 0;
+    std::string_view trailer;
+    if (chunked_ && last) {
+      trailer = "0\r\n\r\n";
+    } else if (chunked_ && !data.empty()) {
+      char* end = std::to_chars(size, size + sizeof size - 2, data.size(), 16).ptr;
+      *end++ = '\r';
+      *end++ = '\n';
+      sizeLength = static_cast<std::size_t>(end - size);
+      trailer = "\r\n";
+    }
+    const std::array<asio::const_buffer, 4> buffers{
+        headSent_ ? asio::const_buffer() : asio::buffer(head_), asio::buffer(size, sizeLength),
+        asio::buffer(data), asio::buffer(trailer)};
+    Deadlines::after(node_.deadline, kWriteTimeout);
+    auto [ec, n] = co_await asio::async_write(stream_, buffers, kTuple);
+    Deadlines::clear(node_.deadline);
+    headSent_ = true;
+    if (ec) {
+      failed_ = true;
+      spdlog::debug("http server: streamed response ended early: {}", ec.message());
+    }
+    co_return !failed_;
+  }
+
+  Stream& stream_;
+  SessionNode& node_;
+  const std::string& head_;
+  const bool chunked_;
+  bool headSent_ = false;
+  bool failed_ = false;
+};
+
+enum class StreamEnd { kKeep, kClose, kFailed };
+
+// Writes a reply whose body `producer` writes. The head is framed here: chunked on
+// HTTP/1.1; on HTTP/1.0, which has no chunks, the body ends with the connection. kKeep:
+// the connection may serve another request; kClose: the response is complete and the
+// connection closes behind it; kFailed: the connection is broken or the body incomplete.
+template <class Stream>
+asio::awaitable<StreamEnd> streamResponse(Stream& stream, SessionNode& node, Response& res,
+                                          const BodyProducer& producer, bool keepAlive,
+                                          bool headOnly, std::string& head) {
+  const bool chunked = res.version() >= 11;
+  const bool keep = keepAlive && chunked;
+  res.body().clear();
+  res.erase(http::field::content_length);
+  if (chunked) res.chunked(true);
+  else res.erase(http::field::transfer_encoding);
+  res.keep_alive(keep);
+  writeHead(res, false, keep, head);
+  StreamWriter<Stream> writer(stream, node, head, chunked);
+  if (headOnly) {
+    // The head as a GET would have it, and no body: not even the last chunk.
+    if (!co_await writer.write({})) co_return StreamEnd::kFailed;
+    co_return keep ? StreamEnd::kKeep : StreamEnd::kClose;
+  }
+  bool failed = false;
+  try {
+    co_await producer(writer);
+  } catch (const std::exception& e) {
+    failed = true;
+    spdlog::error("http server: streamed body failed: {}", e.what());
+  } catch (...) {
+    failed = true;
+    spdlog::error("http server: streamed body failed: unknown exception");
+  }
+  if (failed) {
+    if (writer.headSent()) co_return StreamEnd::kFailed;
+    Response error =
+        errorResponse(http::status::internal_server_error, "internal server error", res.version());
+    co_return co_await writeResponse(stream, node, error, false, head) ? StreamEnd::kClose
+                                                                       : StreamEnd::kFailed;
+  }
+  if (!co_await writer.finish()) co_return StreamEnd::kFailed;
+  co_return keep ? StreamEnd::kKeep : StreamEnd::kClose;
+}
+
 asio::awaitable<void> lingeringClose(tcp::socket& tcp, SessionNode& node) {
   error_code ignored;
   tcp.shutdown(tcp::socket::shutdown_send, ignored);
@@ -460,20 +575,29 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream, SessionNo
     const bool headOnly = req.method() == http::verb::head;
     const bool clientKeepAlive = req.keep_alive();
     Response res;
+    BodyProducer producer;
     bool failed = false;
     try {
       if (req.target().starts_with('/') || isAbsoluteForm(req.target())) {
-        res = co_await st.handler(req);
+        if (st.handler) {
+          res = co_await st.handler(req);
+        } else {
+          Reply reply = co_await st.replyHandler(req);
+          res = std::move(reply.response);
+          producer = std::move(reply.body);
+        }
       } else {
         res = otherTargetForm(req);
       }
     } catch (const std::exception& e) {
       failed = true;
+      producer = nullptr;
       spdlog::error("http server: handler failed for {} {}: {}", req.method_string(), req.target(),
                     e.what());
       res = errorResponse(http::status::internal_server_error, "internal server error", version);
     } catch (...) {
       failed = true;
+      producer = nullptr;
       spdlog::error("http server: handler failed for {} {}: unknown exception",
                     req.method_string(), req.target());
       res = errorResponse(http::status::internal_server_error, "internal server error", version);
@@ -485,6 +609,19 @@ asio::awaitable<void> serve(State& st, Worker& worker, Stream& stream, SessionNo
     const bool keepAlive =
         clientKeepAlive && !worker.draining && (failed || !handlerWantsClose(res));
     res.version(version);
+    if (producer && hasBody(res)) {
+      switch (co_await streamResponse(stream, node, res, producer, keepAlive, headOnly, head)) {
+        case StreamEnd::kKeep:
+          break;
+        case StreamEnd::kClose:
+          if (buffer.size() > 0) co_await lingeringClose(tcp, node);
+          co_return;
+        case StreamEnd::kFailed:
+          co_return;
+      }
+      if constexpr (std::is_same_v<Stream, tcp::socket>) watchPeerClose(stream);
+      continue;
+    }
     bool frame = false;
     try {
       frame = frameOnWrite(res, keepAlive);
@@ -689,6 +826,12 @@ HttpServer::HttpServer(IoPool& pool, ServerSettings settings, Handler handler)
     : impl_(std::make_unique<Impl>(Impl{pool, std::make_shared<State>()})) {
   impl_->state->settings = std::move(settings);
   impl_->state->handler = std::move(handler);
+}
+
+HttpServer::HttpServer(IoPool& pool, ServerSettings settings, ReplyHandler handler)
+    : impl_(std::make_unique<Impl>(Impl{pool, std::make_shared<State>()})) {
+  impl_->state->settings = std::move(settings);
+  impl_->state->replyHandler = std::move(handler);
 }
 
 HttpServer::~HttpServer() {

@@ -14,13 +14,9 @@
 
 #include "common/result.h"
 #include "net/io_pool.h"
+#include "net/reply.h"
 
 namespace eg::net {
-
-namespace http = boost::beast::http;
-
-using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
 
 struct TlsFiles {
   std::string certFile;  // PEM chain
@@ -59,6 +55,9 @@ struct ServerSettings {
 // without Content-Length, Transfer-Encoding and Connection fields gets them written
 // with its head (the cheapest way); one that has them is corrected where they are
 // wrong (length, keep-alive the client did not ask for).
+// A handler that may stream its bodies answers a Reply instead (ReplyHandler, reply.h);
+// the server then frames a streamed body itself (chunked, or up to the close on HTTP/1.0)
+// and writes each piece as the producer hands it over.
 using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
 
 // Whether `target` is an absolute-form request target with an http or https URL
@@ -72,6 +71,7 @@ bool isAbsoluteForm(std::string_view target);
 class HttpServer {
  public:
   HttpServer(IoPool& pool, ServerSettings settings, Handler handler);
+  HttpServer(IoPool& pool, ServerSettings settings, ReplyHandler handler);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

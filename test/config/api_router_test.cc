@@ -1,5 +1,10 @@
 #include "config/api_router.h"
 
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "config/fakes.h"
@@ -21,7 +26,7 @@ class ApiRouterTest : public ::testing::Test {
     net::Request req{method, target, 11};
     req.body() = std::move(body);
     req.prepare_payload();
-    return run(router_.handle(req));
+    return run(net::collect(run(router_.handle(req))));
   }
   json::value bodyOf(const net::Response& res) { return json::parse(res.body()); }
   std::string messageOf(const net::Response& res) {
@@ -176,6 +181,103 @@ TEST_F(ApiRouterTest, CorsIdsAsTheSdkSendsThem) {
   auto gone = call(http::verb::delete_, "/v1/spaces/testspace/cors/GET%2Ftest");
   EXPECT_EQ(gone.result_int(), 404);
   EXPECT_EQ(messageOf(gone), R"(CORS configuration "GET%2Ftest" not found.)");
+}
+
+// Records each piece of a streamed body; refuses every write after the first `accept`,
+// as the connection does once its client is gone.
+class PieceWriter final : public net::BodyWriter {
+ public:
+  explicit PieceWriter(std::size_t accept = std::numeric_limits<std::size_t>::max())
+      : accept_(accept) {}
+  boost::asio::awaitable<bool> write(std::string_view data) override {
+    if (pieces.size() >= accept_) {
+      ++refused;
+      co_return false;
+    }
+    pieces.emplace_back(data);
+    co_return true;
+  }
+  std::vector<std::string> pieces;
+  int refused = 0;
+
+ private:
+  std::size_t accept_;
+};
+
+bool produce(net::Reply& reply, net::BodyWriter& out) {
+  return run([&]() -> boost::asio::awaitable<bool> {
+    co_await reply.body(out);
+    co_return true;
+  }());
+}
+
+TEST_F(ApiRouterTest, ListsAreStreamedInPiecesWithTheWholeListsBytes) {
+  // Enough functions for several pieces of 64 KiB; IDs in key order.
+  json::array all;
+  json::array even;
+  for (int i = 0; i < 1000; ++i) {
+    char id[8];
+    std::snprintf(id, sizeof id, "f%04d", i);
+    const std::string body = R"({"functionId":")" + std::string(id) +
+                             R"(","type":"http","provider":{"url":"http://x/)" +
+                             std::string(100, 'u') + R"("},"metadata":{"team":")" +
+                             (i % 2 == 0 ? "even" : "odd") + R"("}})";
+    auto created = call(http::verb::post, "/v1/spaces/s/functions", body);
+    ASSERT_EQ(created.result_int(), 201) << created.body();
+    all.push_back(bodyOf(created));
+    if (i % 2 == 0) even.push_back(bodyOf(created));
+  }
+
+  net::Request req{http::verb::get, "/v1/spaces/s/functions", 11};
+  net::Reply reply = run(router_.handle(req));
+  ASSERT_TRUE(reply.streamed());
+  EXPECT_EQ(reply.response.result_int(), 200);
+  EXPECT_EQ(reply.response[http::field::content_type], "application/json");
+  EXPECT_EQ(reply.response.count(http::field::content_length), 0u);
+  PieceWriter writer;
+  ASSERT_TRUE(produce(reply, writer));
+  ASSERT_GT(writer.pieces.size(), 2u);
+  std::string whole;
+  for (std::size_t i = 0; i < writer.pieces.size(); ++i) {
+    if (i + 1 < writer.pieces.size()) {
+      // A piece is written once it reaches 64 KiB, so it is at most one function over.
+      EXPECT_GE(writer.pieces[i].size(), 64u * 1024) << i;
+      EXPECT_LT(writer.pieces[i].size(), 64u * 1024 + 512) << i;
+    }
+    whole += writer.pieces[i];
+  }
+  // The bytes boost::json::serialize wrote when lists were answered whole.
+  EXPECT_EQ(whole, json::serialize(json::object{{"functions", all}}));
+
+  EXPECT_EQ(call(http::verb::get, "/v1/spaces/s/functions?metadata.team=even").body(),
+            json::serialize(json::object{{"functions", even}}));
+  EXPECT_EQ(call(http::verb::get, "/v1/spaces/s/functions?metadata.team=none").body(),
+            R"({"functions":[]})");
+}
+
+TEST_F(ApiRouterTest, AListStopsWritingOnceItsClientIsGone) {
+  for (int i = 0; i < 1000; ++i) {
+    const std::string body = R"({"functionId":"f)" + std::to_string(i) +
+                             R"(","type":"http","provider":{"url":"http://x/)" +
+                             std::string(200, 'u') + R"("}})";
+    ASSERT_EQ(call(http::verb::post, "/v1/spaces/s/functions", body).result_int(), 201);
+  }
+  net::Request req{http::verb::get, "/v1/spaces/s/functions", 11};
+  net::Reply reply = run(router_.handle(req));
+  ASSERT_TRUE(reply.streamed());
+  PieceWriter writer(1);
+  ASSERT_TRUE(produce(reply, writer));
+  EXPECT_EQ(writer.pieces.size(), 1u);
+  EXPECT_EQ(writer.refused, 1);
+}
+
+TEST_F(ApiRouterTest, AListThatCannotBeReadIsAnErrorAnsweredWhole) {
+  store_.unavailable = true;
+  net::Request req{http::verb::get, "/v1/spaces/s/subscriptions", 11};
+  net::Reply reply = run(router_.handle(req));
+  EXPECT_FALSE(reply.streamed());
+  EXPECT_EQ(reply.response.result_int(), 503);
+  EXPECT_EQ(messageOf(reply.response), "Configuration store unavailable: connection refused");
 }
 
 TEST(CorsIdFromSegment, DecodesOnlyWhenTheResultIsAnId) {

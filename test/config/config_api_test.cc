@@ -46,7 +46,7 @@ class ConfigApiTest : public ::testing::Test {
     net::Request req{method, target, 11};
     req.body() = std::move(body);
     req.prepare_payload();
-    return run(api_->handle(req));
+    return run(net::collect(run(api_->handle(req))));
   }
 
   fs::path dir_;
@@ -86,7 +86,7 @@ TEST_F(ConfigApiTest, ConcurrentConflictingSyncCreatesAdmitExactlyOne) {
     req.body() = R"({"event":"http","functionId":"f","method":"GET","path":"/r/:p)" + std::to_string(i) + R"("})";
     req.prepare_payload();
     auto res = co_await api_->handle(req);
-    co_return res.result_int();
+    co_return res.response.result_int();
   });
   ASSERT_EQ(statuses.size(), 8u);
   EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 201u), 1);
@@ -124,7 +124,7 @@ TEST_F(ConfigApiTest, AccessKeysAreCheckedBeforeRouting) {
     if (key) req.set(http::field::authorization, std::string("Bearer ") + key);
     req.body() = std::move(body);
     req.prepare_payload();
-    return run(guarded.handle(req));
+    return run(net::collect(run(guarded.handle(req))));
   };
   const std::string fn = R"({"functionId":"f","type":"http","provider":{"url":"http://x"}})";
   EXPECT_EQ(send(http::verb::post, "/v1/spaces/s/functions", nullptr, fn).result_int(), 401);

@@ -283,6 +283,17 @@ inline void addFakeProviders(providers::ProviderRegistry& registry) {
   registry.add("awslambda", std::make_unique<FakeFactory>(std::vector<std::string>{"arn", "region"}));
 }
 
+// Every resource a list hands out, in order.
+template <class T>
+Result<std::vector<T>> collected(Result<ResourceList<T>> list) {
+  if (!list) return std::move(list).error();
+  std::vector<T> out;
+  while (!list->done()) {
+    if (auto item = list->take()) out.push_back(std::move(*item));
+  }
+  return out;
+}
+
 // Runs a coroutine to completion on a fresh io_context and returns its result.
 template <class T>
 T run(asio::awaitable<T> task) {

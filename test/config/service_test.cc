@@ -16,6 +16,7 @@ namespace {
 namespace json = boost::json;
 using testing::FakeRouteIndex;
 using testing::FakeStore;
+using testing::collected;
 using testing::run;
 
 json::value parse(std::string_view s) { return json::parse(s); }
@@ -201,19 +202,37 @@ TEST_F(ServiceTest, ListFunctionsFiltersOnMetadata) {
   ASSERT_TRUE(createFunction("default", R"({"functionId":"c","type":"http","provider":{"url":"u"}})"));
   ASSERT_TRUE(createFunction("other", R"({"functionId":"d","type":"http","provider":{"url":"u"}})"));
 
-  auto all = run(service_.listFunctions("default", {}));
+  auto all = collected(run(service_.listFunctions("default", {})));
   ASSERT_TRUE(all);
   EXPECT_EQ(all->size(), 3u);
-  auto team = run(service_.listFunctions("default", {{"team", "x"}}));
+  auto team = collected(run(service_.listFunctions("default", {{"team", "x"}})));
   ASSERT_TRUE(team);
   ASSERT_EQ(team->size(), 1u);
   EXPECT_EQ((*team)[0].functionId, "a");
-  auto both = run(service_.listFunctions("default", {{"team", "x"}, {"env", "q"}}));
+  auto both = collected(run(service_.listFunctions("default", {{"team", "x"}, {"env", "q"}})));
   ASSERT_TRUE(both);
   EXPECT_TRUE(both->empty());
-  auto none = run(service_.listFunctions("empty", {}));
+  auto none = collected(run(service_.listFunctions("empty", {})));
   ASSERT_TRUE(none);
   EXPECT_TRUE(none->empty());
+}
+
+// A stored value that does not decode was not written by this API: the list goes on
+// without it, in key order, instead of failing as a whole.
+TEST_F(ServiceTest, ListSkipsAValueThatDoesNotDecode) {
+  addFunction("a");
+  addFunction("c");
+  store_.putNow(functionKey("b"), "{not json");
+  auto list = run(service_.listFunctions("default", {}));
+  ASSERT_TRUE(list) << list.error().message;
+  std::vector<std::optional<model::Function>> taken;
+  while (!list->done()) taken.push_back(list->take());
+  ASSERT_EQ(taken.size(), 3u);
+  ASSERT_TRUE(taken[0]);
+  EXPECT_EQ(taken[0]->functionId, "a");
+  EXPECT_FALSE(taken[1]);
+  ASSERT_TRUE(taken[2]);
+  EXPECT_EQ(taken[2]->functionId, "c");
 }
 
 // ---- weighted functions (spec §3.10) ----
@@ -461,7 +480,7 @@ TEST_F(ServiceTest, Gen1CustomEventRegistersItsEventType) {
   // A second function on the same event reuses the registered type.
   addFunction("g");
   ASSERT_TRUE(subscribe(R"({"event":"user.created","functionId":"g","path":"/myteam"})"));
-  auto list = run(service_.listSubscriptions("default", {}));
+  auto list = collected(run(service_.listSubscriptions("default", {})));
   ASSERT_TRUE(list);
   EXPECT_EQ(list->size(), 2u);
 }
@@ -721,7 +740,7 @@ TEST_F(ServiceTest, CorsLifecycleAsTheSdkExpects) {
 
 TEST_F(ServiceTest, UnavailableStoreIsA503Error) {
   store_.unavailable = true;
-  auto r = run(service_.listFunctions("default", {}));
+  auto r = collected(run(service_.listFunctions("default", {})));
   expectError(r, ErrorKind::kUnavailable, "Configuration store unavailable: connection refused");
   auto c = createFunction("default", R"({"functionId":"f","type":"http","provider":{"url":"u"}})");
   ASSERT_FALSE(c);

@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -119,6 +120,34 @@ class RawConn {
     pending_.erase(0, length);
     return r;
   }
+
+  // The chunks of a chunked body whose head readResponse read, up to and without the
+  // last (empty) chunk; nullopt on close, timeout or a framing error. Chunk extensions
+  // and trailers are not expected.
+  std::optional<std::vector<std::string>> readChunks(std::chrono::milliseconds timeout = 5s) {
+    const auto deadline = Clock::now() + timeout;
+    std::vector<std::string> chunks;
+    for (;;) {
+      std::size_t eol;
+      while ((eol = pending_.find("\r\n")) == std::string::npos) {
+        if (!fill(deadline)) return std::nullopt;
+      }
+      char* end = nullptr;
+      const unsigned long size = std::strtoul(pending_.c_str(), &end, 16);
+      if (end != pending_.c_str() + eol) return std::nullopt;
+      while (pending_.size() < eol + 2 + size + 2) {
+        if (!fill(deadline)) return std::nullopt;
+      }
+      if (pending_.compare(eol + 2 + size, 2, "\r\n") != 0) return std::nullopt;
+      std::string data = pending_.substr(eol + 2, size);
+      pending_.erase(0, eol + 2 + size + 2);
+      if (size == 0) return chunks;
+      chunks.push_back(std::move(data));
+    }
+  }
+
+  // Waits until some bytes beyond those already received arrive.
+  bool readMore(std::chrono::milliseconds timeout = 5s) { return fill(Clock::now() + timeout); }
 
   // One request as raw text (head and Content-Length body); nullopt on close or timeout.
   std::optional<std::string> readRequest(std::chrono::milliseconds timeout = 5s) {
