@@ -39,28 +39,18 @@ std::span<const std::string> partsOf(const model::AuthorizerCache& cache) {
 // Every value of the query parameter `name` of `target`: each one a piece after their
 // count, written in place of a count that is patched at the end. False when there is none.
 bool appendQueryValues(std::string_view target, std::string_view name, std::string& out) {
-  const std::size_t q = target.find('?');
-  if (q == std::string_view::npos) return false;
-  std::string_view query = target.substr(q + 1);
-  query = query.substr(0, query.find('#'));
+  if (target.find('?') == std::string_view::npos) return false;
   // Reused by every request of the thread: nothing allocated once warm.
   thread_local std::string decoded;
   const std::size_t countAt = out.size();
   appendLength(out, 0);
   uint32_t count = 0;
-  while (!query.empty()) {
-    const std::size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    const std::size_t eq = pair.find('=');
-    events::decodeQueryComponent(pair.substr(0, eq), decoded);
-    if (decoded != name) continue;
-    events::decodeQueryComponent(
-        eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), decoded);
+  events::forEachRawQueryPair(target, [&](const std::string& pairName, std::string_view raw) {
+    if (pairName != name) return;
+    events::decodeQueryComponent(raw, decoded);
     appendPiece(out, decoded);
     ++count;
-  }
+  });
   std::memcpy(out.data() + countAt, &count, sizeof(count));
   return count > 0;
 }

@@ -92,25 +92,11 @@ void decodeComponent(std::string_view in, std::string& out, bool plusIsSpace = t
 // Calls fn(name, value) for each decoded pair of the query of `target`, in order.
 template <class Fn>
 void forEachQueryPair(std::string_view target, Fn&& fn) {
-  const std::size_t q = target.find('?');
-  if (q == std::string_view::npos) return;
-  std::string_view query = target.substr(q + 1);
-  if (const std::size_t hash = query.find('#'); hash != std::string_view::npos) {
-    query = query.substr(0, hash);
-  }
-  std::string name;
   std::string value;
-  while (!query.empty()) {
-    const std::size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    const std::size_t eq = pair.find('=');
-    decodeComponent(pair.substr(0, eq), name);
-    decodeComponent(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1),
-                    value);
+  forEachRawQueryPair(target, [&](const std::string& name, std::string_view raw) {
+    decodeComponent(raw, value);
     fn(name, value);
-  }
+  });
 }
 
 // Calls fn(canonicalName, value) for each header but Host, in order.

@@ -61,6 +61,28 @@ std::map<std::string, std::vector<std::string>> parseQuery(std::string_view targ
 // One name or value of a query, decoded as parseQuery decodes it, into `out` (replaced).
 void decodeQueryComponent(std::string_view in, std::string& out);
 
+// Calls fn(name, rawValue) for each pair of the query of `target`, in order: `name`
+// decoded as decodeQueryComponent does (into a buffer the thread reuses), `rawValue` as
+// written, for the caller to decode only when it needs it. Empty pairs are skipped.
+template <class Fn>
+void forEachRawQueryPair(std::string_view target, Fn&& fn) {
+  const std::size_t q = target.find('?');
+  if (q == std::string_view::npos) return;
+  std::string_view query = target.substr(q + 1);
+  query = query.substr(0, query.find('#'));
+  thread_local std::string name;
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const std::size_t eq = pair.find('=');
+    decodeQueryComponent(pair.substr(0, eq), name);
+    fn(static_cast<const std::string&>(name),
+       eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+  }
+}
+
 // What a body is, judged from its Content-Type (parameters and case ignored).
 enum class BodyKind {
   kJson,    // application/json, */*+json

@@ -20,6 +20,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/published.h"
 #include "model/codec.h"
 #include "model/keys.h"
 #include "routing/routing_table.h"
@@ -41,8 +42,6 @@ bool sameIdentity(const model::ParsedKey& key, std::string_view space, std::stri
   return key.space == space && key.id == id;
 }
 
-std::atomic<uint64_t> nextCacheId{1};
-
 }  // namespace
 
 struct ConfigCache::Impl {
@@ -61,40 +60,8 @@ struct ConfigCache::Impl {
   int64_t sentinelRevision = 0;
   std::atomic<int64_t> applied{0};
 
-  // The published snapshot. Not std::atomic<shared_ptr>: libstdc++ 12's load() releases
-  // its internal lock with relaxed ordering, a race under the memory model. The critical
-  // section is one shared_ptr copy.
-  mutable std::mutex currentMu;
-  std::shared_ptr<const Snapshot> current;
-  // Bumped with each publish, before waiters are told. Readers remember, per thread,
-  // the snapshot they loaded last and take the lock only when this moved. Remembered
-  // weakly, so that no thread keeps a snapshot (and its invokers) alive. `id` tells
-  // caches apart (an Impl may reuse a destroyed one's address).
-  std::atomic<uint64_t> generation{0};
-  const uint64_t id = nextCacheId.fetch_add(1, std::memory_order_relaxed);
-
-  std::shared_ptr<const Snapshot> loadCurrent() const {
-    struct Last {
-      uint64_t id = 0;
-      uint64_t generation = 0;
-      std::weak_ptr<const Snapshot> snapshot;
-    };
-    thread_local Last last;
-    const uint64_t g = generation.load(std::memory_order_acquire);
-    if (last.id == id && last.generation == g) {
-      if (auto snap = last.snapshot.lock()) return snap;
-    }
-    std::shared_ptr<const Snapshot> snap;
-    {
-      std::lock_guard lock(currentMu);
-      snap = current;
-    }
-    // Loaded after reading g: at least as new as generation g's snapshot.
-    last.id = id;
-    last.generation = g;
-    last.snapshot = snap;
-    return snap;
-  }
+  // The published snapshot (common/published.h: readers take no lock unless it moved).
+  Published<Snapshot> current;
 
   std::mutex publishMu;
   bool publishRunning = false;
@@ -117,8 +84,8 @@ struct ConfigCache::Impl {
   std::thread thread;
 
   int64_t publishedRevision() const {
-    std::lock_guard lock(currentMu);
-    return current ? current->revision() : -1;
+    auto snap = current.loadFresh();
+    return snap ? snap->revision() : -1;
   }
 
   // --- applying store changes (mu held) ---------------------------------------------
@@ -328,14 +295,9 @@ struct ConfigCache::Impl {
   }
 
   void publish(std::shared_ptr<const Snapshot> snap) {
-    std::shared_ptr<const Snapshot> previous;  // freed outside the critical section
-    {
-      std::lock_guard lock(currentMu);
-      previous = std::exchange(current, snap);
-      // Inside the lock: whoever sees the new snapshot under it (publishedRevision, so
-      // waitForRevision) also sees the new generation, and reads no remembered older one.
-      generation.fetch_add(1, std::memory_order_release);
-    }
+    // Freed here, outside the critical section. Whoever sees the new snapshot
+    // (publishedRevision, so waitForRevision) also sees its generation.
+    auto previous = current.publish(snap);
     const int64_t revision = snap->revision();
     {
       std::lock_guard lock(waitersMu);
@@ -400,7 +362,7 @@ asio::awaitable<Status> ConfigCache::start() {
 void ConfigCache::stop() { impl_->stop(); }
 
 std::shared_ptr<const Snapshot> ConfigCache::snapshot() const {
-  return impl_->loadCurrent();
+  return impl_->current.load();
 }
 
 int64_t ConfigCache::appliedRevision() const {
