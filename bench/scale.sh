@@ -5,7 +5,8 @@
 #   2. growth: the rest of the subscriptions, CLIENTS clients at once (bench/scale.mjs);
 #      one row per STEP subscriptions: creates/s, create latency, the gateway's CPU per
 #      create, propagation to routing (eventgateway_config_propagation_seconds), RSS;
-#   3. routing again at the full size, and the ratio;
+#   3. routing again at the full size, and the ratio; then again while a client lists
+#      the first space's subscriptions back to back (streamed lists), and the p99 ratio;
 #   4. start-up: SIGTERM, start again on the same data directory, seconds until the
 #      last route created routes; then the same from etcd, prefilled with a copy of the
 #      embedded store (ETCD=0 skips it);
@@ -156,13 +157,34 @@ log "routing with $GROW_SUBS subscriptions"
 full=$(route full)
 read -r full_rps full_p50 full_p99 <<<"$full"
 
+# The same while a client lists the first space's subscriptions over and over (streamed
+# answers of about half the table), for WARMUP + DURATION seconds and a margin.
+LIST_URL="http://127.0.0.1:$CONFIG_PORT/v1/spaces/s0/subscriptions"
+log "routing while GET $LIST_URL runs back to back"
+(
+  end=$(($(date +%s) + WARMUP + DURATION + 2))
+  while (($(date +%s) < end)); do
+    on_load curl -s -o /dev/null --max-time 60 "$LIST_URL" || true
+    echo >>"$TMP/lists.count"
+  done
+) &
+LISTER=$!
+listing=$(route listing)
+wait "$LISTER" || true
+read -r list_rps list_p50 list_p99 <<<"$listing"
+lists_done=$(wc -l <"$TMP/lists.count" 2>/dev/null || echo 0)
+
 echo
 echo "routing GET /r/0, wrk -t1 -c$CONNECTIONS ${DURATION}s"
 printf '%-22s %10s %9s %9s\n' "" "req/s" "p50 ms" "p99 ms"
 printf '%-22s %10s %9s %9s\n' "10 routes" "$small_rps" "$small_p50" "$small_p99"
 printf '%-22s %10s %9s %9s\n' "$GROW_SUBS subscriptions" "$full_rps" "$full_p50" "$full_p99"
+printf '%-22s %10s %9s %9s\n' "... while lists run" "$list_rps" "$list_p50" "$list_p99"
+echo "($lists_done lists of space s0 answered during that run)"
 route_ratio=$(awk -v a="$full_rps" -v b="$small_rps" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
 echo "ratio full/10 routes: ${route_ratio}x"
+list_ratio=$(awk -v a="$list_p99" -v b="$full_p99" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
+echo "p99 while lists run / without: ${list_ratio}x"
 
 # --- start-up --------------------------------------------------------------------------------------
 ms() { date +%s%3N; }
@@ -219,6 +241,8 @@ printf '%-32s %-32s %-14s %s\n' "RSS per 1k subscriptions" \
 printf '%-32s %-32s %-14s %s\n' "  RSS growth per 1k created" "$GROW_RSS_GROWTH_PER_1K MB" "" ""
 printf '%-32s %-32s %-14s %s\n' "routing full / 10 routes" "${route_ratio}x" ">= 0.95x" \
   "$(verdict "$route_ratio" 0.95 '>=')"
+printf '%-32s %-32s %-14s %s\n' "routing p99 while lists run" "${list_ratio}x of without" \
+  "<= 1.2x" "$(verdict "$list_ratio" 1.2 '<=')"
 secs() { [[ $1 =~ ^[0-9.]+$ ]] && echo "$1 s" || echo "$1"; }
 printf '%-32s %-32s %-14s %s\n' "start-up, embedded store" "$(secs "$embedded_startup")" "<= 2 s" \
   "$(verdict "$embedded_startup" 2 '<=')"
