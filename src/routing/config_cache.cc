@@ -60,6 +60,7 @@ struct ConfigCache::Impl {
   std::unique_ptr<RoutingTable> table;
   int64_t sentinelRevision = 0;
   std::atomic<int64_t> applied{0};
+  std::atomic<uint64_t> relists{0};
 
   // The published snapshot. Not std::atomic<shared_ptr>: libstdc++ 12's load() releases
   // its internal lock with relaxed ordering, a race under the memory model. The critical
@@ -268,6 +269,7 @@ struct ConfigCache::Impl {
   }
 
   asio::awaitable<void> relist() {
+    relists.fetch_add(1, std::memory_order_relaxed);
     {
       std::lock_guard lock(watchMu);
       watch.reset();
@@ -406,6 +408,8 @@ std::shared_ptr<const Snapshot> ConfigCache::snapshot() const {
 int64_t ConfigCache::appliedRevision() const {
   return impl_->applied.load(std::memory_order_acquire);
 }
+
+uint64_t ConfigCache::relists() const { return impl_->relists.load(std::memory_order_relaxed); }
 
 ConfigCache::SyncCheck ConfigCache::checkSyncRoute(const model::Subscription& candidate) const {
   std::lock_guard lock(impl_->mu);
