@@ -29,7 +29,7 @@ void check(bool ok) {
 
 void checkError(const eg::Error& e) {
   check(e.kind == ErrorKind::kInternal || e.kind == ErrorKind::kUnavailable ||
-        e.kind == ErrorKind::kInvalid);
+        e.kind == ErrorKind::kInvalid || e.kind == ErrorKind::kCompacted);
   check(!e.message.empty() && eg::parseJson(eg::errorBody(e.message)).ok());
 }
 
@@ -82,6 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           checkRevision(r.revision);
           for (const auto& kv : r.kvs) checkKeyValue(kv);
         });
+        checkResult(etcd::rangeHasMore(o), [](bool) {});
       });
       break;
     case 2:

@@ -40,6 +40,12 @@ struct ConfigApi::Impl {
       static const std::map<std::string, routing::SpaceCounts, std::less<>> kNone;
       const auto snapshot = cache.snapshot();
       renderResourceCounts(out, snapshot ? snapshot->counts() : kNone);
+      out.append(
+          "# HELP eventgateway_config_relists_total Times the configuration watch fell "
+          "behind the store's compaction and everything was read again.\n"
+          "# TYPE eventgateway_config_relists_total counter\n"
+          "eventgateway_config_relists_total ");
+      out.append(std::to_string(cache.relists())).append("\n");
     });
   }
 

@@ -59,6 +59,7 @@ struct ConfigCache::Impl {
   std::unique_ptr<RoutingTable> table;
   int64_t sentinelRevision = 0;
   std::atomic<int64_t> applied{0};
+  std::atomic<uint64_t> relists{0};
 
   // The published snapshot (common/published.h: readers take no lock unless it moved).
   Published<Snapshot> current;
@@ -235,6 +236,7 @@ struct ConfigCache::Impl {
   }
 
   asio::awaitable<void> relist() {
+    relists.fetch_add(1, std::memory_order_relaxed);
     {
       std::lock_guard lock(watchMu);
       watch.reset();
@@ -368,6 +370,8 @@ std::shared_ptr<const Snapshot> ConfigCache::snapshot() const {
 int64_t ConfigCache::appliedRevision() const {
   return impl_->applied.load(std::memory_order_acquire);
 }
+
+uint64_t ConfigCache::relists() const { return impl_->relists.load(std::memory_order_relaxed); }
 
 ConfigCache::SyncCheck ConfigCache::checkSyncRoute(const model::Subscription& candidate) const {
   std::lock_guard lock(impl_->mu);

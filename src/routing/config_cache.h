@@ -40,6 +40,10 @@ class ConfigCache {
   // The store revision the routing table reflects (every change up to it applied).
   int64_t appliedRevision() const;
 
+  // How often the watch fell behind the store's compaction and everything was read
+  // again since start() (the first read not counted).
+  uint64_t relists() const;
+
   struct SyncCheck {
     Status status;               // kInvalid with a message naming the conflicting path
     int64_t routesModRevision;   // modRevision of model::kRoutesSentinelKey as applied (0: absent)

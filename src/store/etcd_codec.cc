@@ -12,6 +12,8 @@ namespace {
 // gRPC status codes that mean "try again later", not "this request is wrong".
 constexpr int64_t kGrpcInvalidArgument = 3;
 constexpr int64_t kGrpcDeadlineExceeded = 4;
+// etcd answers a read at a revision it no longer keeps (or does not have yet) with it.
+constexpr int64_t kGrpcOutOfRange = 11;
 constexpr int64_t kGrpcUnavailable = 14;
 
 // At most `max` bytes of what etcd sent, for an error message: printable ASCII as it is,
@@ -149,6 +151,8 @@ Result<RangeResult> parseRangeResponse(const json::object& response, std::string
   return out;
 }
 
+Result<bool> rangeHasMore(const json::object& response) { return boolField(response, "more"); }
+
 Result<TxnResult> parseTxnResponse(const json::object& response) {
   auto revision = headerRevision(response);
   if (!revision) return std::move(revision).error();
@@ -223,6 +227,9 @@ Error errorFromResponse(unsigned httpStatus, std::string_view body) {
     return Error::unavailable(message);
   }
   if (code == kGrpcInvalidArgument) return Error::invalid(message);
+  if (code == kGrpcOutOfRange && message.find("compacted") != std::string::npos) {
+    return Error::compacted(message);
+  }
   return Error::internal(message);
 }
 

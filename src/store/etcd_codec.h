@@ -46,6 +46,8 @@ Result<KeyValue> parseKeyValue(const json::object& kv, std::string_view keyPrefi
 // The answers to a range request (its kvs with `keyPrefix` removed) and to a txn.
 Result<RangeResult> parseRangeResponse(const json::object& response, std::string_view keyPrefix);
 Result<TxnResult> parseTxnResponse(const json::object& response);
+// Whether a range request with a `limit` left keys out ("more"; false when absent).
+Result<bool> rangeHasMore(const json::object& response);
 
 // A compare that holds when the key's mod revision is `modRevision` (0: the key is absent).
 json::object compareJson(const std::string& key, int64_t modRevision);
@@ -55,7 +57,8 @@ json::object putJson(const std::string& key, const std::string& value);
 json::object deleteJson(const std::string& key);
 
 // etcd's error body ({"error","message","code"}) as an Error: gRPC Unavailable and
-// DeadlineExceeded are kUnavailable, InvalidArgument kInvalid, the rest kInternal.
+// DeadlineExceeded are kUnavailable, InvalidArgument kInvalid, OutOfRange for a
+// compacted revision kCompacted, the rest kInternal.
 Error errorFromResponse(unsigned httpStatus, std::string_view body);
 
 // One message of a watch stream.

@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
+#include <iterator>
 #include <utility>
 
 #include "net/http_stream.h"
@@ -107,6 +108,8 @@ Result<std::unique_ptr<EtcdStore>> EtcdStore::open(EtcdStoreOptions options) {
   options.reconnectMax = std::max(options.reconnectMax, options.reconnectMin);
   if (options.watchIdleTimeout.count() <= 0)
     return Error::invalid("watch idle timeout must be positive");
+  if (options.listPageKeys <= 0 || options.listPageBytes == 0)
+    return Error::invalid("list page size must be positive");
   if (options.certFile.empty() != options.keyFile.empty()) {
     return Error::invalid("an etcd client certificate needs both a certificate and a key file");
   }
@@ -321,12 +324,27 @@ asio::awaitable<Result<json::object>> EtcdStore::call(Api api, std::string body,
 }
 
 asio::awaitable<Result<RangeResult>> EtcdStore::range(std::string key, std::string rangeEnd) {
+  auto page = co_await rangePage(std::move(key), rangeEnd, 0, 0);
+  if (!page) co_return std::move(page).error();
+  co_return std::move(page->range);
+}
+
+asio::awaitable<Result<EtcdStore::Page>> EtcdStore::rangePage(std::string key,
+                                                              const std::string& rangeEnd,
+                                                              int64_t limit, int64_t revision) {
   json::object req;
   req["key"] = etcd::base64Encode(key);
   if (!rangeEnd.empty()) req["range_end"] = etcd::base64Encode(rangeEnd);
+  if (limit > 0) req["limit"] = std::to_string(limit);
+  if (revision > 0) req["revision"] = std::to_string(revision);
+  rangeRequests_.fetch_add(1, std::memory_order_relaxed);
   auto r = co_await call(kRange, jsonText(req), true);
   if (!r) co_return std::move(r).error();
-  co_return etcd::parseRangeResponse(*r, options_.keyPrefix);
+  auto range = etcd::parseRangeResponse(*r, options_.keyPrefix);
+  if (!range) co_return std::move(range).error();
+  auto more = etcd::rangeHasMore(*r);
+  if (!more) co_return std::move(more).error();
+  co_return Page{std::move(*range), *more};
 }
 
 asio::awaitable<Result<std::optional<KeyValue>>> EtcdStore::get(std::string key) {
@@ -341,8 +359,55 @@ asio::awaitable<Result<RangeResult>> EtcdStore::list(std::string prefix) {
   std::string key = etcdKey(prefix);
   // An empty key with range end "\0" is etcd's "every key".
   if (key.empty()) key.assign(1, '\0');
-  std::string end = etcd::prefixEnd(etcdKey(prefix));
-  co_return co_await range(std::move(key), std::move(end));
+  const std::string end = etcd::prefixEnd(etcdKey(prefix));
+  // A compaction between two pages takes the first page's revision away: read again at
+  // a newer one. Compactions that often are a misconfiguration; give up after a few.
+  constexpr int kAttempts = 3;
+  for (int attempt = 1;; ++attempt) {
+    auto r = co_await listOnce(key, end);
+    if (r || r.error().kind != ErrorKind::kCompacted || attempt == kAttempts) co_return r;
+    spdlog::info("etcd compacted while the configuration was read ({}); reading it again",
+                 r.error().message);
+  }
+}
+
+asio::awaitable<Result<RangeResult>> EtcdStore::listOnce(const std::string& key,
+                                                         const std::string& rangeEnd) {
+  // A value may be ~1 MiB (etcd's default request bound): the first page is small, and
+  // each next one at most 8 times the last, sized by the bytes per key seen last.
+  constexpr int64_t kFirstPageKeys = 16;
+  constexpr int64_t kGrowth = 8;
+  // JSON per key beyond its key and value, base64'd: revisions, version, field names.
+  constexpr std::size_t kKeyOverhead = 96;
+  RangeResult out;
+  std::string from = key;
+  int64_t limit = std::min(kFirstPageKeys, options_.listPageKeys);
+  for (;;) {
+    auto page = co_await rangePage(from, rangeEnd, limit, out.revision);
+    if (!page) co_return std::move(page).error();
+    // Later pages read at the first page's revision; their headers say the current one.
+    if (out.revision == 0) out.revision = page->range.revision;
+    auto& kvs = page->range.kvs;
+    if (!page->more) {
+      if (out.kvs.empty()) co_return RangeResult{std::move(kvs), out.revision};
+      out.kvs.insert(out.kvs.end(), std::make_move_iterator(kvs.begin()),
+                     std::make_move_iterator(kvs.end()));
+      co_return out;
+    }
+    if (kvs.empty()) co_return Error::internal("etcd said more keys follow but sent none");
+    std::size_t bytes = 0;
+    for (const auto& kv : kvs) {
+      bytes += (options_.keyPrefix.size() + kv.key.size() + kv.value.size()) * 4 / 3 + kKeyOverhead;
+    }
+    const auto perKey = std::max<std::size_t>(bytes / kvs.size(), 1);
+    limit = std::clamp<int64_t>(static_cast<int64_t>(options_.listPageBytes / perKey), 1,
+                                std::min(options_.listPageKeys, limit * kGrowth));
+    // The next page starts just after the last key read.
+    from = etcdKey(kvs.back().key);
+    from.push_back('\0');
+    out.kvs.insert(out.kvs.end(), std::make_move_iterator(kvs.begin()),
+                   std::make_move_iterator(kvs.end()));
+  }
 }
 
 asio::awaitable<Result<int64_t>> EtcdStore::put(std::string key, std::string value) {

@@ -43,6 +43,13 @@ struct EtcdStoreOptions {
   // A watch stream silent this long is re-established (quietly when that works): a peer
   // that vanished without closing the connection is noticed within this bound.
   std::chrono::milliseconds watchIdleTimeout{60'000};
+  // list() reads in pages, each its own range request (so each within requestTimeout
+  // and far below the HTTP client's 64 MiB response bound), all at the revision of the
+  // first page: one consistent view however many keys. A page asks for at most
+  // listPageKeys keys, and for fewer when the keys read so far say it would exceed
+  // about listPageBytes of JSON; the first asks for 16 (a value may be ~1 MiB).
+  int64_t listPageKeys = 10'000;
+  std::size_t listPageBytes = 4 << 20;
 };
 
 namespace detail {
@@ -89,6 +96,9 @@ class EtcdStore final : public Store {
   // The endpoint requests go to first: the last one that answered.
   std::string currentEndpoint() const;
 
+  // Range requests answered so far (a get is one, a list one per page); for tests.
+  uint64_t rangeRequests() const { return rangeRequests_.load(std::memory_order_relaxed); }
+
  private:
   enum Api { kRange, kPut, kDeleteRange, kTxn, kCompaction, kWatch, kApiCount };
   struct Endpoint {
@@ -123,6 +133,16 @@ class EtcdStore final : public Store {
                                                 std::chrono::milliseconds responseTimeout,
                                                 std::shared_ptr<bool> notSent);
   asio::awaitable<Result<RangeResult>> range(std::string key, std::string rangeEnd);
+  struct Page {
+    RangeResult range;
+    bool more = false;
+  };
+  // At most `limit` keys (0: all) from `key` to `rangeEnd`, at `revision` (0: the current one).
+  asio::awaitable<Result<Page>> rangePage(std::string key, const std::string& rangeEnd,
+                                          int64_t limit, int64_t revision);
+  // One list at one revision; kCompacted when that revision went while paging.
+  asio::awaitable<Result<RangeResult>> listOnce(const std::string& key,
+                                                const std::string& rangeEnd);
   std::string etcdKey(const std::string& key) const { return options_.keyPrefix + key; }
 
   asio::awaitable<void> runWatch(std::shared_ptr<detail::EtcdWatchState> state);
@@ -137,6 +157,7 @@ class EtcdStore final : public Store {
   net::HttpClient http_;
   std::atomic<size_t> preferred_{0};
   std::atomic<bool> healthy_{true};
+  std::atomic<uint64_t> rangeRequests_{0};
 
   std::mutex watchesMutex_;
   std::vector<std::weak_ptr<detail::EtcdWatchState>> watches_;

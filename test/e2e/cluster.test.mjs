@@ -151,6 +151,15 @@ async function waitUnrouted(gws, path, timeout = kPropagationTimeoutMs) {
   })));
 }
 
+// eventgateway_config_relists_total: how often the instance's watch fell behind
+// compaction and it read the whole configuration again.
+async function relists(gw) {
+  const res = await api(gw.configUrl, 'GET', '/v1/metrics');
+  const line = res.text.split('\n').find((l) => l.startsWith('eventgateway_config_relists_total '));
+  assert.ok(line, `no eventgateway_config_relists_total on ${label(gw)}`);
+  return Number(line.split(' ')[1]);
+}
+
 async function statusCode(gw) {
   return (await api(gw.configUrl, 'GET', '/v1/status')).status;
 }
@@ -364,6 +373,10 @@ test('one instance cut off from etcd: it keeps routing and answers 503, then cat
     // And it follows changes again.
     await mustCreate(subscribe(gwA, syncSubscription('fn', '/after-cut')), 'subscription /after-cut');
     await waitRoutes(all(), '/after-cut');
+    // C read everything again once; A and B, whose watches were current, did not.
+    assert.equal(await relists(gwC), 1, 'relists on C');
+    assert.equal(await relists(gwA), 0, 'relists on A');
+    assert.equal(await relists(gwB), 0, 'relists on B');
   });
 
 test('all etcd members down: routing goes on, Config API and /v1/status answer 503; on recovery instances converge',

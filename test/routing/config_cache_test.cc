@@ -282,12 +282,14 @@ TEST_F(ConfigCacheTest, CompactionRelistsAndWatchesAgain) {
   ConfigCache cache(store_, registry_);
   start(cache);
   const int listsBefore = store_.listCalls();
+  EXPECT_EQ(cache.relists(), 0u);
 
   // Changes the old watch never delivers, then the watch ends with kCompacted.
   store_.compactAndEndWatches(0);
   const int64_t missed = putSubscription(sync("s1", "missed", "/missed"));
   ASSERT_TRUE(waitFor(cache, missed));
   EXPECT_GT(store_.listCalls(), listsBefore);
+  EXPECT_EQ(cache.relists(), 1u);
   EXPECT_TRUE(cache.snapshot()->findSync("GET", "/missed", "http.request").has_value());
   EXPECT_FALSE(cache.checkSyncRoute(sync("s2", "x", "/missed")).status.ok());
 
@@ -322,6 +324,7 @@ TEST_F(ConfigCacheTest, UnavailableKeepsTheLastSnapshot) {
   EXPECT_NE(cache.snapshot()->function("s1", "f1"), nullptr);
   EXPECT_NE(cache.snapshot()->function("s1", "f2"), nullptr);
   EXPECT_EQ(before->function("s1", "f2"), nullptr);
+  EXPECT_EQ(cache.relists(), 0u);  // resumed, not read again
 }
 
 TEST_F(ConfigCacheTest, ManyQuickWritesCoalesceButEndCurrent) {

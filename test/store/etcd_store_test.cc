@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -110,6 +112,9 @@ TEST(EtcdCodecTest, ErrorsMapToKinds) {
       400, R"({"error":"etcdserver: mvcc: required revision is a future revision","code":11})");
   EXPECT_EQ(future.kind, ErrorKind::kInternal);
   EXPECT_NE(future.message.find("future revision"), std::string::npos);
+  auto compacted = etcd::errorFromResponse(
+      400, R"({"error":"etcdserver: mvcc: required revision has been compacted","code":11})");
+  EXPECT_EQ(compacted.kind, ErrorKind::kCompacted);
   EXPECT_EQ(etcd::errorFromResponse(500, "not json").kind, ErrorKind::kInternal);
 }
 
@@ -206,6 +211,9 @@ TEST(EtcdCodecTest, RangeAndTxnResponses) {
       etcd::parseRangeResponse(parseJson(R"({"header":{"revision":"3"}})")->as_object(), "/p/");
   ASSERT_TRUE(empty);
   EXPECT_TRUE(empty->kvs.empty());
+  EXPECT_FALSE(*etcd::rangeHasMore(parseJson(R"({"header":{"revision":"3"}})")->as_object()));
+  EXPECT_TRUE(*etcd::rangeHasMore(parseJson(R"({"more":true})")->as_object()));
+  EXPECT_FALSE(etcd::rangeHasMore(parseJson(R"({"more":"true"})")->as_object()));
 
   auto txn = etcd::parseTxnResponse(
       parseJson(R"({"header":{"revision":"13"},"succeeded":true})")->as_object());
@@ -370,6 +378,138 @@ TEST(EtcdStoreTest, PrefixesIsolateStores) {
   auto removed = runAwait(b->remove("z"));
   ASSERT_FALSE(removed);
   EXPECT_EQ(removed.error().kind, ErrorKind::kNotFound);
+}
+
+std::string uniquePrefix(std::string_view what) {
+  return "/" + std::string(what) + "-" + std::to_string(getpid()) + "-" +
+         std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) + "/";
+}
+
+// Puts `count` keys "<name>NNNN" = "v" in transactions of 100.
+void putMany(Store& store, const std::string& name, int count) {
+  for (int first = 0; first < count; first += 100) {
+    std::vector<Op> ops;
+    for (int i = first; i < std::min(count, first + 100); ++i) {
+      char key[16];
+      std::snprintf(key, sizeof key, "%04d", i);
+      ops.push_back(Op{Op::Type::kPut, name + key, "v"});
+    }
+    auto r = runAwait(store.txn({}, std::move(ops)));
+    if (!r) throw std::runtime_error("txn failed: " + r.error().message);
+  }
+}
+
+TEST(EtcdStoreTest, ListReadsInPagesOfAtMostThePageSize) {
+  const std::string prefix = uniquePrefix("pages");
+  auto writer = openOrDie(sharedOptions(prefix));
+  putMany(*writer, "k", 40);
+  const int64_t revision = putOrDie(*writer, "z", "last");
+
+  auto options = sharedOptions(prefix);
+  options.listPageKeys = 3;
+  auto store = openOrDie(options);
+  auto r = runAwait(store->list(""));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->revision, revision);
+  ASSERT_EQ(r->kvs.size(), 41u);
+  for (size_t i = 0; i + 1 < r->kvs.size(); ++i) EXPECT_LT(r->kvs[i].key, r->kvs[i + 1].key);
+  EXPECT_EQ(r->kvs.front().key, "k0000");
+  EXPECT_EQ(r->kvs.back().value, "last");
+  EXPECT_EQ(store->rangeRequests(), 14u);  // 13 pages of 3, then 2 keys
+
+  // A prefix's list pages within the prefix only.
+  auto some = runAwait(store->list("k003"));
+  ASSERT_TRUE(some);
+  ASSERT_EQ(some->kvs.size(), 10u);
+  EXPECT_EQ(some->kvs.front().key, "k0030");
+  EXPECT_EQ(some->kvs.back().key, "k0039");
+  EXPECT_TRUE(runAwait(store->list("nothing"))->kvs.empty());
+}
+
+TEST(EtcdStoreTest, ListPagesShrinkToTheByteBudget) {
+  const std::string prefix = uniquePrefix("bytes");
+  auto writer = openOrDie(sharedOptions(prefix));
+  putMany(*writer, "k", 40);
+  auto options = sharedOptions(prefix);
+  options.listPageBytes = 1;  // every key is over it
+  auto store = openOrDie(options);
+  auto r = runAwait(store->list(""));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->kvs.size(), 40u);
+  EXPECT_EQ(store->rangeRequests(), 25u);  // a first page of 16, then one key a page
+}
+
+// Keys move from the start of the range to its end and back, each move one transaction,
+// while lists read one key a page: a list that did not read every page at one revision
+// would see a moved key twice or not at all.
+TEST(EtcdStoreTest, AListIsOneConsistentViewWhileKeysChange) {
+  const std::string prefix = uniquePrefix("consistent");
+  auto writer = openOrDie(sharedOptions(prefix));
+  constexpr int kKeys = 30;
+  putMany(*writer, "a", kKeys);
+  std::atomic<bool> done{false};
+  std::atomic<int> moves{0};
+  std::thread mover([&] {
+    for (int round = 0; !done.load(); ++round) {
+      for (int i = 0; i < kKeys && !done.load(); ++i) {
+        char n[16];
+        std::snprintf(n, sizeof n, "%04d", i);
+        const bool forth = round % 2 == 0;
+        auto r = runAwait(writer->txn(
+            {}, {Op{Op::Type::kDelete, (forth ? "a" : "z") + std::string(n), {}},
+                 Op{Op::Type::kPut, (forth ? "z" : "a") + std::string(n), "v"}}));
+        if (!r) return;
+        moves.fetch_add(1);
+      }
+    }
+  });
+  auto options = sharedOptions(prefix);
+  options.listPageKeys = 1;
+  auto reader = openOrDie(options);
+  int lists = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while ((lists < 10 || moves.load() < 20) && std::chrono::steady_clock::now() < deadline) {
+    auto r = runAwait(reader->list(""));
+    ASSERT_TRUE(r) << r.error().message;
+    std::set<std::string> numbers;
+    for (const auto& kv : r->kvs) numbers.insert(kv.key.substr(1));
+    EXPECT_EQ(r->kvs.size(), static_cast<size_t>(kKeys)) << "at revision " << r->revision;
+    EXPECT_EQ(numbers.size(), static_cast<size_t>(kKeys)) << "at revision " << r->revision;
+    ++lists;
+  }
+  done.store(true);
+  mover.join();
+  EXPECT_GE(moves.load(), 20);
+}
+
+// A compaction between two pages takes the list's revision away: it reads again.
+TEST(EtcdStoreTest, AListCompactedUnderItReadsAgain) {
+  const std::string prefix = uniquePrefix("relist");
+  auto writer = openOrDie(sharedOptions(prefix));
+  constexpr int kKeys = 200;
+  putMany(*writer, "k", kKeys);
+  auto options = sharedOptions(prefix);
+  options.listPageKeys = 1;
+  bool readAgain = false;
+  for (int attempt = 0; attempt < 5 && !readAgain; ++attempt) {
+    auto reader = openOrDie(options);
+    // Compacts once the list is a few pages in (a list takes ~kKeys round trips).
+    std::thread compactor([&] {
+      const auto deadline = std::chrono::steady_clock::now() + 5s;
+      while (reader->rangeRequests() < 3 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::yield();
+      }
+      const int64_t revision = putOrDie(*writer, "~compact", "x");
+      auto compacted = runAwait(writer->compact(revision));
+      if (!compacted) ADD_FAILURE() << compacted.error().message;
+    });
+    auto r = runAwait(reader->list("k"));
+    compactor.join();
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->kvs.size(), static_cast<size_t>(kKeys));
+    readAgain = reader->rangeRequests() > static_cast<uint64_t>(kKeys);
+  }
+  EXPECT_TRUE(readAgain) << "no compaction landed while a list was paging";
 }
 
 TEST(EtcdStoreTest, DuplicateKeysInATxnAreInvalid) {
