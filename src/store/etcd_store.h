@@ -48,8 +48,9 @@ struct EtcdStoreOptions {
   // first page: one consistent view however many keys. A page asks for at most
   // listPageKeys keys, and for fewer when the keys read so far say it would exceed
   // about listPageBytes of JSON; the first asks for 16 (a value may be ~1 MiB).
-  int64_t listPageKeys = 10'000;
-  std::size_t listPageBytes = 4 << 20;
+  // Fewer, larger pages cost etcd less (3.4 counts the rest of the range for each).
+  int64_t listPageKeys = 25'000;
+  std::size_t listPageBytes = 8 << 20;
 };
 
 namespace detail {

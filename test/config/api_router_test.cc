@@ -212,7 +212,7 @@ bool produce(net::Reply& reply, net::BodyWriter& out) {
 }
 
 TEST_F(ApiRouterTest, ListsAreStreamedInPiecesWithTheWholeListsBytes) {
-  // Enough functions for several pieces of 64 KiB; IDs in key order.
+  // Enough functions for several pieces of 16 KiB; IDs in key order.
   json::array all;
   json::array even;
   for (int i = 0; i < 1000; ++i) {
@@ -240,9 +240,9 @@ TEST_F(ApiRouterTest, ListsAreStreamedInPiecesWithTheWholeListsBytes) {
   std::string whole;
   for (std::size_t i = 0; i < writer.pieces.size(); ++i) {
     if (i + 1 < writer.pieces.size()) {
-      // A piece is written once it reaches 64 KiB, so it is at most one function over.
-      EXPECT_GE(writer.pieces[i].size(), 64u * 1024) << i;
-      EXPECT_LT(writer.pieces[i].size(), 64u * 1024 + 512) << i;
+      // A piece is written once it reaches 16 KiB, so it is at most one function over.
+      EXPECT_GE(writer.pieces[i].size(), 16u * 1024) << i;
+      EXPECT_LT(writer.pieces[i].size(), 16u * 1024 + 512) << i;
     }
     whole += writer.pieces[i];
   }
