@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/hash.h"
+
 namespace eg::routing {
 
 // Keys of persistent maps: one string_view, or a fixed tuple of them (e.g. space and ID).
@@ -30,14 +32,8 @@ std::uint64_t hashKey(const KeyViews<N>& key) {
     // ("ab","c") and ("a","bc") apart.
     h ^= hashKey(part) + part.size() + 0x9e3779b97f4a7c15ULL + (h << 12) + (h >> 4);
   }
-  // MurmurHash3's finaliser: every bit of the result depends on every bit of h, so that
-  // each 5-bit slice of it spreads keys evenly.
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
+  // Each 5-bit slice of the result spreads keys evenly.
+  return mix64(h);
 }
 
 }  // namespace persistent_detail

@@ -76,6 +76,22 @@ auto found(const Map& map, const Key& key) -> std::remove_reference_t<decltype(*
   return v == nullptr ? nullptr : *v;
 }
 
+// A map of route lists with `r` added to the list under `key`.
+template <class Map, class Key>
+Map withIn(const Map& lists, const Key& key, const RoutedPtr& r) {
+  return lists.set(withRoute(found(lists, key).get(), r));
+}
+
+// A map of route lists with `r` taken out of the list under `key` (the list dropped
+// when nothing is left).
+template <class Map, class Key>
+Map withoutIn(const Map& lists, const Key& key, const RoutedSubscription* r) {
+  auto list = found(lists, key);
+  if (!list) return lists;
+  auto rest = withoutRoute(*list, r);
+  return rest ? lists.set(std::move(rest)) : lists.erase(key);
+}
+
 // The tree of `method` in `trees` with the slot of `path` changed by `change(old leaf)`.
 template <class Tree, class Trees, class Change>
 Trees changeSlot(const Trees& trees, std::string_view method, std::string_view path,
@@ -309,16 +325,12 @@ void RoutingTable::index(const RoutedPtr& r) {
       }
       break;
     }
-    case model::SubscriptionType::kAsync: {
-      auto list = found(state_.async, KeyViews<3>{s.method, s.path, s.eventType});
-      state_.async = state_.async.set(withRoute(list.get(), r));
+    case model::SubscriptionType::kAsync:
+      state_.async = withIn(state_.async, KeyViews<3>{s.method, s.path, s.eventType}, r);
       break;
-    }
-    case model::SubscriptionType::kInvoke: {
-      auto list = found(state_.invoke, KeyViews<3>{s.space, s.functionId, s.path});
-      state_.invoke = state_.invoke.set(withRoute(list.get(), r));
+    case model::SubscriptionType::kInvoke:
+      state_.invoke = withIn(state_.invoke, KeyViews<3>{s.space, s.functionId, s.path}, r);
       break;
-    }
   }
 }
 
@@ -348,22 +360,12 @@ void RoutingTable::unindex(const RoutedPtr& r) {
       }
       break;
     }
-    case model::SubscriptionType::kAsync: {
-      const KeyViews<3> key{s.method, s.path, s.eventType};
-      auto list = found(state_.async, key);
-      if (!list) break;
-      auto rest = withoutRoute(*list, r.get());
-      state_.async = rest ? state_.async.set(std::move(rest)) : state_.async.erase(key);
+    case model::SubscriptionType::kAsync:
+      state_.async = withoutIn(state_.async, KeyViews<3>{s.method, s.path, s.eventType}, r.get());
       break;
-    }
-    case model::SubscriptionType::kInvoke: {
-      const KeyViews<3> key{s.space, s.functionId, s.path};
-      auto list = found(state_.invoke, key);
-      if (!list) break;
-      auto rest = withoutRoute(*list, r.get());
-      state_.invoke = rest ? state_.invoke.set(std::move(rest)) : state_.invoke.erase(key);
+    case model::SubscriptionType::kInvoke:
+      state_.invoke = withoutIn(state_.invoke, KeyViews<3>{s.space, s.functionId, s.path}, r.get());
       break;
-    }
   }
 }
 
@@ -376,6 +378,7 @@ void RoutingTable::refreshSubscriptions(std::string_view space, std::string_view
   for (const RoutedSubscription* o : old) {
     const auto& s = o->subscription;
     RoutedPtr current = found(state_.subscriptions, KeyViews<2>{s.space, s.subscriptionId});
+    if (!current) continue;  // callers_ follows the map; never expected
     RoutedPtr next = withFunction(*current);
     unindex(current);
     index(next);

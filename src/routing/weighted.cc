@@ -1,5 +1,7 @@
 #include "routing/weighted.h"
 
+#include "common/hash.h"
+
 #include <random>
 
 #include "routing/snapshot.h"
@@ -69,12 +71,7 @@ std::uint64_t stableHash(std::string_view key) {
     h ^= c;
     h *= 0x100000001b3ULL;  // FNV-1a 64 prime
   }
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
+  return mix64(h);
 }
 
 std::uint64_t stickyDraw(std::string_view key, std::uint64_t total) {
