@@ -33,6 +33,9 @@ struct EffectivePolicy : DeliveryDefaults {
 };
 EffectivePolicy effectivePolicy(const Boxed<model::DeliveryPolicy>& policy,
                                 const DeliveryDefaults& defaults);
+// Not from a temporary (a converted std::optional, say): `deadLetter` would dangle.
+EffectivePolicy effectivePolicy(Boxed<model::DeliveryPolicy>&& policy,
+                                const DeliveryDefaults& defaults) = delete;
 
 // The longest wait before retry number `retry` (1 is the first): backoffDelay times
 // 2^(retry-1) (exponential), times `retry` (linear) or once (constant), at most

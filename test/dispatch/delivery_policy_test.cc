@@ -20,8 +20,8 @@ EffectivePolicy policy(model::Backoff backoff, int delayMs, int maxMs) {
 TEST(DeliveryPolicyTest, TheSubscriptionsFieldsWinAndTheDefaultsFillTheRest) {
   DeliveryDefaults defaults;
   defaults.retries = 3;
-  // An optional, as the snapshot holds it: the effective policy points into it.
-  std::optional<model::DeliveryPolicy> given{std::in_place};
+  // Boxed, as the snapshot holds it: the effective policy points into it.
+  Boxed<model::DeliveryPolicy> given{model::DeliveryPolicy{}};
   given->backoff = model::Backoff::kLinear;
   given->maxEventAge = model::Duration{"1h", milliseconds(3'600'000)};
   given->deadLetterFunctionId = "dlq";
@@ -31,7 +31,8 @@ TEST(DeliveryPolicyTest, TheSubscriptionsFieldsWinAndTheDefaultsFillTheRest) {
   EXPECT_EQ(p.backoffDelay, defaults.backoffDelay);
   EXPECT_EQ(p.maxEventAge, milliseconds(3'600'000));
   EXPECT_EQ(p.deadLetter, "dlq");
-  EXPECT_TRUE(effectivePolicy(std::nullopt, defaults).deadLetter.empty());
+  const Boxed<model::DeliveryPolicy> none;
+  EXPECT_TRUE(effectivePolicy(none, defaults).deadLetter.empty());
 }
 
 TEST(DeliveryPolicyTest, BackoffCeilingsGrowAsTheirKindSaysUpToTheMaximum) {
