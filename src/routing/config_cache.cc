@@ -64,9 +64,8 @@ struct ConfigCache::Impl {
   // The published snapshot (common/published.h: readers take no lock unless it moved).
   Published<Snapshot> current;
 
+  // Held while a snapshot is taken and published, so that publications never go back.
   std::mutex publishMu;
-  bool publishRunning = false;
-  bool publishDirty = false;
 
   std::mutex listenersMu;
   std::vector<std::function<void(const Snapshot&)>> listeners;
@@ -78,7 +77,7 @@ struct ConfigCache::Impl {
   std::unique_ptr<store::Watch> watch;
   std::atomic<bool> stopping{false};
 
-  // The cache's own thread: publishing snapshots and re-listing after compaction. Declared
+  // The cache's own thread: re-listing after compaction. Declared
   // last so that pending work is destroyed before the state it refers to.
   asio::io_context ioc;
   asio::executor_work_guard<asio::io_context::executor_type> work;
@@ -232,7 +231,9 @@ struct ConfigCache::Impl {
       }
       if (batch.revision > already) applied.store(batch.revision, std::memory_order_release);
     }
-    schedulePublish();
+    // A snapshot costs O(1), so the batch is published here, on the watch's thread: no
+    // hand-off between the change and routing.
+    publishApplied();
   }
 
   asio::awaitable<void> relist() {
@@ -247,7 +248,7 @@ struct ConfigCache::Impl {
       auto r = co_await store.list("");
       if (r) {
         loadAll(*r);
-        schedulePublish();
+        publishApplied();
         startWatch(r->revision + 1);
         co_return;
       }
@@ -261,33 +262,9 @@ struct ConfigCache::Impl {
 
   // --- snapshots -----------------------------------------------------------------------
 
-  // Coalesces: while a publish runs, changes only mark it dirty, and one more follows.
-  void schedulePublish() {
-    {
-      std::lock_guard lock(publishMu);
-      if (publishRunning) {
-        publishDirty = true;
-        return;
-      }
-      publishRunning = true;
-    }
-    asio::post(ioc, [this] { runPublishes(); });
-  }
-
-  void runPublishes() {
-    for (;;) {
-      publishApplied();
-      std::lock_guard lock(publishMu);
-      if (!publishDirty || stopping.load()) {
-        publishRunning = false;
-        return;
-      }
-      publishDirty = false;
-    }
-  }
-
   // A snapshot of the table as applied: O(1), whatever its size.
   void publishApplied() {
+    std::lock_guard order(publishMu);
     std::shared_ptr<const Snapshot> snap;
     {
       std::lock_guard lock(mu);

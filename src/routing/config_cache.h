@@ -62,7 +62,8 @@ class ConfigCache {
   boost::asio::awaitable<bool> waitForRevision(int64_t revision,
                                                std::chrono::milliseconds timeout);
 
-  // Called (on the cache's thread) after each new snapshot is published.
+  // Called after each new snapshot is published, on the thread that published it (the
+  // store watch's, or the cache's own after a re-list); must be cheap.
   void onSnapshot(std::function<void(const Snapshot&)> listener);
 
  private:
