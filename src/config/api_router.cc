@@ -167,6 +167,70 @@ MetadataFilters filtersOf(const boost::urls::url_view& url) {
   return filters;
 }
 
+// A list: read where the caller runs, streamed from there (see listReply).
+asio::awaitable<net::Reply> listOf(ConfigService& service, const Request& request,
+                                   const CollectionInfo& info, std::string space,
+                                   MetadataFilters filters) {
+  switch (info.collection) {
+    case Collection::kFunctions:
+      co_return listReply(request, info.listKey,
+                          co_await service.listFunctions(std::move(space), std::move(filters)));
+    case Collection::kEventTypes:
+      co_return listReply(request, info.listKey,
+                          co_await service.listEventTypes(std::move(space), std::move(filters)));
+    case Collection::kSubscriptions:
+      co_return listReply(request, info.listKey, co_await service.listSubscriptions(
+                                                     std::move(space), std::move(filters)));
+    case Collection::kCors:
+      co_return listReply(request, info.listKey,
+                          co_await service.listCors(std::move(space), std::move(filters)));
+  }
+  co_return errorResponse(request, 500, "Unknown collection.");
+}
+
+// Creates, reads, updates or deletes one resource (`operation`: create, get, update,
+// delete). Runs near the store (ConfigService::nearStore): a write makes several store
+// calls in a row.
+asio::awaitable<net::Reply> oneOf(ConfigService& service, const Request& request,
+                                  Collection collection, std::string operation, std::string space,
+                                  std::string id, boost::json::value body) {
+  // The four collections answer alike; only the service's methods differ.
+  const auto answer = [&](auto create, auto get, auto update, auto remove)
+      -> asio::awaitable<net::Reply> {
+    if (operation == "create") {
+      co_return resultResponse(request, http::status::created,
+                               co_await (service.*create)(std::move(space), std::move(body)));
+    }
+    if (operation == "get") {
+      co_return resultResponse(request, http::status::ok,
+                               co_await (service.*get)(std::move(space), std::move(id)));
+    }
+    if (operation == "update") {
+      co_return resultResponse(
+          request, http::status::ok,
+          co_await (service.*update)(std::move(space), std::move(id), std::move(body)));
+    }
+    co_return deleteResponse(request, co_await (service.*remove)(std::move(space), std::move(id)));
+  };
+  switch (collection) {
+    case Collection::kFunctions:
+      co_return co_await answer(&ConfigService::createFunction, &ConfigService::getFunction,
+                                &ConfigService::updateFunction, &ConfigService::deleteFunction);
+    case Collection::kEventTypes:
+      co_return co_await answer(&ConfigService::createEventType, &ConfigService::getEventType,
+                                &ConfigService::updateEventType, &ConfigService::deleteEventType);
+    case Collection::kSubscriptions:
+      co_return co_await answer(&ConfigService::createSubscription,
+                                &ConfigService::getSubscription,
+                                &ConfigService::updateSubscription,
+                                &ConfigService::deleteSubscription);
+    case Collection::kCors:
+      co_return co_await answer(&ConfigService::createCors, &ConfigService::getCors,
+                                &ConfigService::updateCors, &ConfigService::deleteCors);
+  }
+  co_return errorResponse(request, 500, "Unknown collection.");
+}
+
 }  // namespace
 
 unsigned httpStatus(ErrorKind kind) {
@@ -299,81 +363,14 @@ asio::awaitable<net::Reply> ApiRouter::handle(Request& request) {
     body = std::move(*json);
   }
 
+  // Not one conditional expression: g++ 12 destroys a temporary of a co_await inside one
+  // twice.
   net::Reply res;
-  const std::string_view operation(op);
-  switch (info->collection) {
-    case Collection::kFunctions:
-      if (operation == "list") {
-        auto r = co_await service_.listFunctions(space, filtersOf(url));
-        res = listReply(request, info->listKey, std::move(r));
-      } else if (operation == "create") {
-        auto r = co_await service_.createFunction(space, std::move(body));
-        res = resultResponse(request, http::status::created, r);
-      } else if (operation == "get") {
-        auto r = co_await service_.getFunction(space, id);
-        res = resultResponse(request, http::status::ok, r);
-      } else if (operation == "update") {
-        auto r = co_await service_.updateFunction(space, id, std::move(body));
-        res = resultResponse(request, http::status::ok, r);
-      } else {
-        auto r = co_await service_.deleteFunction(space, id);
-        res = deleteResponse(request, r);
-      }
-      break;
-    case Collection::kEventTypes:
-      if (operation == "list") {
-        auto r = co_await service_.listEventTypes(space, filtersOf(url));
-        res = listReply(request, info->listKey, std::move(r));
-      } else if (operation == "create") {
-        auto r = co_await service_.createEventType(space, std::move(body));
-        res = resultResponse(request, http::status::created, r);
-      } else if (operation == "get") {
-        auto r = co_await service_.getEventType(space, id);
-        res = resultResponse(request, http::status::ok, r);
-      } else if (operation == "update") {
-        auto r = co_await service_.updateEventType(space, id, std::move(body));
-        res = resultResponse(request, http::status::ok, r);
-      } else {
-        auto r = co_await service_.deleteEventType(space, id);
-        res = deleteResponse(request, r);
-      }
-      break;
-    case Collection::kSubscriptions:
-      if (operation == "list") {
-        auto r = co_await service_.listSubscriptions(space, filtersOf(url));
-        res = listReply(request, info->listKey, std::move(r));
-      } else if (operation == "create") {
-        auto r = co_await service_.createSubscription(space, std::move(body));
-        res = resultResponse(request, http::status::created, r);
-      } else if (operation == "get") {
-        auto r = co_await service_.getSubscription(space, id);
-        res = resultResponse(request, http::status::ok, r);
-      } else if (operation == "update") {
-        auto r = co_await service_.updateSubscription(space, id, std::move(body));
-        res = resultResponse(request, http::status::ok, r);
-      } else {
-        auto r = co_await service_.deleteSubscription(space, id);
-        res = deleteResponse(request, r);
-      }
-      break;
-    case Collection::kCors:
-      if (operation == "list") {
-        auto r = co_await service_.listCors(space, filtersOf(url));
-        res = listReply(request, info->listKey, std::move(r));
-      } else if (operation == "create") {
-        auto r = co_await service_.createCors(space, std::move(body));
-        res = resultResponse(request, http::status::created, r);
-      } else if (operation == "get") {
-        auto r = co_await service_.getCors(space, id);
-        res = resultResponse(request, http::status::ok, r);
-      } else if (operation == "update") {
-        auto r = co_await service_.updateCors(space, id, std::move(body));
-        res = resultResponse(request, http::status::ok, r);
-      } else {
-        auto r = co_await service_.deleteCors(space, id);
-        res = deleteResponse(request, r);
-      }
-      break;
+  if (std::string_view(op) == "list") {
+    res = co_await listOf(service_, request, *info, space, filtersOf(url));
+  } else {
+    auto one = oneOf(service_, request, info->collection, op, space, id, std::move(body));
+    res = co_await service_.nearStore(std::move(one));
   }
 
   requests_.with({space, info->resource, op}).inc();

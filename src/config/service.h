@@ -9,6 +9,8 @@
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 #include "common/result.h"
@@ -84,6 +86,17 @@ class ConfigService {
  public:
   ConfigService(store::Store& store, SyncRouteIndex& routes,
                 const providers::ProviderRegistry& providers);
+
+  // Runs `work` on the store's home executor when it has one (store::Store::home), so
+  // that each of its store calls completes without a thread hand-off; otherwise here.
+  // A write makes several calls in a row (reads, then its transaction).
+  template <class T>
+  asio::awaitable<T> nearStore(asio::awaitable<T> work) {
+    if (auto home = store_.home()) {
+      co_return co_await asio::co_spawn(*home, std::move(work), asio::use_awaitable);
+    }
+    co_return co_await std::move(work);
+  }
 
   asio::awaitable<Result<model::Function>> createFunction(std::string space, boost::json::value body);
   asio::awaitable<Result<model::Function>> updateFunction(std::string space, std::string id,
@@ -165,6 +178,12 @@ class ConfigService {
   // writes go one at a time, so none loses a compare; against etcd they run side by
   // side (nullopt) and retry what they lose until kWriteDeadline.
   asio::awaitable<std::optional<WriteQueue::Turn>> writeTurn();
+  // Applies a write's transaction, lets the next write in (releases `turn`), then waits
+  // until it is durable: writes that wait together share one sync (store::Store::durable).
+  // Only on success is the turn released; a lost compare keeps it for the retry.
+  asio::awaitable<Result<store::TxnResult>> commit(std::optional<WriteQueue::Turn>& turn,
+                                                   std::vector<store::Compare> compares,
+                                                   std::vector<store::Op> ops);
 
   store::Store& store_;
   SyncRouteIndex& routes_;

@@ -10,6 +10,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "store/group_sync.h"
 #include "store/store.h"
 
 struct sqlite3;
@@ -30,8 +31,10 @@ namespace detail {
 struct EmbeddedWatcher;
 }
 
-// The Store on a local SQLite database (<dataDir>/store.db, WAL, synchronous=FULL): an
-// acknowledged write survives a crash of the process. All database work and every watch
+// The Store on a local SQLite database (<dataDir>/store.db, WAL): an acknowledged write
+// survives a crash of the process and a power loss. Commits append to the WAL without a
+// sync of their own; GroupSync syncs it once for every write waiting by then, and each
+// write completes (txn, put, ...) or durable() answers once its sync is done. All database work and every watch
 // handler run on one thread owned by the store, so callers never block on fsync.
 // One process owns a data directory at a time: a second open fails while the first is
 // open. The destructor completes queued operations, then joins the thread; it must not
@@ -54,12 +57,16 @@ class EmbeddedStore final : public Store {
   // kInvalid when two ops name the same key (as etcd).
   asio::awaitable<Result<TxnResult>> txn(std::vector<Compare> compares,
                                          std::vector<Op> ops) override;
+  asio::awaitable<Result<TxnResult>> txnApplied(std::vector<Compare> compares,
+                                                std::vector<Op> ops) override;
+  asio::awaitable<Status> durable(int64_t revision) override;
   // fromRevision <= 0: only changes after the current revision.
   std::unique_ptr<Watch> watch(std::string prefix, int64_t fromRevision,
                                WatchHandler handler) override;
   bool healthy() const override { return true; }
   std::string name() const override { return "embedded"; }
   bool soleWriter() const override { return true; }
+  std::optional<asio::any_io_executor> home() override { return ioc_.get_executor(); }
 
   // Drops the change history before `revision` (as etcd's compact): a watch from a
   // revision below it gets kCompacted. kInvalid when `revision` is in the future.
@@ -75,6 +82,8 @@ class EmbeddedStore final : public Store {
 
   template <class T, class Fn>
   asio::awaitable<T> onStoreThread(Fn fn);
+  // `applied`'s revision, once it is durable.
+  asio::awaitable<Result<int64_t>> whenDurable(asio::awaitable<Result<int64_t>> applied);
 
   // Store thread only.
   Status loadState();
@@ -91,6 +100,7 @@ class EmbeddedStore final : public Store {
   int64_t compacted_ = 0;  // log entries at or below this revision are gone
   std::atomic<int64_t> revision_{0};
   std::vector<std::shared_ptr<detail::EmbeddedWatcher>> watchers_;
+  std::unique_ptr<GroupSync> sync_;
 
   asio::io_context ioc_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;

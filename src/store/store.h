@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include "common/result.h"
@@ -97,6 +98,18 @@ class Store {
   // change nothing (succeeded = false). One revision for the whole transaction.
   virtual asio::awaitable<Result<TxnResult>> txn(std::vector<Compare> compares,
                                                  std::vector<Op> ops) = 0;
+  // As txn, but may complete once the transaction is applied (later reads, writes and
+  // watches see it) and before it is durable: durable(revision) tells when it survives
+  // a power loss. A writer that holds others back until its write is applied lets them
+  // in, then waits for durable, so that writes waiting together share one sync.
+  virtual asio::awaitable<Result<TxnResult>> txnApplied(std::vector<Compare> compares,
+                                                        std::vector<Op> ops) {
+    return txn(std::move(compares), std::move(ops));
+  }
+  // Completes once every write up to `revision` is durable; kUnavailable when the
+  // backend could not make it so. Where writes are durable when they complete (etcd),
+  // at once.
+  virtual asio::awaitable<Status> durable(int64_t revision);
 
   // Streams every change under `prefix` with revision >= fromRevision, in order, then
   // live changes. The handler is called serially (never concurrently) on a thread the
@@ -113,6 +126,10 @@ class Store {
   // Whether this process is the storage's only writer (the embedded store): then its
   // writes, made one at a time, never lose a compare.
   virtual bool soleWriter() const = 0;
+  // The executor of the thread this store's calls complete on, when it has one (the
+  // embedded store's own thread). A coroutine that makes several calls in a row may run
+  // there: each call then completes without a thread hand-off. It must not block.
+  virtual std::optional<asio::any_io_executor> home() { return std::nullopt; }
 };
 
 }  // namespace eg::store
