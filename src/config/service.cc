@@ -188,6 +188,16 @@ asio::awaitable<std::optional<WriteQueue::Turn>> ConfigService::writeTurn() {
   co_return co_await writes_.turn();
 }
 
+asio::awaitable<Result<store::TxnResult>> ConfigService::commit(
+    std::optional<WriteQueue::Turn>& turn, std::vector<store::Compare> compares,
+    std::vector<store::Op> ops) {
+  auto r = co_await store_.txnApplied(std::move(compares), std::move(ops));
+  if (!r || !r->succeeded) co_return r;
+  turn.reset();
+  if (auto s = co_await store_.durable(r->revision); !s) co_return std::move(s).error();
+  co_return r;
+}
+
 asio::awaitable<Result<std::optional<store::KeyValue>>> ConfigService::read(std::string k) {
   auto r = co_await store_.get(std::move(k));
   if (!r) co_return storeError(r.error());
@@ -269,13 +279,13 @@ asio::awaitable<Result<model::Function>> ConfigService::createFunction(std::stri
     spdlog::info("config: function created (space={}, functionId={}, type={})", space,
                  fn->functionId, fn->type);
   };
-  const auto turn = co_await writeTurn();
+  auto turn = co_await writeTurn();
   if (!isWeighted(*fn)) {
-    auto r = co_await store_.create(k, model::encodeStored(*fn));
-    if (!r) {
-      if (r.error().kind == ErrorKind::kAlreadyExists) co_return exists();
-      co_return storeError(r.error());
-    }
+    std::vector<store::Compare> compares{{k, 0}};
+    std::vector<store::Op> ops{putOp(k, model::encodeStored(*fn))};
+    auto r = co_await commit(turn, std::move(compares), std::move(ops));
+    if (!r) co_return storeError(r.error());
+    if (!r->succeeded) co_return exists();
     created();
     co_return fn;
   }
@@ -287,7 +297,7 @@ asio::awaitable<Result<model::Function>> ConfigService::createFunction(std::stri
     std::vector<store::Compare> compares{{k, 0}};
     std::vector<store::Op> ops{putOp(k, model::encodeStored(*fn))};
     if (auto pinned = co_await pinTargets(*fn, compares); !pinned) co_return pinned.error();
-    auto r = co_await store_.txn(std::move(compares), std::move(ops));
+    auto r = co_await commit(turn, std::move(compares), std::move(ops));
     if (!r) co_return storeError(r.error());
     if (r->succeeded) {
       created();
@@ -303,7 +313,7 @@ asio::awaitable<Result<model::Function>> ConfigService::updateFunction(std::stri
   auto fn = model::functionUpdateFromRequest(space, id, body);
   if (!fn) co_return std::move(fn).error();
   const auto k = key(ResourceKind::kFunction, space, id);
-  const auto turn = co_await writeTurn();
+  auto turn = co_await writeTurn();
   for (RetryUntilDeadline retry(kWriteDeadline); co_await retry.next();) {
     auto current = co_await read(k);
     if (!current) co_return std::move(current).error();
@@ -318,7 +328,7 @@ asio::awaitable<Result<model::Function>> ConfigService::updateFunction(std::stri
       if (!untargeted) co_return untargeted.error();
       if (auto pinned = co_await pinTargets(*fn, compares); !pinned) co_return pinned.error();
     }
-    auto r = co_await store_.txn(std::move(compares), std::move(ops));
+    auto r = co_await commit(turn, std::move(compares), std::move(ops));
     if (!r) co_return storeError(r.error());
     if (r->succeeded) {
       spdlog::info("config: function updated (space={}, functionId={}, type={})", space, id, fn->type);
@@ -336,7 +346,7 @@ template <class T, class Check>
 asio::awaitable<Status> ConfigService::deleteResource(std::string space, std::string id,
                                                       Check check) {
   const auto k = key(Resource<T>::kKind, space, id);
-  const auto turn = co_await writeTurn();
+  auto turn = co_await writeTurn();
   for (RetryUntilDeadline retry(kWriteDeadline); co_await retry.next();) {
     auto current = co_await read(k);
     if (!current) co_return std::move(current).error();
@@ -344,7 +354,7 @@ asio::awaitable<Status> ConfigService::deleteResource(std::string space, std::st
     std::vector<store::Compare> compares{{k, (*current)->modRevision}};
     std::vector<store::Op> ops{deleteOp(k)};
     if (auto allowed = co_await check(**current, compares, ops); !allowed) co_return allowed;
-    auto r = co_await store_.txn(std::move(compares), std::move(ops));
+    auto r = co_await commit(turn, std::move(compares), std::move(ops));
     if (!r) co_return storeError(r.error());
     if (r->succeeded) {
       spdlog::info("config: {} deleted (space={}, {}={})", Resource<T>::kLogName, space,
@@ -487,7 +497,7 @@ asio::awaitable<Result<model::EventType>> ConfigService::createEventType(std::st
   const auto exists = [&] {
     return Error::alreadyExists("Event Type " + q(et->name) + " already exists.");
   };
-  const auto turn = co_await writeTurn();
+  auto turn = co_await writeTurn();
   for (RetryUntilDeadline retry(kWriteDeadline); co_await retry.next();) {
     std::vector<store::Compare> compares{{k, 0}};
     std::vector<store::Op> ops{putOp(k, model::encodeStored(*et))};
@@ -496,7 +506,7 @@ asio::awaitable<Result<model::EventType>> ConfigService::createEventType(std::st
                                          authorizerNotFound(*et->authorizerId), compares);
       if (!pinned) co_return std::move(pinned).error();
     }
-    auto r = co_await store_.txn(std::move(compares), std::move(ops));
+    auto r = co_await commit(turn, std::move(compares), std::move(ops));
     if (!r) co_return storeError(r.error());
     if (r->succeeded) {
       spdlog::info("config: event type created (space={}, name={})", space, et->name);
@@ -515,7 +525,7 @@ asio::awaitable<Result<model::EventType>> ConfigService::updateEventType(std::st
   auto et = model::eventTypeUpdateFromRequest(space, name, body);
   if (!et) co_return std::move(et).error();
   const auto k = key(ResourceKind::kEventType, space, name);
-  const auto turn = co_await writeTurn();
+  auto turn = co_await writeTurn();
   for (RetryUntilDeadline retry(kWriteDeadline); co_await retry.next();) {
     auto current = co_await read(k);
     if (!current) co_return std::move(current).error();
@@ -527,7 +537,7 @@ asio::awaitable<Result<model::EventType>> ConfigService::updateEventType(std::st
                                          authorizerNotFound(*et->authorizerId), compares);
       if (!pinned) co_return std::move(pinned).error();
     }
-    auto r = co_await store_.txn(std::move(compares), std::move(ops));
+    auto r = co_await commit(turn, std::move(compares), std::move(ops));
     if (!r) co_return storeError(r.error());
     if (r->succeeded) {
       spdlog::info("config: event type updated (space={}, name={})", space, name);
@@ -574,7 +584,7 @@ asio::awaitable<Result<model::Subscription>> ConfigService::createSubscription(
   const bool sync = sub.type == model::SubscriptionType::kSync;
   const std::string sentinel(model::kRoutesSentinelKey);
 
-  const auto turn = co_await writeTurn();
+  auto turn = co_await writeTurn();
   for (RetryUntilDeadline retry(kWriteDeadline); co_await retry.next();) {
     auto existing = co_await read(k);
     if (!existing) co_return std::move(existing).error();
@@ -629,7 +639,7 @@ asio::awaitable<Result<model::Subscription>> ConfigService::createSubscription(
       ops.push_back(putOp(sentinel, sub.subscriptionId));
     }
 
-    auto r = co_await store_.txn(std::move(compares), std::move(ops));
+    auto r = co_await commit(turn, std::move(compares), std::move(ops));
     if (!r) co_return storeError(r.error());
     if (r->succeeded) {
       spdlog::info(
@@ -654,7 +664,7 @@ asio::awaitable<Result<model::Subscription>> ConfigService::createSubscription(
 asio::awaitable<Result<model::Subscription>> ConfigService::updateSubscription(
     std::string space, std::string id, boost::json::value body) {
   const auto k = key(ResourceKind::kSubscription, space, id);
-  const auto turn = co_await writeTurn();
+  auto turn = co_await writeTurn();
   for (RetryUntilDeadline retry(kWriteDeadline); co_await retry.next();) {
     auto current = co_await read(k);
     if (!current) co_return std::move(current).error();
@@ -671,7 +681,7 @@ asio::awaitable<Result<model::Subscription>> ConfigService::updateSubscription(
                                          deadLetterNotFound(deadLetter), compares);
       if (!pinned) co_return std::move(pinned).error();
     }
-    auto r = co_await store_.txn(std::move(compares), std::move(ops));
+    auto r = co_await commit(turn, std::move(compares), std::move(ops));
     if (!r) co_return storeError(r.error());
     if (r->succeeded) {
       spdlog::info("config: subscription updated (space={}, subscriptionId={})", space, id);
@@ -712,7 +722,7 @@ asio::awaitable<Result<model::Cors>> ConfigService::createCors(std::string space
   if (auto s = checkSpace(space); !s) co_return std::move(s).error();
   auto c = model::corsFromRequest(space, body);
   if (!c) co_return std::move(c).error();
-  const auto turn = co_await writeTurn();
+  auto turn = co_await writeTurn();
   auto r = co_await store_.create(key(ResourceKind::kCors, space, c->corsId), model::encodeStored(*c));
   if (!r) {
     if (r.error().kind == ErrorKind::kAlreadyExists) {
@@ -727,7 +737,7 @@ asio::awaitable<Result<model::Cors>> ConfigService::createCors(std::string space
 asio::awaitable<Result<model::Cors>> ConfigService::updateCors(std::string space, std::string id,
                                                                boost::json::value body) {
   const auto k = key(ResourceKind::kCors, space, id);
-  const auto turn = co_await writeTurn();
+  auto turn = co_await writeTurn();
   for (RetryUntilDeadline retry(kWriteDeadline); co_await retry.next();) {
     auto current = co_await read(k);
     if (!current) co_return std::move(current).error();
@@ -747,7 +757,7 @@ asio::awaitable<Result<model::Cors>> ConfigService::updateCors(std::string space
 }
 
 asio::awaitable<Status> ConfigService::deleteCors(std::string space, std::string id) {
-  const auto turn = co_await writeTurn();
+  auto turn = co_await writeTurn();
   auto r = co_await store_.remove(key(ResourceKind::kCors, space, id));
   if (!r) {
     if (r.error().kind == ErrorKind::kNotFound) co_return corsNotFound(id);

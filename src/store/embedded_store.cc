@@ -216,7 +216,9 @@ Result<std::unique_ptr<EmbeddedStore>> EmbeddedStore::open(const std::string& da
   };
   // Exclusive locking: the store keeps the revision and the watchers in memory, so a
   // second writer would break both. It also keeps the WAL index out of shared memory.
-  for (const char* pragma : {"PRAGMA locking_mode=EXCLUSIVE", "PRAGMA synchronous=FULL",
+  // synchronous=NORMAL: a commit appends to the WAL without syncing it (checkpoints still
+  // sync); GroupSync makes commits durable in groups before they are acknowledged.
+  for (const char* pragma : {"PRAGMA locking_mode=EXCLUSIVE", "PRAGMA synchronous=NORMAL",
                              "PRAGMA foreign_keys=OFF"}) {
     if (auto s = exec(db, pragma); !s) return fail(std::move(s).error());
   }
@@ -254,6 +256,13 @@ Result<std::unique_ptr<EmbeddedStore>> EmbeddedStore::open(const std::string& da
     error.message = path + ": " + error.message;
     return error;
   }
+  auto sync = GroupSync::forFile(path + "-wal", store->revision_);
+  if (!sync) {
+    Error error = std::move(sync).error();
+    error.message = path + ": " + error.message;
+    return error;
+  }
+  store->sync_ = std::move(*sync);
   return store;
 }
 
@@ -263,10 +272,11 @@ EmbeddedStore::EmbeddedStore(sqlite3* db, EmbeddedStoreOptions options)
 }
 
 EmbeddedStore::~EmbeddedStore() {
-  // Queued operations still run (their callers are waiting for them); then the thread
-  // has nothing left and returns.
+  // Queued operations still run (their callers are waiting for them, some for a sync);
+  // then the thread has nothing left and returns.
   work_.reset();
   if (thread_.joinable()) thread_.join();
+  sync_.reset();
   for (auto& watcher : watchers_) watcher->ended = true;
   watchers_.clear();
   for (auto& [sql, s] : statements_) sqlite3_finalize(s);
@@ -374,31 +384,43 @@ asio::awaitable<Result<RangeResult>> EmbeddedStore::list(std::string prefix) {
   });
 }
 
+asio::awaitable<Result<int64_t>> EmbeddedStore::whenDurable(
+    asio::awaitable<Result<int64_t>> applied) {
+  auto revision = co_await std::move(applied);
+  if (!revision) co_return revision;
+  if (auto s = co_await sync_->durable(*revision); !s) co_return std::move(s).error();
+  co_return revision;
+}
+
+asio::awaitable<Status> EmbeddedStore::durable(int64_t revision) {
+  return sync_->durable(revision);
+}
+
 asio::awaitable<Result<int64_t>> EmbeddedStore::put(std::string key, std::string value) {
   using R = Result<int64_t>;
-  return onStoreThread<R>(
+  return whenDurable(onStoreThread<R>(
       [this, key = std::move(key), value = std::move(value)]() mutable -> R {
         auto applied = apply({}, {Op{Op::Type::kPut, std::move(key), std::move(value)}});
         if (!applied) return std::move(applied).error();
         return applied->revision;
-      });
+      }));
 }
 
 asio::awaitable<Result<int64_t>> EmbeddedStore::create(std::string key, std::string value) {
   using R = Result<int64_t>;
-  return onStoreThread<R>(
+  return whenDurable(onStoreThread<R>(
       [this, key = std::move(key), value = std::move(value)]() mutable -> R {
         auto applied = apply({Compare{key, 0}}, {Op{Op::Type::kPut, key, std::move(value)}});
         if (!applied) return std::move(applied).error();
         if (!applied->succeeded) return Error::alreadyExists("key exists: " + key);
         return applied->revision;
-      });
+      }));
 }
 
 asio::awaitable<Result<int64_t>> EmbeddedStore::compareAndSwap(std::string key, std::string value,
                                                                int64_t expectedModRevision) {
   using R = Result<int64_t>;
-  return onStoreThread<R>([this, key = std::move(key), value = std::move(value),
+  return whenDurable(onStoreThread<R>([this, key = std::move(key), value = std::move(value),
                                        expectedModRevision]() mutable -> R {
     auto applied = apply({Compare{key, expectedModRevision}},
                          {Op{Op::Type::kPut, key, std::move(value)}});
@@ -408,21 +430,21 @@ asio::awaitable<Result<int64_t>> EmbeddedStore::compareAndSwap(std::string key, 
                              std::to_string(expectedModRevision));
     }
     return applied->revision;
-  });
+  }));
 }
 
 asio::awaitable<Result<int64_t>> EmbeddedStore::remove(std::string key) {
   using R = Result<int64_t>;
-  return onStoreThread<R>([this, key = std::move(key)]() -> R {
+  return whenDurable(onStoreThread<R>([this, key = std::move(key)]() -> R {
     auto applied = apply({}, {Op{Op::Type::kDelete, key, {}}});
     if (!applied) return std::move(applied).error();
     if (applied->changes == 0) return Error::notFound("key not found: " + key);
     return applied->revision;
-  });
+  }));
 }
 
-asio::awaitable<Result<TxnResult>> EmbeddedStore::txn(std::vector<Compare> compares,
-                                                       std::vector<Op> ops) {
+asio::awaitable<Result<TxnResult>> EmbeddedStore::txnApplied(std::vector<Compare> compares,
+                                                              std::vector<Op> ops) {
   using R = Result<TxnResult>;
   return onStoreThread<R>(
       [this, compares = std::move(compares), ops = std::move(ops)]() -> R {
@@ -430,6 +452,14 @@ asio::awaitable<Result<TxnResult>> EmbeddedStore::txn(std::vector<Compare> compa
         if (!applied) return std::move(applied).error();
         return TxnResult{applied->succeeded, applied->revision};
       });
+}
+
+asio::awaitable<Result<TxnResult>> EmbeddedStore::txn(std::vector<Compare> compares,
+                                                       std::vector<Op> ops) {
+  auto r = co_await txnApplied(std::move(compares), std::move(ops));
+  if (!r || !r->succeeded) co_return r;
+  if (auto s = co_await sync_->durable(r->revision); !s) co_return std::move(s).error();
+  co_return r;
 }
 
 asio::awaitable<Status> EmbeddedStore::compact(int64_t revision) {

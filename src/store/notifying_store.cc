@@ -46,6 +46,17 @@ asio::awaitable<Result<TxnResult>> NotifyingStore::txn(std::vector<Compare> comp
   co_return r;
 }
 
+asio::awaitable<Result<TxnResult>> NotifyingStore::txnApplied(std::vector<Compare> compares,
+                                                              std::vector<Op> ops) {
+  auto r = co_await inner_.txnApplied(std::move(compares), std::move(ops));
+  if (r && r->succeeded) onCommit_(r->revision);
+  co_return r;
+}
+
+asio::awaitable<Status> NotifyingStore::durable(int64_t revision) {
+  co_return co_await inner_.durable(revision);
+}
+
 std::unique_ptr<Watch> NotifyingStore::watch(std::string prefix, int64_t fromRevision,
                                              WatchHandler handler) {
   return inner_.watch(std::move(prefix), fromRevision, std::move(handler));
