@@ -9,6 +9,9 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev libspdlog-dev libfmt-dev libgtest-dev libmimalloc-dev
   nodejs npm etcd-server nats-server libnats-dev curl
+  # The .deb (scripts/package.sh): CPack computes its Depends with dpkg-dev's
+  # dpkg-shlibdeps, and needs file to find the binaries.
+  dpkg-dev file
 )
 if [ "${EG_BENCH:-0}" = 1 ]; then packages+=(nginx-light wrk); fi
 # The sanitizer builds and the fuzz targets (scripts/test.sh without --quick,
