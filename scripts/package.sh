@@ -18,7 +18,8 @@ case "$(cache CMAKE_BUILD_TYPE)" in
   Release | RelWithDebInfo | MinSizeRel) ;;
   *) echo "package.sh: $build is a $(cache CMAKE_BUILD_TYPE) build, not a release build" >&2; exit 1 ;;
 esac
-if [ -n "$(cache EG_SANITIZE)" ] || [ "$(cache EG_FUZZ)" = ON ]; then
+sanitize=$(cache EG_SANITIZE)
+if [ -n "$sanitize" ] && [ "$sanitize" != OFF ] || [ "$(cache EG_FUZZ)" = ON ]; then
   echo "package.sh: $build is a sanitizer or fuzzing build" >&2
   exit 1
 fi
