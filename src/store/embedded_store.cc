@@ -1,5 +1,11 @@
 #include "store/embedded_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <exception>
 #include <filesystem>
@@ -15,6 +21,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
+
+#include "store/call_on.h"
+#include "store/embedded_reader.h"
+#include "store/sqlite_util.h"
 
 namespace eg::store {
 
@@ -60,6 +70,7 @@ struct EmbeddedWatcher {
 
 namespace {
 
+using namespace sqlite;
 using detail::EmbeddedWatcher;
 
 constexpr int kTypePut = 0;
@@ -89,73 +100,22 @@ class EmbeddedWatch final : public Watch {
   std::shared_ptr<EmbeddedWatcher> watcher_;
 };
 
-// Resets a statement and clears its bindings when the scope ends, so that every return
-// path leaves the cached statement ready for reuse.
-class StatementScope {
- public:
-  explicit StatementScope(sqlite3_stmt* s) : s_(s) {}
-  ~StatementScope() {
-    if (s_ != nullptr) {
-      sqlite3_reset(s_);
-      sqlite3_clear_bindings(s_);
+// An exclusive lock on <dataDir>/store.lock, tried until `timeout`; the descriptor holds it.
+Result<int> lockDirectory(const std::string& dataDir, std::chrono::milliseconds timeout) {
+  const std::string path = (std::filesystem::path(dataDir) / "store.lock").string();
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Error::internal("cannot open " + path + ": " + std::strerror(errno));
+  const auto giveUp = std::chrono::steady_clock::now() + timeout;
+  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK || std::chrono::steady_clock::now() >= giveUp) {
+      const int error = errno;
+      ::close(fd);
+      return Error::internal(path + ": the store is locked by another process (" +
+                             std::strerror(error) + ")");
     }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  StatementScope(const StatementScope&) = delete;
-  StatementScope& operator=(const StatementScope&) = delete;
-
- private:
-  sqlite3_stmt* s_;
-};
-
-void bindText(sqlite3_stmt* s, int index, const std::string& text) {
-  sqlite3_bind_text(s, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-}
-
-void bindBlob(sqlite3_stmt* s, int index, const std::string& bytes) {
-  // A zero-length blob bound from a null pointer would become NULL; "" never is null.
-  sqlite3_bind_blob(s, index, bytes.empty() ? "" : bytes.data(), static_cast<int>(bytes.size()),
-                    SQLITE_TRANSIENT);
-}
-
-std::string columnText(sqlite3_stmt* s, int column) {
-  const auto* data = sqlite3_column_text(s, column);
-  int size = sqlite3_column_bytes(s, column);
-  return data == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(data), size);
-}
-
-std::string columnBlob(sqlite3_stmt* s, int column) {
-  const void* data = sqlite3_column_blob(s, column);
-  int size = sqlite3_column_bytes(s, column);
-  return data == nullptr ? std::string() : std::string(static_cast<const char*>(data), size);
-}
-
-// The smallest key greater than every key starting with `prefix`; empty when there is
-// none (the prefix is empty or all 0xff).
-std::string prefixEnd(std::string prefix) {
-  while (!prefix.empty()) {
-    auto& last = reinterpret_cast<unsigned char&>(prefix.back());
-    if (last < 0xff) {
-      ++last;
-      return prefix;
-    }
-    prefix.pop_back();
-  }
-  return prefix;
-}
-
-Status exec(sqlite3* db, const char* sql) {
-  char* message = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
-    std::string text = message != nullptr ? message : sqlite3_errmsg(db);
-    sqlite3_free(message);
-    return Error::internal(std::string("sqlite: ") + sql + ": " + text);
-  }
-  return {};
-}
-
-// For rolling back after a failure that is already being reported.
-void execQuietly(sqlite3* db, const char* sql) {
-  if (auto s = exec(db, sql); !s) spdlog::debug("store: {}", s.error().message);
+  return fd;
 }
 
 constexpr const char* kSchema = R"sql(
@@ -196,6 +156,10 @@ Result<std::unique_ptr<EmbeddedStore>> EmbeddedStore::open(const std::string& da
   if (ec) {
     return Error::internal("cannot create store directory " + dataDir + ": " + ec.message());
   }
+  // The store keeps the revision and the watchers in memory, so a second writer would
+  // break both: one process owns a data directory, by a lock on a file of its own.
+  auto lock = lockDirectory(dataDir, options.busyTimeout);
+  if (!lock) return std::move(lock).error();
   std::string path = (std::filesystem::path(dataDir) / "store.db").string();
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db,
@@ -214,12 +178,10 @@ Result<std::unique_ptr<EmbeddedStore>> EmbeddedStore::open(const std::string& da
     error.message = path + ": " + error.message;
     return error;
   };
-  // Exclusive locking: the store keeps the revision and the watchers in memory, so a
-  // second writer would break both. It also keeps the WAL index out of shared memory.
   // synchronous=NORMAL: a commit appends to the WAL without syncing it (checkpoints still
-  // sync); GroupSync makes commits durable in groups before they are acknowledged.
-  for (const char* pragma : {"PRAGMA locking_mode=EXCLUSIVE", "PRAGMA synchronous=NORMAL",
-                             "PRAGMA foreign_keys=OFF"}) {
+  // sync); GroupSync makes commits durable in groups before they are acknowledged. Normal
+  // locking, so that lists read on a connection of their own (EmbeddedReader).
+  for (const char* pragma : {"PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=OFF"}) {
     if (auto s = exec(db, pragma); !s) return fail(std::move(s).error());
   }
   {
@@ -238,7 +200,6 @@ Result<std::unique_ptr<EmbeddedStore>> EmbeddedStore::open(const std::string& da
       return fail(Error::internal("journal_mode=WAL not accepted (got " + mode + ")"));
     }
   }
-  // The schema statement takes the exclusive lock, so a second process fails here.
   if (auto s = exec(db, "BEGIN IMMEDIATE"); !s) return fail(std::move(s).error());
   if (auto s = exec(db, kSchema); !s) {
     execQuietly(db, "ROLLBACK");
@@ -249,7 +210,12 @@ Result<std::unique_ptr<EmbeddedStore>> EmbeddedStore::open(const std::string& da
     return fail(std::move(s).error());
   }
 
+  auto reader = EmbeddedReader::open(path, options.busyTimeout);
+  if (!reader) return fail(std::move(reader).error());
+
   std::unique_ptr<EmbeddedStore> store(new EmbeddedStore(db, options));
+  store->lockFd_ = *lock;
+  store->reader_ = std::move(*reader);
   // Nothing runs on the store thread yet, so the state can be read from here.
   if (auto s = store->loadState(); !s) {
     Error error = std::move(s).error();
@@ -277,36 +243,17 @@ EmbeddedStore::~EmbeddedStore() {
   work_.reset();
   if (thread_.joinable()) thread_.join();
   sync_.reset();
+  reader_.reset();
   for (auto& watcher : watchers_) watcher->ended = true;
   watchers_.clear();
   for (auto& [sql, s] : statements_) sqlite3_finalize(s);
   sqlite3_close_v2(db_);
+  if (lockFd_ >= 0) ::close(lockFd_);
 }
 
-// The public operations return this awaitable directly instead of being coroutines
-// themselves: g++ 12 destroys a lambda temporary inside a co_await expression twice.
 template <class T, class Fn>
 asio::awaitable<T> EmbeddedStore::onStoreThread(Fn fn) {
-  // Post the work to the store thread; post the result back to the caller's executor.
-  return asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(
-      [this](auto handler, Fn fn) {
-        auto callerWork = asio::make_work_guard(asio::get_associated_executor(handler));
-        asio::post(ioc_, [handler = std::move(handler), callerWork = std::move(callerWork),
-                          fn = std::move(fn)]() mutable {
-          T result = [&]() -> T {
-            try {
-              return fn();
-            } catch (const std::exception& e) {
-              return Error::internal(std::string("store: ") + e.what());
-            }
-          }();
-          auto ex = callerWork.get_executor();
-          asio::post(ex, [handler = std::move(handler), result = std::move(result)]() mutable {
-            std::move(handler)(std::move(result));
-          });
-        });
-      },
-      asio::use_awaitable, std::move(fn));
+  return callOn<T>(ioc_, std::move(fn));
 }
 
 sqlite3_stmt* EmbeddedStore::statement(const char* sql) {
@@ -358,30 +305,7 @@ asio::awaitable<Result<std::optional<KeyValue>>> EmbeddedStore::get(std::string 
 }
 
 asio::awaitable<Result<RangeResult>> EmbeddedStore::list(std::string prefix) {
-  using R = Result<RangeResult>;
-  return onStoreThread<R>([this, prefix = std::move(prefix)]() -> R {
-    // A key range rather than LIKE/substr: keys are compared as bytes.
-    std::string end = prefixEnd(prefix);
-    const char* sql =
-        end.empty()
-            ? "SELECT key, value, create_rev, mod_rev FROM kv WHERE key >= ?1 ORDER BY key"
-            : "SELECT key, value, create_rev, mod_rev FROM kv WHERE key >= ?1 AND key < ?2 "
-              "ORDER BY key";
-    sqlite3_stmt* s = statement(sql);
-    if (s == nullptr) return sqliteError("list");
-    StatementScope scope(s);
-    bindText(s, 1, prefix);
-    if (!end.empty()) bindText(s, 2, end);
-    RangeResult range;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-      range.kvs.push_back(KeyValue{columnText(s, 0), columnBlob(s, 1),
-                                   sqlite3_column_int64(s, 2), sqlite3_column_int64(s, 3)});
-    }
-    if (rc != SQLITE_DONE) return sqliteError("list");
-    range.revision = revision_.load(std::memory_order_acquire);
-    return range;
-  });
+  return reader_->list(std::move(prefix));
 }
 
 asio::awaitable<Result<int64_t>> EmbeddedStore::whenDurable(

@@ -10,6 +10,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "store/embedded_reader.h"
 #include "store/group_sync.h"
 #include "store/store.h"
 
@@ -32,13 +33,16 @@ struct EmbeddedWatcher;
 }
 
 // The Store on a local SQLite database (<dataDir>/store.db, WAL): an acknowledged write
-// survives a crash of the process and a power loss. Commits append to the WAL without a
-// sync of their own; GroupSync syncs it once for every write waiting by then, and each
-// write completes (txn, put, ...) or durable() answers once its sync is done. All database work and every watch
-// handler run on one thread owned by the store, so callers never block on fsync.
-// One process owns a data directory at a time: a second open fails while the first is
-// open. The destructor completes queued operations, then joins the thread; it must not
-// run on the store's own thread (inside a watch handler).
+// survives a crash of the process and a power loss.
+//  - Writes, gets and every watch handler run on one thread owned by the store (home()).
+//    A commit appends to the WAL without a sync of its own; GroupSync syncs it once for
+//    every write waiting by then, and a write completes (txn, put, ...) or durable()
+//    answers once that sync is done. No caller blocks on fsync.
+//  - Lists read on a connection and a thread of their own (EmbeddedReader), so that a
+//    long list holds up no write.
+// One process owns a data directory at a time (a lock on <dataDir>/store.lock): a second
+// open fails while the first is open. The destructor completes queued operations, then
+// joins the thread; it must not run on the store's own thread (inside a watch handler).
 class EmbeddedStore final : public Store {
  public:
   static Result<std::unique_ptr<EmbeddedStore>> open(const std::string& dataDir,
@@ -101,6 +105,8 @@ class EmbeddedStore final : public Store {
   std::atomic<int64_t> revision_{0};
   std::vector<std::shared_ptr<detail::EmbeddedWatcher>> watchers_;
   std::unique_ptr<GroupSync> sync_;
+  std::unique_ptr<EmbeddedReader> reader_;  // lists
+  int lockFd_ = -1;                         // holds the data directory's lock
 
   asio::io_context ioc_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;

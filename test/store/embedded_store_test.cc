@@ -245,6 +245,30 @@ TEST_F(EmbeddedStoreTest, LongReplayComesInBatchesThatKeepRevisionsWhole) {
   }
 }
 
+// Lists read on their own connection while writes go on: each list is one view, its
+// revision that of its keys (every write here adds one key, so n keys at revision n).
+TEST_F(EmbeddedStoreTest, ListsWhileWritesGoOnAreEachOneView) {
+  auto store = openOrDie(dir_.path());
+  constexpr int kWrites = 1500;
+  std::atomic<bool> written{false};
+  std::thread writer([&] {
+    for (int i = 0; i < kWrites; ++i) put(*store, "/k/" + std::to_string(i), "v");
+    written = true;
+  });
+  int lists = 0;
+  int64_t last = 0;
+  while (!written.load() || lists == 0) {
+    auto range = runAwait(store->list("/k/"));
+    ASSERT_TRUE(range) << range.error().message;
+    ASSERT_EQ(static_cast<int64_t>(range->kvs.size()), range->revision);
+    EXPECT_GE(range->revision, last);
+    last = range->revision;
+    ++lists;
+  }
+  writer.join();
+  EXPECT_EQ(runAwait(store->list("/k/"))->revision, kWrites);
+}
+
 TEST_F(EmbeddedStoreTest, SecondOpenOfTheSameDirectoryFails) {
   EmbeddedStoreOptions options;
   options.busyTimeout = 100ms;
