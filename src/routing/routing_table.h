@@ -80,7 +80,6 @@ class RoutingTable {
 
   // The stored subscription (routed or not), or null.
   const model::Subscription* subscription(std::string_view space, std::string_view id) const;
-  std::size_t subscriptionCount() const { return state_.subscriptions.size(); }
 
   // An immutable view of everything put so far, at `revision`: O(1).
   std::shared_ptr<const Snapshot> snapshot(int64_t revision) const;
