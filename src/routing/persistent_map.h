@@ -78,12 +78,20 @@ class PersistentMap {
 
   // The map with `value` under its key, replacing the value that was there.
   [[nodiscard]] PersistentMap set(V value) const {
+    PersistentMap out = *this;
+    out.assign(std::move(value));  // this map still holds every node: the path is copied
+    return out;
+  }
+
+  // Puts `value` under its key in this map itself. Nodes that no other map holds are
+  // changed in place, the others copied as set() copies them; so a run of changes
+  // between two copies of this map copies each node at most once (a bulk load copies
+  // none). Must not run while another thread copies this map object.
+  void assign(V value) {
     const Key key = KeyOf{}(value);
     bool added = false;
-    PersistentMap out;
-    out.root_ = setIn(root_.get(), std::move(value), persistent_detail::hashKey(key), 0, added);
-    out.size_ = size_ + (added ? 1 : 0);
-    return out;
+    root_ = setIn(std::move(root_), std::move(value), persistent_detail::hashKey(key), 0, added);
+    if (added) ++size_;
   }
 
   // The map without `key`; this map itself (sharing everything) when the key is absent.
@@ -154,8 +162,8 @@ class PersistentMap {
     return node;
   }
 
-  static NodePtr setIn(const Node* node, V value, std::uint64_t hash, unsigned shift,
-                       bool& added) {
+  // `node` with `value` set, changed in place when nothing else holds it, else a copy.
+  static NodePtr setIn(NodePtr node, V value, std::uint64_t hash, unsigned shift, bool& added) {
     if (node == nullptr) {
       auto fresh = std::make_shared<Node>();
       fresh->dataMap = shift > kMaxShift ? 0 : bitOf(hash, shift);
@@ -163,47 +171,52 @@ class PersistentMap {
       added = true;
       return fresh;
     }
-    auto copy = std::make_shared<Node>(*node);
+    // use_count 1: this path is the only holder (no snapshot, no other map), and every
+    // ancestor was unique too, or it would have been copied and this node shared.
+    std::shared_ptr<Node> own = node.use_count() == 1 ? std::const_pointer_cast<Node>(node)
+                                                       : std::make_shared<Node>(*node);
+    node.reset();
+    Node& n = *own;
     if (shift > kMaxShift) {
-      for (V& v : copy->values) {
+      for (V& v : n.values) {
         if (KeyOf{}(v) == KeyOf{}(value)) {
           v = std::move(value);
-          return copy;
+          return own;
         }
       }
-      copy->values.push_back(std::move(value));
+      n.values.push_back(std::move(value));
       added = true;
-      return copy;
+      return own;
     }
     const std::uint32_t bit = bitOf(hash, shift);
-    if (node->dataMap & bit) {
-      const std::size_t i = indexOf(node->dataMap, bit);
-      if (KeyOf{}(node->values[i]) == KeyOf{}(value)) {
-        copy->values[i] = std::move(value);
-        return copy;
+    if (n.dataMap & bit) {
+      const std::size_t i = indexOf(n.dataMap, bit);
+      if (KeyOf{}(n.values[i]) == KeyOf{}(value)) {
+        n.values[i] = std::move(value);
+        return own;
       }
       // Two keys share this slot: they move down into a node of their own.
-      V existing = std::move(copy->values[i]);
-      copy->values.erase(copy->values.begin() + static_cast<std::ptrdiff_t>(i));
-      copy->dataMap &= ~bit;
+      V existing = std::move(n.values[i]);
+      n.values.erase(n.values.begin() + static_cast<std::ptrdiff_t>(i));
+      n.dataMap &= ~bit;
       const std::uint64_t existingHash = hashOf(existing);
-      copy->nodeMap |= bit;
-      copy->children.insert(copy->children.begin() + static_cast<std::ptrdiff_t>(indexOf(copy->nodeMap, bit)),
-                            pair(std::move(existing), existingHash, std::move(value), hash,
-                                 shift + kBits));
+      n.nodeMap |= bit;
+      n.children.insert(n.children.begin() + static_cast<std::ptrdiff_t>(indexOf(n.nodeMap, bit)),
+                        pair(std::move(existing), existingHash, std::move(value), hash,
+                             shift + kBits));
       added = true;
-      return copy;
+      return own;
     }
-    if (node->nodeMap & bit) {
-      const std::size_t i = indexOf(node->nodeMap, bit);
-      copy->children[i] = setIn(node->children[i].get(), std::move(value), hash, shift + kBits, added);
-      return copy;
+    if (n.nodeMap & bit) {
+      const std::size_t i = indexOf(n.nodeMap, bit);
+      n.children[i] = setIn(std::move(n.children[i]), std::move(value), hash, shift + kBits, added);
+      return own;
     }
-    copy->dataMap |= bit;
-    copy->values.insert(copy->values.begin() + static_cast<std::ptrdiff_t>(indexOf(copy->dataMap, bit)),
-                        std::move(value));
+    n.dataMap |= bit;
+    n.values.insert(n.values.begin() + static_cast<std::ptrdiff_t>(indexOf(n.dataMap, bit)),
+                    std::move(value));
     added = true;
-    return copy;
+    return own;
   }
 
   // The node without `key` (null when nothing is left); `node` itself when it lacks it.

@@ -76,10 +76,10 @@ auto found(const Map& map, const Key& key) -> std::remove_reference_t<decltype(*
   return v == nullptr ? nullptr : *v;
 }
 
-// A map of route lists with `r` added to the list under `key`.
+// Adds `r` to the list under `key` of a map of route lists.
 template <class Map, class Key>
-Map withIn(const Map& lists, const Key& key, const RoutedPtr& r) {
-  return lists.set(withRoute(found(lists, key).get(), r));
+void addIn(Map& lists, const Key& key, const RoutedPtr& r) {
+  lists.assign(withRoute(found(lists, key).get(), r));
 }
 
 // A map of route lists with `r` taken out of the list under `key` (the list dropped
@@ -128,7 +128,7 @@ void RoutingTable::bump(std::string_view space, Count what, int delta) {
   if (c.functions == 0 && c.eventTypes == 0 && c.subscriptions == 0) {
     state_.counts = state_.counts.erase(space);
   } else {
-    state_.counts = state_.counts.set(std::move(next));
+    state_.counts.assign(std::move(next));
   }
 }
 
@@ -175,7 +175,7 @@ void RoutingTable::storeFunction(std::shared_ptr<FunctionEntry> entry) {
     weightedBySpace_[entry->function.space].insert(entry->function.functionId);
     entry->weighted = resolveWeighted(*entry);
   }
-  state_.functions = state_.functions.set(std::move(entry));
+  state_.functions.assign(std::move(entry));
 }
 
 void RoutingTable::putFunction(model::Function function, int64_t modRevision,
@@ -245,7 +245,7 @@ void RoutingTable::refreshWeighted(std::string_view space, std::string_view func
     if (!current) continue;
     auto entry = std::make_shared<FunctionEntry>(*current);
     entry->weighted = resolveWeighted(*entry);
-    state_.functions = state_.functions.set(std::move(entry));
+    state_.functions.assign(std::move(entry));
     refreshSubscriptions(space, weightedId);
   }
 }
@@ -317,7 +317,7 @@ void RoutingTable::index(const RoutedPtr& r) {
             s.eventType);
       }
       next->tree = std::move(*placed);
-      state_.sync = state_.sync.set(std::move(next));
+      state_.sync.assign(std::move(next));
       if (s.cors) {
         state_.gen1Cors = changeSlot<Gen1CorsTree>(
             state_.gen1Cors, s.method, s.path,
@@ -326,10 +326,10 @@ void RoutingTable::index(const RoutedPtr& r) {
       break;
     }
     case model::SubscriptionType::kAsync:
-      state_.async = withIn(state_.async, KeyViews<3>{s.method, s.path, s.eventType}, r);
+      addIn(state_.async, KeyViews<3>{s.method, s.path, s.eventType}, r);
       break;
     case model::SubscriptionType::kInvoke:
-      state_.invoke = withIn(state_.invoke, KeyViews<3>{s.space, s.functionId, s.path}, r);
+      addIn(state_.invoke, KeyViews<3>{s.space, s.functionId, s.path}, r);
       break;
   }
 }
@@ -353,7 +353,7 @@ void RoutingTable::unindex(const RoutedPtr& r) {
       if (next->tree.empty()) {
         state_.sync = state_.sync.erase(KeyViews<2>{s.method, s.eventType});
       } else {
-        state_.sync = state_.sync.set(std::move(next));
+        state_.sync.assign(std::move(next));
       }
       if (s.cors) {
         state_.gen1Cors = changeSlot<Gen1CorsTree>(state_.gen1Cors, s.method, s.path, without);
@@ -383,7 +383,7 @@ void RoutingTable::refreshSubscriptions(std::string_view space, std::string_view
     unindex(current);
     index(next);
     callers->second.insert(next.get());
-    state_.subscriptions = state_.subscriptions.set(std::move(next));
+    state_.subscriptions.assign(std::move(next));
   }
 }
 
@@ -402,7 +402,7 @@ void RoutingTable::putSubscription(model::Subscription subscription) {
   }
   index(next);
   callers_[callerKey(s.space, s.functionId)].insert(next.get());
-  state_.subscriptions = state_.subscriptions.set(std::move(next));
+  state_.subscriptions.assign(std::move(next));
 }
 
 void RoutingTable::removeSubscription(std::string_view space, std::string_view id) {
@@ -458,8 +458,7 @@ void RoutingTable::putEventType(model::EventType eventType) {
   if (!state_.eventTypes.find(KeyViews<2>{eventType.space, eventType.name})) {
     bump(eventType.space, Count::kEventTypes, +1);
   }
-  state_.eventTypes =
-      state_.eventTypes.set(std::make_shared<const model::EventType>(std::move(eventType)));
+  state_.eventTypes.assign(std::make_shared<const model::EventType>(std::move(eventType)));
 }
 
 void RoutingTable::removeEventType(std::string_view space, std::string_view name) {
@@ -490,7 +489,7 @@ void RoutingTable::putCors(model::Cors cors) {
         next->held.insert(at, stored);
         return std::shared_ptr<const CorsList>(std::move(next));
       });
-  state_.cors = state_.cors.set(std::move(stored));
+  state_.cors.assign(std::move(stored));
 }
 
 void RoutingTable::removeCors(std::string_view space, std::string_view id) {

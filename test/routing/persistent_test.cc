@@ -90,6 +90,33 @@ TEST(PersistentMapTest, EarlierVersionsStayAsTheyWere) {
   for (std::size_t i = 0; i < versions.size(); ++i) expectSame(versions[i], models[i]);
 }
 
+// assign() changes in place only the nodes no copy holds: copies taken now and then, as
+// snapshots are, stay as they were while one map takes runs of changes in place.
+TEST(PersistentMapTest, AssignInPlaceLeavesEveryCopyAsItWas) {
+  Map live;
+  std::map<std::string, int> model;
+  std::vector<Map> copies;
+  std::vector<std::map<std::string, int>> copyModels;
+  std::mt19937 rng(23);
+  for (int step = 0; step < 5000; ++step) {
+    const std::string key = std::to_string(rng() % 700);
+    if (rng() % 5 == 0) {
+      live = live.erase(key);
+      model.erase(key);
+    } else {
+      live.assign(entry(key, step));
+      model[key] = step;
+    }
+    if (rng() % 50 == 0) {
+      copies.push_back(live);
+      copyModels.push_back(model);
+    }
+  }
+  expectSame(live, model);
+  ASSERT_GT(copies.size(), 10u);
+  for (std::size_t i = 0; i < copies.size(); ++i) expectSame(copies[i], copyModels[i]);
+}
+
 TEST(PersistentMapTest, ErasingAnAbsentKeySharesTheMap) {
   Map map = Map{}.set(entry("a", 1));
   Map same = map.erase("b");
