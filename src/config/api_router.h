@@ -7,6 +7,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "common/background_thread.h"
 #include "common/result.h"
 #include "config/service.h"
 #include "metrics/metrics.h"
@@ -34,6 +35,7 @@ class ApiRouter {
   metrics::Registry& metrics_;
   metrics::CounterFamily& requests_;
   metrics::Histogram& duration_;
+  BackgroundThread bulk_{"eg-config-lists"};  // encodes lists (see writeList)
 };
 
 // HTTP status of an error kind: kInvalid 400, kNotFound 404, kAlreadyExists/kConflict 409,

@@ -1,26 +1,16 @@
 #include "store/embedded_reader.h"
 
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include <utility>
 
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
-#include "store/call_on.h"
+#include "common/call_on.h"
 #include "store/sqlite_util.h"
 
 namespace eg::store {
 
 using namespace sqlite;
-
-namespace {
-
-// Below the I/O threads (nice 0), so that they preempt a long list at once.
-constexpr int kListNiceness = 10;
-
-}  // namespace
 
 Result<std::unique_ptr<EmbeddedReader>> EmbeddedReader::open(
     const std::string& dbPath, std::chrono::milliseconds busyTimeout) {
@@ -50,18 +40,13 @@ Result<std::unique_ptr<EmbeddedReader>> EmbeddedReader::open(
   return reader;
 }
 
-EmbeddedReader::EmbeddedReader(sqlite3* db) : db_(db), work_(ioc_.get_executor()) {
-  thread_ = std::thread([this] {
-    if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kListNiceness) != 0) {
-      spdlog::debug("store: cannot lower the list thread's priority");
-    }
-    ioc_.run();
-  });
-}
+EmbeddedReader::EmbeddedReader(sqlite3* db)
+    : db_(db), thread_(std::make_unique<BackgroundThread>("eg-store-lists")) {}
 
 EmbeddedReader::~EmbeddedReader() {
-  work_.reset();
-  if (thread_.joinable()) thread_.join();
+  // The statements and the connection are the thread's: done with once it has read the
+  // ranges queued and returned.
+  thread_.reset();
   for (sqlite3_stmt* s : {revision_, range_, rangeAll_}) sqlite3_finalize(s);
   sqlite3_close_v2(db_);
 }
@@ -72,7 +57,7 @@ Error EmbeddedReader::sqliteError(const char* what) const {
 
 asio::awaitable<Result<RangeResult>> EmbeddedReader::list(std::string prefix) {
   using R = Result<RangeResult>;
-  return callOn<R>(ioc_, [this, prefix = std::move(prefix)]() -> R { return read(prefix); });
+  return callOn<R>(thread_->context(), [this, prefix = std::move(prefix)]() -> R { return read(prefix); });
 }
 
 Result<RangeResult> EmbeddedReader::read(const std::string& prefix) {

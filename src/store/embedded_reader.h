@@ -3,11 +3,8 @@
 #include <chrono>
 #include <memory>
 #include <string>
-#include <thread>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-
+#include "common/background_thread.h"
 #include "store/store.h"
 
 struct sqlite3;
@@ -42,9 +39,7 @@ class EmbeddedReader {
   sqlite3_stmt* revision_ = nullptr;
   sqlite3_stmt* range_ = nullptr;     // with an end key
   sqlite3_stmt* rangeAll_ = nullptr;  // without
-  asio::io_context ioc_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_;
-  std::thread thread_;
+  std::unique_ptr<BackgroundThread> thread_;  // reset (joined) before the connection closes
 };
 
 }  // namespace eg::store

@@ -22,7 +22,7 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
-#include "store/call_on.h"
+#include "common/call_on.h"
 #include "store/embedded_reader.h"
 #include "store/sqlite_util.h"
 

@@ -14,7 +14,7 @@
 
 #include "common/result.h"
 
-namespace eg::store {
+namespace eg {
 
 // Runs `fn` (returning T, a Result) on `ioc`'s thread and completes with its result on
 // the caller's executor; an exception `fn` throws becomes kInternal. Callers return this
@@ -44,4 +44,4 @@ boost::asio::awaitable<T> callOn(boost::asio::io_context& ioc, Fn fn) {
       asio::use_awaitable, std::move(fn));
 }
 
-}  // namespace eg::store
+}  // namespace eg
