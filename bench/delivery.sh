@@ -109,14 +109,7 @@ start_gateway() {
   local queue=$1 subs=$2 url=$3 i
   shift 3
   rm -rf "$TMP/gw"
-  mkdir -p "$TMP/gw"
-  taskset -c "$SUT_CORE" "$GATEWAY" -dev -embed-data-dir "$TMP/gw/data" -queue "$queue" \
-    -events-port "$EVENTS_PORT" -config-port "$CONFIG_PORT" -io-threads 1 \
-    -workers "$WORKERS" -log-level error "$@" >"$TMP/gw/stdout.log" 2>"$TMP/gw/stderr.log" &
-  GATEWAY_PID=$!
-  PIDS+=("$GATEWAY_PID")
-  wait_http "http://127.0.0.1:$CONFIG_PORT/v1/status" 20 "$GATEWAY_PID" ||
-    { cat "$TMP/gw/stderr.log" >&2; die "the gateway did not start"; }
+  launch_gateway "$TMP/gw" -queue "$queue" -workers "$WORKERS" "$@"
   config eventtypes '{"name":"bench.event"}'
   for ((i = 1; i <= subs; i++)); do
     config functions "{\"functionId\":\"f$i\",\"type\":\"http\",\"provider\":{\"url\":\"$url/f$i\"}}"

@@ -63,15 +63,7 @@ nginx_conf "$TMP/backend" 1 "
   }"
 start_nginx "$TMP/backend" "$LOAD_CORE" "$BACKEND"
 
-mkdir -p "$TMP/gateway"
-taskset -c "$SUT_CORE" "$GATEWAY" -dev -embed-data-dir "$TMP/gateway/data" \
-  -events-port "$EVENTS_PORT" -config-port "$CONFIG_PORT" -io-threads 1 -log-level error \
-  -queue memory -workers-backlog 50000000 \
-  >"$TMP/gateway/stdout.log" 2>"$TMP/gateway/stderr.log" &
-GATEWAY_PID=$!
-PIDS+=("$GATEWAY_PID")
-wait_http "http://127.0.0.1:$CONFIG_PORT/v1/status" 20 "$GATEWAY_PID" ||
-  { cat "$TMP/gateway/stderr.log" >&2; die "the gateway did not start"; }
+launch_gateway "$TMP/gateway" -queue memory -workers-backlog 50000000
 fn() { config functions "{\"functionId\":\"$1\",\"type\":\"http\",\"provider\":{\"url\":\"$BACKEND\"}}"; }
 config eventtypes '{"name":"bench.ce"}'
 config eventtypes '{"name":"http.request"}'

@@ -141,6 +141,22 @@ median() {
 }
 
 # --- the gateway's Config API and metrics -------------------------------------------
+# launch_gateway DIR [flags...]: the gateway (-dev, one I/O thread, on $SUT_CORE, on
+# $EVENTS_PORT and $CONFIG_PORT) with its store in DIR/data and its logs in DIR; waits until
+# it answers, and sets GATEWAY_PID (the gateway itself: taskset execs it).
+launch_gateway() {
+  local dir=$1
+  shift
+  mkdir -p "$dir"
+  taskset -c "$SUT_CORE" "$GATEWAY" -dev -embed-data-dir "$dir/data" \
+    -events-port "$EVENTS_PORT" -config-port "$CONFIG_PORT" -io-threads 1 -log-level error "$@" \
+    >"$dir/stdout.log" 2>"$dir/stderr.log" &
+  GATEWAY_PID=$!
+  PIDS+=("$GATEWAY_PID")
+  wait_http "http://127.0.0.1:$CONFIG_PORT/v1/status" 20 "$GATEWAY_PID" ||
+    { cat "$dir/stderr.log" >&2; die "the gateway did not start"; }
+}
+
 config() {  # $1 path under /v1/spaces/${SPACE:-default}, $2 JSON body; expects 201
   local status
   status=$(curl -s -o "$TMP/config-answer" -w '%{http_code}' --max-time 5 \

@@ -99,16 +99,7 @@ PROXY_PID=$NGINX_PID
 
 start_gateway() {
   # The gateway: one I/O thread, on the proxy's core.
-  mkdir -p "$TMP/gateway"
-  # taskset directly, not through a shell function: $! must be the gateway itself.
-  taskset -c "$SUT_CORE" "$GATEWAY" -dev -embed-data-dir "$TMP/gateway/data" \
-    -events-port "$EVENTS_PORT" -config-port "$CONFIG_PORT" -io-threads 1 \
-    -workers "$ASYNC_WORKERS" -workers-backlog "$ASYNC_BACKLOG" -log-level error \
-    >"$TMP/gateway/stdout.log" 2>"$TMP/gateway/stderr.log" &
-  GATEWAY_PID=$!
-  PIDS+=("$GATEWAY_PID")
-  wait_http "http://127.0.0.1:$CONFIG_PORT/v1/status" 20 "$GATEWAY_PID" ||
-    { cat "$TMP/gateway/stderr.log" >&2; die "the gateway did not start"; }
+  launch_gateway "$TMP/gateway" -workers "$ASYNC_WORKERS" -workers-backlog "$ASYNC_BACKLOG"
 
   config eventtypes '{"name":"http.request"}'
   config functions "{\"functionId\":\"bench\",\"type\":\"http\",\"provider\":{\"url\":\"http://127.0.0.1:$BACKEND_PORT/\"}}"
