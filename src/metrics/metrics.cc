@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <stdexcept>
+#include <type_traits>
 
 namespace eg::metrics {
 namespace {
@@ -327,49 +328,48 @@ class LiveSeries : public std::enable_shared_from_this<LiveSeries<T>> {
 
 }  // namespace detail
 
-DynamicCounterFamily::DynamicCounterFamily(std::string name, std::string help,
-                                           std::vector<std::string> labelNames)
-    : series_(std::make_shared<detail::LiveSeries<Counter>>(
-          std::move(name), std::move(help), std::move(labelNames), [] { return new Counter(); })) {}
+template <class T>
+DynamicFamily<T>::DynamicFamily(std::shared_ptr<detail::LiveSeries<T>> series)
+    : series_(std::move(series)) {}
 
-DynamicCounterFamily::~DynamicCounterFamily() = default;
+template <class T>
+DynamicFamily<T>::~DynamicFamily() = default;
 
-std::shared_ptr<Counter> DynamicCounterFamily::series(
-    std::initializer_list<std::string_view> labelValues) {
+template <class T>
+std::shared_ptr<T> DynamicFamily<T>::series(std::initializer_list<std::string_view> labelValues) {
   return series_->get(labelValues, true);
 }
 
-std::shared_ptr<Counter> DynamicCounterFamily::find(
+template <class T>
+std::shared_ptr<T> DynamicFamily<T>::find(
     std::initializer_list<std::string_view> labelValues) const {
   return series_->get(labelValues, false);
 }
 
-std::size_t DynamicCounterFamily::size() const { return series_->size(); }
+template <class T>
+std::size_t DynamicFamily<T>::size() const {
+  return series_->size();
+}
 
-void DynamicCounterFamily::render(std::string& out) const { series_->render(out, "counter"); }
+template <class T>
+void DynamicFamily<T>::render(std::string& out) const {
+  series_->render(out, std::is_same_v<T, Counter> ? "counter" : "histogram");
+}
+
+template class DynamicFamily<Counter>;
+template class DynamicFamily<Histogram>;
+
+DynamicCounterFamily::DynamicCounterFamily(std::string name, std::string help,
+                                           std::vector<std::string> labelNames)
+    : DynamicFamily(std::make_shared<detail::LiveSeries<Counter>>(
+          std::move(name), std::move(help), std::move(labelNames), [] { return new Counter(); })) {}
 
 DynamicHistogramFamily::DynamicHistogramFamily(std::string name, std::string help,
                                                std::vector<std::string> labelNames,
                                                std::vector<double> upperBounds)
-    : series_(std::make_shared<detail::LiveSeries<Histogram>>(
+    : DynamicFamily(std::make_shared<detail::LiveSeries<Histogram>>(
           std::move(name), std::move(help), std::move(labelNames),
           [bounds = std::move(upperBounds)] { return new Histogram(bounds); })) {}
-
-DynamicHistogramFamily::~DynamicHistogramFamily() = default;
-
-std::shared_ptr<Histogram> DynamicHistogramFamily::series(
-    std::initializer_list<std::string_view> labelValues) {
-  return series_->get(labelValues, true);
-}
-
-std::shared_ptr<Histogram> DynamicHistogramFamily::find(
-    std::initializer_list<std::string_view> labelValues) const {
-  return series_->get(labelValues, false);
-}
-
-std::size_t DynamicHistogramFamily::size() const { return series_->size(); }
-
-void DynamicHistogramFamily::render(std::string& out) const { series_->render(out, "histogram"); }
 
 // ---------------------------------------------------------------------------------------
 // Registry

@@ -81,35 +81,35 @@ class LiveSeries;  // metrics.cc
 // and may outlive the family and the registry (they then count for nobody). Series
 // render sorted by label values. Thread-safe: making or finding a series takes a lock,
 // counting through a handle does not. A wrong number of label values throws
-// std::invalid_argument, as for CounterFamily.
-class DynamicCounterFamily {
+// std::invalid_argument, as for CounterFamily. T is Counter or Histogram.
+template <class T>
+class DynamicFamily {
  public:
-  DynamicCounterFamily(std::string name, std::string help, std::vector<std::string> labelNames);
-  ~DynamicCounterFamily();
+  ~DynamicFamily();
   // The live series of these values, made (at 0) when there is none.
-  std::shared_ptr<Counter> series(std::initializer_list<std::string_view> labelValues);
+  std::shared_ptr<T> series(std::initializer_list<std::string_view> labelValues);
   // The live series of these values, or null.
-  std::shared_ptr<Counter> find(std::initializer_list<std::string_view> labelValues) const;
+  std::shared_ptr<T> find(std::initializer_list<std::string_view> labelValues) const;
   std::size_t size() const;  // series alive
   void render(std::string& out) const;
 
+ protected:
+  explicit DynamicFamily(std::shared_ptr<detail::LiveSeries<T>> series);
+
  private:
-  std::shared_ptr<detail::LiveSeries<Counter>> series_;
+  std::shared_ptr<detail::LiveSeries<T>> series_;
 };
 
-// DynamicCounterFamily's histograms: one Histogram of the family's bounds per series.
-class DynamicHistogramFamily {
+class DynamicCounterFamily : public DynamicFamily<Counter> {
+ public:
+  DynamicCounterFamily(std::string name, std::string help, std::vector<std::string> labelNames);
+};
+
+// One Histogram of the family's bounds per series.
+class DynamicHistogramFamily : public DynamicFamily<Histogram> {
  public:
   DynamicHistogramFamily(std::string name, std::string help, std::vector<std::string> labelNames,
                          std::vector<double> upperBounds);
-  ~DynamicHistogramFamily();
-  std::shared_ptr<Histogram> series(std::initializer_list<std::string_view> labelValues);
-  std::shared_ptr<Histogram> find(std::initializer_list<std::string_view> labelValues) const;
-  std::size_t size() const;
-  void render(std::string& out) const;
-
- private:
-  std::shared_ptr<detail::LiveSeries<Histogram>> series_;
 };
 
 // Owns every metric; renders the Prometheus text exposition format (version 0.0.4).
