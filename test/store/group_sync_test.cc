@@ -104,15 +104,22 @@ TEST(GroupSyncTest, WhatWasAppliedAtTheStartIsDurableAtOnce) {
   EXPECT_EQ(sync.syncs(), 0u);
 }
 
-TEST(GroupSyncTest, WaitersThatArriveDuringASyncShareTheNextOne) {
-  std::atomic<int64_t> applied{0};
-  HeldSync held(applied);
-  GroupSync sync(std::ref(held), applied);
-  Waiters waiters;
+// A group sync whose syncs the test holds, its first sync running for revision 1.
+class HeldGroupSyncTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    applied = 1;
+    waiters.wait(sync, 1);
+    ASSERT_TRUE(held.waitStarted(1));
+  }
 
-  applied = 1;
-  waiters.wait(sync, 1);
-  ASSERT_TRUE(held.waitStarted(1));
+  std::atomic<int64_t> applied{0};
+  HeldSync held{applied};
+  GroupSync sync{std::ref(held), applied};
+  Waiters waiters;
+};
+
+TEST_F(HeldGroupSyncTest, WaitersThatArriveDuringASyncShareTheNextOne) {
   // While the first sync runs, 50 more writes are applied and wait.
   for (int64_t r = 2; r <= 51; ++r) {
     applied = r;
@@ -130,15 +137,7 @@ TEST(GroupSyncTest, WaitersThatArriveDuringASyncShareTheNextOne) {
   EXPECT_EQ(held.startedAt(), (std::vector<int64_t>{1, 51}));
 }
 
-TEST(GroupSyncTest, AFailedSyncFailsItsWaitersAndEveryLaterOne) {
-  std::atomic<int64_t> applied{0};
-  HeldSync held(applied);
-  GroupSync sync(std::ref(held), applied);
-  Waiters waiters;
-
-  applied = 1;
-  waiters.wait(sync, 1);
-  ASSERT_TRUE(held.waitStarted(1));
+TEST_F(HeldGroupSyncTest, AFailedSyncFailsItsWaitersAndEveryLaterOne) {
   held.release(1, Error::unavailable("disk gone"));
   ASSERT_TRUE(waiters.waitDone(1));
   EXPECT_EQ(waiters.failed(), 1);
