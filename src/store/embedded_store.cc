@@ -436,6 +436,10 @@ Result<EmbeddedStore::Applied> EmbeddedStore::apply(const std::vector<Compare>& 
       if (!seen.insert(op.key).second) return Error::invalid("duplicate key in txn: " + op.key);
     }
   }
+  if (!sync_->healthy()) {
+    // What is applied now could not be made durable: refuse it rather than answer it.
+    return Error::unavailable("the store could not make its writes durable; restart it");
+  }
   const int64_t current = revision_.load(std::memory_order_acquire);
   const int64_t next = current + 1;
   const int64_t compactedBefore = compacted_;

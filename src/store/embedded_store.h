@@ -67,7 +67,8 @@ class EmbeddedStore final : public Store {
   // fromRevision <= 0: only changes after the current revision.
   std::unique_ptr<Watch> watch(std::string prefix, int64_t fromRevision,
                                WatchHandler handler) override;
-  bool healthy() const override { return true; }
+  // False once a sync of the WAL failed; writes are refused from then on.
+  bool healthy() const override { return sync_->healthy(); }
   std::string name() const override { return "embedded"; }
   bool soleWriter() const override { return true; }
   std::optional<asio::any_io_executor> home() override { return ioc_.get_executor(); }

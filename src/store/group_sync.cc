@@ -135,6 +135,7 @@ void GroupSync::run() {
       }
     } else {
       failure_ = synced.error().message + "; writes are no longer made durable";
+      failed_.store(true, std::memory_order_release);
       spdlog::critical("store: {}", failure_);
       for (auto& w : waiters_) done.push_back(std::move(w));
       waiters_.clear();

@@ -49,6 +49,9 @@ class GroupSync {
   // `revision` must be applied already.
   asio::awaitable<Status> durable(int64_t revision);
 
+  // False once a sync failed: nothing written since can be promised.
+  bool healthy() const { return !failed_.load(std::memory_order_acquire); }
+
   // Syncs performed, for tests and metrics.
   uint64_t syncs() const { return syncs_.load(std::memory_order_relaxed); }
 
@@ -73,6 +76,7 @@ class GroupSync {
   std::string failure_;  // set once a sync failed
   bool stopping_ = false;
   std::atomic<uint64_t> syncs_{0};
+  std::atomic<bool> failed_{false};
   std::thread thread_;
 };
 

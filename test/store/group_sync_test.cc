@@ -141,6 +141,7 @@ TEST_F(HeldGroupSyncTest, AFailedSyncFailsItsWaitersAndEveryLaterOne) {
   held.release(1, Error::unavailable("disk gone"));
   ASSERT_TRUE(waiters.waitDone(1));
   EXPECT_EQ(waiters.failed(), 1);
+  EXPECT_FALSE(sync.healthy());
 
   applied = 2;
   waiters.wait(sync, 2);
