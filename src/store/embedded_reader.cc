@@ -16,7 +16,7 @@ Result<std::unique_ptr<EmbeddedReader>> EmbeddedReader::open(
     const std::string& dbPath, std::chrono::milliseconds busyTimeout) {
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(dbPath.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+                           kVfs);
   if (rc != SQLITE_OK) {
     std::string message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close_v2(db);

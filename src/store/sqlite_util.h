@@ -32,6 +32,11 @@ std::string columnBlob(sqlite3_stmt* s, int column);
 // none (the prefix is empty or all 0xff).
 std::string prefixEnd(std::string prefix);
 
+// The VFS both of the store's connections use: it holds an exclusive lock on the database
+// for the process, so its connections lock among themselves in memory (no fcntl() per
+// statement, a dozen per Config API write otherwise) and share the WAL index on the heap.
+inline constexpr const char* kVfs = "unix-excl";
+
 Status exec(sqlite3* db, const char* sql);
 // For rolling back after a failure that is already being reported.
 void execQuietly(sqlite3* db, const char* sql);
