@@ -8,7 +8,7 @@ packages=(
   g++ cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev libspdlog-dev libfmt-dev libgtest-dev libmimalloc-dev
-  nodejs npm etcd-server nats-server libnats-dev curl
+  nodejs npm etcd-server nats-server libnats-dev curl prometheus
   # The .deb (scripts/package.sh): CPack computes its Depends with dpkg-dev's
   # dpkg-shlibdeps, and needs file to find the binaries.
   dpkg-dev file
@@ -30,8 +30,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  # Debian starts nginx and etcd on install; the tests start their own.
-  systemctl disable --now etcd nginx >/dev/null 2>&1 || true
+  # Debian starts nginx, etcd and Prometheus on install; the tests start their own.
+  systemctl disable --now etcd nginx prometheus >/dev/null 2>&1 || true
 fi
 
 # Node modules of the end-to-end tests (the official SDK among them).

@@ -3,8 +3,8 @@
 #   1. unit, fuzz-corpus replay and end-to-end tests on the release build (build/);
 #   2. the same unit and end-to-end tests on an ASan+UBSan build made with clang and
 #      libFuzzer's coverage (build-asan/), then each fuzz target for 20 s on that build;
-#   3. the threaded modules' unit tests (net, dispatch, routing, store, queue) on a TSan
-#      build (build-tsan/), which builds only those tests.
+#   3. the threaded modules' unit tests (net, dispatch, routing, store, queue, observe, …)
+#      on a TSan build (build-tsan/), which builds only those tests.
 # `scripts/test.sh --quick` runs step 1 only, for local iteration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +32,7 @@ ctest --test-dir build-asan --output-on-failure --timeout 600 -j "$(nproc)"
 scripts/fuzz.sh 20
 
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEG_SANITIZE=thread >/dev/null
-threaded=(net dispatch routing store queue limits access)
+threaded=(net dispatch routing store queue limits access observe metrics)
 cmake --build build-tsan --target "${threaded[@]/%/_test}"
 ctest --test-dir build-tsan --output-on-failure --timeout 600 -j "$(nproc)" \
   -R "^($(IFS='|'; echo "${threaded[*]}"))\."

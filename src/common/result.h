@@ -28,6 +28,9 @@ struct Error {
   std::string message;
   // When the callee said when to try again (an HTTP Retry-After).
   std::optional<std::chrono::milliseconds> retryAfter = std::nullopt;
+  // The HTTP status of the callee's answer when the failure is one (a function's 5xx);
+  // 0 otherwise.
+  unsigned httpStatus = 0;
 
   static Error invalid(std::string m) { return {ErrorKind::kInvalid, std::move(m)}; }
   static Error notFound(std::string m) { return {ErrorKind::kNotFound, std::move(m)}; }

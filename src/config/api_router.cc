@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/json.h"
+#include "config/tail_endpoint.h"
 #include "model/codec.h"
 #include "model/validation.h"
 
@@ -283,10 +284,12 @@ void renderResourceCounts(std::string& out,
   }
 }
 
-ApiRouter::ApiRouter(ConfigService& service, const store::Store& store, metrics::Registry& metrics)
+ApiRouter::ApiRouter(ConfigService& service, const store::Store& store, metrics::Registry& metrics,
+                     observe::TailHub* tails)
     : service_(service),
       store_(store),
       metrics_(metrics),
+      tails_(tails),
       requests_(metrics.counterFamily("eventgateway_config_requests_total",
                                       "Config API requests, per space, resource and operation.",
                                       {"space", "resource", "operation"})),
@@ -326,6 +329,17 @@ asio::awaitable<net::Reply> ApiRouter::handle(Request& request) {
     boost::json::object body{{"status", healthy ? "ok" : "unavailable"}, {"store", std::move(storeInfo)}};
     co_return jsonResponse(request, healthy ? http::status::ok : http::status::service_unavailable,
                            boost::json::serialize(body));
+  }
+
+  const bool tailRoute = tails_ != nullptr && raw.size() == 5 && raw[0] == "v1" &&
+                         raw[1] == "spaces" && raw[3] == "events" && raw[4] == "tail";
+  if (tailRoute) {
+    if (method != http::verb::get) co_return methodNotAllowed(request, "GET");
+    const std::string space = decoded(2);
+    if (auto valid = model::checkSpace(space); !valid) {
+      co_return errorResponse(request, valid.error());
+    }
+    co_return tailReply(request, *tails_, space, url);
   }
 
   const bool spaceRoute = (raw.size() == 4 || raw.size() == 5) && raw[0] == "v1" && raw[1] == "spaces";

@@ -11,6 +11,7 @@
 #include "config/service.h"
 #include "metrics/metrics.h"
 #include "net/http_server.h"
+#include "observe/tail.h"
 #include "routing/snapshot.h"
 #include "store/store.h"
 
@@ -18,12 +19,14 @@ namespace eg::config {
 
 // The HTTP side of the Config API: routes /v1/spaces/<space>/{functions,eventtypes,
 // subscriptions,cors}[/<id>], /v1/status, /v1/metrics and /metrics to the service and
-// renders JSON. Unknown paths answer 404, known paths with another method 405 with an
+// renders JSON; /v1/spaces/<space>/events/tail to the tails (tail_endpoint.h), when
+// there is a hub. Unknown paths answer 404, known paths with another method 405 with an
 // Allow header; every error body is {"errors":[{"message":"..."}]}. Owns the
 // eventgateway_config_* metrics. Thread-safe; service, store and registry outlive it.
 class ApiRouter {
  public:
-  ApiRouter(ConfigService& service, const store::Store& store, metrics::Registry& metrics);
+  ApiRouter(ConfigService& service, const store::Store& store, metrics::Registry& metrics,
+            observe::TailHub* tails = nullptr);
 
   // Lists are streamed (net::Reply with a body producer); every other answer is whole.
   boost::asio::awaitable<net::Reply> handle(net::Request& request);
@@ -32,6 +35,7 @@ class ApiRouter {
   ConfigService& service_;
   const store::Store& store_;
   metrics::Registry& metrics_;
+  observe::TailHub* tails_;
   metrics::CounterFamily& requests_;
   metrics::Histogram& duration_;
 };

@@ -33,7 +33,7 @@ struct ConfigApi::Impl {
       : guard(settings.accessKeys, settings.metricsOpen),
         index(cache),
         service(store, index, providers),
-        router(service, store, metrics) {
+        router(service, store, metrics, settings.tails) {
     // Counts come from the routing snapshot at scrape time. The registry keeps the
     // collector, so the cache must outlive every render of the registry.
     metrics.addCollector([&cache](std::string& out) {

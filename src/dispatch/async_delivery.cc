@@ -1,6 +1,7 @@
 // One attempt of a queued async delivery (spec §5): the step after the queue, and
 // what the queue does with the delivery next. Part of Dispatcher (dispatcher.h).
 #include <chrono>
+#include <optional>
 #include <random>
 
 #include <boost/json.hpp>
@@ -58,9 +59,36 @@ Settlement Dispatcher::done(const queue::Delivery& d) {
   return Settlement{};
 }
 
+void Dispatcher::observeDelivery(const queue::Delivery& d, observe::Outcome outcome,
+                                 uint32_t attempt, const AttemptCall& call,
+                                 std::string_view status, std::string_view error) {
+  const queue::Target& t = d.target;
+  if (call.result != nullptr && call.function != nullptr) {
+    call.function->stats.record(observer_.functions(), t.space, call.functionId, outcome,
+                                call.latency);
+  }
+  if (!observer_.tails().active()) return;
+  observe::Observation o;
+  o.space = t.space;
+  o.eventType = t.eventType;
+  o.eventJson = d.event->payload;
+  o.functionId = call.result != nullptr ? call.functionId : std::string_view(t.functionId);
+  o.subscriptionId = t.subscriptionId;
+  o.attempt = attempt;
+  o.error = error;
+  if (call.result != nullptr) {
+    publishCall(outcome, *call.result, call.latency, o);
+    return;
+  }
+  o.outcome = outcome;
+  o.errorKind = status;
+  observer_.tails().publish(o);
+}
+
 Settlement Dispatcher::giveUp(const queue::Delivery& d, const routing::Snapshot& snapshot,
                               const EffectivePolicy& policy, uint32_t attempts,
-                              std::string error) {
+                              std::string error, const AttemptCall& call,
+                              std::string_view status) {
   const queue::Target& t = d.target;
   error = bounded(std::move(error));
   const bool haveLetter = !t.deadLetter() && !policy.deadLetter.empty() &&
@@ -83,6 +111,7 @@ Settlement Dispatcher::giveUp(const queue::Delivery& d, const routing::Snapshot&
       s.replacement.target.flags |= queue::Target::kDeadLetter;
       s.replacement.dueAtMs = queue::nowMs();
       counter(deadLettered_, t.space, t.eventType).inc();
+      observeDelivery(d, observe::Outcome::kDeadLettered, attempts, call, status, error);
       spdlog::info("delivery of event {} to function {} (space {}, subscription {}) dead-lettered "
                    "to {} after {} attempt(s): {}",
                    eventIdOf(d.event->payload), t.functionId, t.space, t.subscriptionId,
@@ -95,6 +124,7 @@ Settlement Dispatcher::giveUp(const queue::Delivery& d, const routing::Snapshot&
                   payload.error().message);
   }
   counter(failed_, t.space, t.eventType).inc();
+  observeDelivery(d, observe::Outcome::kFailed, attempts, call, status, error);
   spdlog::warn("delivery of event {} to function {} (space {}, subscription {}{}) failed after "
                "{} attempt(s), dropped: {}",
                eventIdOf(d.event->payload), t.functionId, t.space, t.subscriptionId,
@@ -127,6 +157,9 @@ asio::awaitable<Settlement> Dispatcher::attempt(const queue::Delivery& d) {
                  eventIdOf(d.event->payload), t.functionId, t.space, t.subscriptionId,
                  t.deadLetter() ? "the dead-letter function" : "the subscription");
     if (t.deadLetter()) counter(failed_, t.space, t.eventType).inc();
+    observeDelivery(d, observe::Outcome::kFailed, d.attempts, {}, "gone",
+                    t.deadLetter() ? "the dead-letter function no longer exists"
+                                   : "the subscription no longer exists");
     co_return done(d);
   }
   // Dead letters are retried by the defaults and never dead-lettered again. (The policy
@@ -164,6 +197,8 @@ asio::awaitable<Settlement> Dispatcher::attempt(const queue::Delivery& d) {
           spdlog::info("async delivery skipped, unauthorized: space={} functionId={} type={}",
                        t.space, t.functionId, t.eventType);
           counter(unauthorized_, t.space, t.eventType).inc();
+          observeDelivery(d, observe::Outcome::kFailed, d.attempts + 1, {}, "unauthorized",
+                          authorization.error().message);
           co_return done(d);
         }
         outcome = CallOutcome{CallOutcome::kRetry,
@@ -181,6 +216,8 @@ asio::awaitable<Settlement> Dispatcher::attempt(const queue::Delivery& d) {
     }
   }
 
+  std::optional<Result<providers::CallResult>> result;
+  AttemptCall call;
   if (!outcome) {
     CallSite site = siteOf(snapshot, t.space, *function,
                                  CallKey(d.event->payload, d.event->request), *payload,
@@ -194,30 +231,38 @@ asio::awaitable<Settlement> Dispatcher::attempt(const queue::Delivery& d) {
       co_return Settlement{Settlement::kRetry, d.attempts, queue::nowMs() + wait->count(),
                            d.lastError, {}};
     }
-    const auto result = co_await startCall(site);
-    finishCall(site, result);
-    outcome = classifyCall(result);
+    result.emplace(co_await startCall(site));
+    call.latency = finishCall(site, *result);
+    call.function = site.function;
+    call.functionId = site.functionId;
+    call.result = &*result;
+    outcome = classifyCall(*result);
   }
+  // Without a call, the authorizer could not be asked.
+  const std::string_view status = call.result != nullptr ? "" : "authorizer";
   const uint32_t attempts = d.attempts + 1;
   switch (outcome->kind) {
     case CallOutcome::kDelivered:
+      observeDelivery(d, observe::Outcome::kDelivered, attempts, call);
       co_return done(d);
     case CallOutcome::kFinal:
-      co_return giveUp(d, *snapshot, policy, attempts, std::move(outcome->error));
+      co_return giveUp(d, *snapshot, policy, attempts, std::move(outcome->error), call, status);
     case CallOutcome::kRetry:
       break;
   }
   if (attempts > static_cast<uint32_t>(policy.retries)) {
-    co_return giveUp(d, *snapshot, policy, attempts, std::move(outcome->error));
+    co_return giveUp(d, *snapshot, policy, attempts, std::move(outcome->error), call, status);
   }
   const auto delay = retryDelay(policy, attempts, outcome->retryAfter, random());
   const queue::WallMs due = queue::nowMs() + delay.count();
   if (due - d.event->acceptedAtMs > policy.maxEventAge.count()) {
     co_return giveUp(d, *snapshot, policy, attempts,
                      outcome->error + "; the next attempt would pass the event's maxEventAge of " +
-                         formatGoDuration(policy.maxEventAge));
+                         formatGoDuration(policy.maxEventAge),
+                     call, status);
   }
   counter(retried_, t.space, t.eventType).inc();
+  observeDelivery(d, observe::Outcome::kRetrying, attempts, call, status, outcome->error);
   spdlog::debug("delivery to function {} (space {}) failed (attempt {}), retrying in {} ms: {}",
                 t.functionId, t.space, attempts, delay.count(), outcome->error);
   co_return Settlement{Settlement::kRetry, attempts, due, bounded(std::move(outcome->error)), {}};

@@ -49,6 +49,7 @@ Dispatcher::Plan Dispatcher::batchPlan(net::Request& request,
     const std::span<const routing::Route> found =
         snapshot->findAsync(method, path, member.eventType);
     countReceived(found, nullptr, member.eventType);
+    observeReceived(found, nullptr, member.eventType, member.eventID, {});
     if (found.empty() && !announce) continue;
     const std::span<const routing::Route> routes = matchFilters(found, member, "", kept);
     events::attachTrace(member, trace);

@@ -1,5 +1,6 @@
 #include "dispatch/dispatcher.h"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <utility>
 
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/container/small_vector.hpp>
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -106,7 +108,7 @@ struct CounterKeyHash {
 
 Dispatcher::Dispatcher(SnapshotSource source, std::vector<asio::any_io_executor> executors,
                        metrics::Registry& metrics, queue::DeliveryQueue& queue,
-                       DispatchSettings settings)
+                       DispatchSettings settings, observe::Observer* observer)
     : source_(std::move(source)),
       received_(metrics.counterFamily("eventgateway_events_received_total",
                                       "Events received, by space and event type.",
@@ -153,7 +155,9 @@ Dispatcher::Dispatcher(SnapshotSource source, std::vector<asio::any_io_executor>
       runner_(queue, std::move(executors), settings.workers,
               [this](const queue::Delivery& d) { return attempt(d); }),
       authorizerCache_(std::make_shared<AuthorizerCache>(settings.authorizerCacheSize)),
-      instance_(nextInstance.fetch_add(1)) {
+      instance_(nextInstance.fetch_add(1)),
+      ownObserver_(observer != nullptr ? nullptr : std::make_unique<observe::Observer>(metrics)),
+      observer_(observer != nullptr ? *observer : *ownObserver_) {
   metrics.addCollector([cache = authorizerCache_](std::string& out) {
     out.append("# HELP eventgateway_authorizer_cache_entries Authorizer decisions cached.\n");
     out.append("# TYPE eventgateway_authorizer_cache_entries gauge\n");
@@ -320,6 +324,7 @@ void Dispatcher::emitSystemEvent(const std::shared_ptr<const routing::Snapshot>&
     countReceived(inSpace, nullptr, type);
     auto event = std::make_shared<queue::EventData>();
     event->payload = systemEventJson(type, data);
+    observeReceived(inSpace, nullptr, type, {}, event->payload);
     event->acceptedAtMs = queue::nowMs();
     event->configRevision = snapshot->revision();
     events::CloudEvent typeOnly;
@@ -377,7 +382,8 @@ std::optional<std::chrono::milliseconds> Dispatcher::admit(limits::Admission& ad
   return std::nullopt;
 }
 
-asio::awaitable<Result<providers::CallResult>> Dispatcher::startCall(const CallSite& site) {
+asio::awaitable<Result<providers::CallResult>> Dispatcher::startCall(CallSite& site) {
+  site.started = std::chrono::steady_clock::now();
   if (!site.quiet && hasSystemSubscribers(site.snapshot, SystemEvent::kFunctionInvoking)) {
     emitSystemEvent(site.snapshot, SystemEvent::kFunctionInvoking, site.space,
                     functionInvokingData(site.space, site.payload, site.functionId));
@@ -389,7 +395,9 @@ asio::awaitable<Result<providers::CallResult>> Dispatcher::startCall(const CallS
   return site.function->invoker->call(site.payload, site.context);
 }
 
-void Dispatcher::finishCall(const CallSite& site, const Result<providers::CallResult>& result) {
+std::chrono::nanoseconds Dispatcher::finishCall(const CallSite& site,
+                                                const Result<providers::CallResult>& result) {
+  const std::chrono::nanoseconds latency = std::chrono::steady_clock::now() - site.started;
   if (!result) {
     spdlog::info("function invocation failed: space={} functionId={}{}{} error={}", site.space,
                  site.functionId, site.via.empty() ? "" : " via weighted function ", site.via,
@@ -400,7 +408,7 @@ void Dispatcher::finishCall(const CallSite& site, const Result<providers::CallRe
                       functionInvocationFailedData(site.space, site.payload, site.functionId,
                                                    result.error().message));
     }
-    return;
+    return latency;
   }
   spdlog::debug("function invoked: space={} functionId={}{}{}", site.space, site.functionId,
                 site.via.empty() ? "" : " via weighted function ", site.via);
@@ -408,6 +416,52 @@ void Dispatcher::finishCall(const CallSite& site, const Result<providers::CallRe
     emitSystemEvent(site.snapshot, SystemEvent::kFunctionInvoked, site.space,
                     functionInvokedData(site.space, site.payload, site.functionId, result->body));
   }
+  return latency;
+}
+
+void Dispatcher::publishReceived(std::span<const routing::Route> routes,
+                                 const routing::Route* sync, std::string_view type,
+                                 std::string_view eventId, std::string_view eventJson) {
+  // Subscribers come in a handful of spaces and functions: scans beat sets.
+  boost::container::small_vector<std::string_view, 4> spaces;
+  const auto add = [](auto& list, std::string_view value) {
+    if (std::find(list.begin(), list.end(), value) == list.end()) list.push_back(value);
+  };
+  if (sync != nullptr) add(spaces, sync->subscription->space);
+  for (const auto& route : routes) add(spaces, route.subscription->space);
+  boost::container::small_vector<std::string_view, 8> functions;
+  for (const std::string_view space : spaces) {
+    functions.clear();
+    if (sync != nullptr && sync->subscription->space == space) {
+      add(functions, sync->subscription->functionId);
+    }
+    for (const auto& route : routes) {
+      if (route.subscription->space == space) add(functions, route.subscription->functionId);
+    }
+    observe::Observation o;
+    o.outcome = observe::Outcome::kReceived;
+    o.space = space;
+    o.eventType = type;
+    o.eventId = eventId;
+    o.eventJson = eventJson;
+    o.functions = functions;
+    observer_.tails().publish(o);
+  }
+}
+
+void Dispatcher::publishCall(observe::Outcome outcome, const Result<providers::CallResult>& result,
+                             std::chrono::nanoseconds latency, observe::Observation& o) {
+  o.outcome = outcome;
+  o.latency = latency;
+  if (o.attempt == 0) o.attempt = 1;
+  if (result) {
+    o.httpStatus = result->status;
+  } else {
+    o.httpStatus = result.error().httpStatus;
+    o.errorKind = errorKindName(result.error().kind);
+    o.error = result.error().message;
+  }
+  observer_.tails().publish(o);
 }
 
 const routing::FunctionEntry* Dispatcher::callee(const routing::Snapshot& snapshot,
@@ -489,6 +543,10 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
   const std::span<const routing::Route> found =
       snapshot->findAsync(method, path, event.eventType);
   countReceived(found, sync ? &sync->route : nullptr, event.eventType);
+  if (observer_.tails().active()) [[unlikely]] {
+    publishReceived(found, sync ? &sync->route : nullptr, event.eventType,
+                    events::eventId(*incoming), {});
+  }
 
   const bool announce = hasSystemSubscribers(snapshot, SystemEvent::kEventReceived);
   if (!sync && found.empty() && !announce) {
@@ -636,6 +694,17 @@ asio::awaitable<net::Response> Dispatcher::callSync(net::Request& request, SyncC
     if (!authorization) {
       counter(unauthorized_, subscription.space, subscription.eventType).inc();
       counter(processed_, subscription.space, subscription.eventType).inc();
+      if (observer_.tails().active()) {
+        observe::Observation o;
+        o.outcome = observe::Outcome::kFailed;
+        o.space = subscription.space;
+        o.eventType = subscription.eventType;
+        o.eventJson = payload;
+        o.functionId = subscription.functionId;
+        o.errorKind = "unauthorized";
+        o.attempt = 1;
+        observer_.tails().publish(o);
+      }
       const auto& reason = authorization.error();
       co_return jsonError(request, http::status::forbidden,
                           reason.kind == ErrorKind::kInvalid ? std::string_view(reason.message)
@@ -660,7 +729,11 @@ asio::awaitable<net::Response> Dispatcher::callSync(net::Request& request, SyncC
     co_return overLimits(request, site.functionId, *wait);
   }
   const auto result = co_await startCall(site);
-  finishCall(site, result);
+  observeCall(site, result ? observe::Outcome::kDelivered : observe::Outcome::kFailed, result,
+              finishCall(site, result), [&](observe::Observation& o) {
+                o.eventType = subscription.eventType;
+                o.eventJson = call.text();
+              });
   counter(processed_, subscription.space, subscription.eventType).inc();
   if (!result) {
     co_return jsonError(request, http::status::internal_server_error, kFunctionCallFailed);
@@ -699,6 +772,8 @@ asio::awaitable<net::Response> Dispatcher::invoke(net::Request& request,
   // Labels from the matched subscription, never from the request's headers.
   const std::string_view routeSpace = route->subscription->space;
   counter(received_, routeSpace, model::kInvokeEventType).inc();
+  observeReceived(std::span<const routing::Route>(route, 1), nullptr, model::kInvokeEventType,
+                  event.eventID, {});
 
   const std::string payload = events::serialize(event);
   if (hasSystemSubscribers(snapshot, SystemEvent::kEventReceived)) {
@@ -718,7 +793,11 @@ asio::awaitable<net::Response> Dispatcher::invoke(net::Request& request,
     co_return overLimits(request, site.functionId, *wait);
   }
   auto result = co_await startCall(site);
-  finishCall(site, result);
+  observeCall(site, result ? observe::Outcome::kDelivered : observe::Outcome::kFailed, result,
+              finishCall(site, result), [&](observe::Observation& o) {
+                o.eventType = model::kInvokeEventType;
+                o.eventId = event.eventID;
+              });
   counter(processed_, routeSpace, model::kInvokeEventType).inc();
   if (!result) {
     co_return jsonError(request, http::status::internal_server_error, kFunctionCallFailed);

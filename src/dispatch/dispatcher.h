@@ -24,6 +24,7 @@
 #include "limits/function_limiter.h"
 #include "metrics/metrics.h"
 #include "net/http_server.h"
+#include "observe/observer.h"
 #include "providers/provider.h"
 #include "queue/queue.h"
 #include "routing/snapshot.h"
@@ -32,6 +33,14 @@ namespace eg::dispatch {
 
 // Where the current configuration comes from (ConfigCache::snapshot in the gateway).
 using SnapshotSource = std::function<std::shared_ptr<const routing::Snapshot>()>;
+
+// The call an attempt of an async delivery made, for its observation.
+struct AttemptCall {
+  const routing::FunctionEntry* function = nullptr;  // the one called
+  std::string_view functionId;
+  const Result<providers::CallResult>* result = nullptr;  // null: no call was made
+  std::chrono::nanoseconds latency{0};
+};
 
 // The Events API's request handler behind EventsApi, with its collaborators passed in
 // so that it can be driven by a fake configuration and fake functions.
@@ -102,12 +111,32 @@ using SnapshotSource = std::function<std::shared_ptr<const routing::Snapshot>()>
 //       decision wanted for an event type with authorizerCache (cache enabled): reused,
 //       or asked of the authorizer (a request without a key part included).
 //   eventgateway_authorizer_cache_entries  decisions the cache holds.
+//
+// Observations (observe/observer.h, spec §7): `received` once per event and per space
+// with a matching subscription (where received_total counts it, Gen 1 invoke and system
+// events included), before any call or enqueue; then one outcome per call of a
+// function — the sync call, an invoke, each attempt of an async delivery (dead letters
+// included): `delivered` when it succeeded; for a sync call or an invoke `failed` when
+// it did not; for an attempt `retrying`, or when the delivery is given up
+// `deadlettered` or `failed`. Each call counts once, in that outcome, in
+// eventgateway_function_calls_total{space,function,outcome} and its duration in
+// eventgateway_function_duration_seconds, under the function called (a weighted
+// function's target). The tails also see what ends a delivery without a call (its
+// maxEventAge passed: deadlettered or failed, status "expired"; its subscription or
+// function gone: failed, "gone"; an authorizer's refusal: failed, "unauthorized"; an
+// authorizer that cannot be called: retrying, "authorizer"), and a sync call an
+// authorizer refused (failed, "unauthorized"). Calls held back by a function's limits
+// are no calls and are not observed. While nobody tails, an observation costs one
+// relaxed load, and a call its counting.
 class Dispatcher {
  public:
   // `executors` run the async deliveries (round-robin); at least one. `queue` (started)
-  // must outlive the dispatcher; deliveries start with startDeliveries().
+  // must outlive the dispatcher; deliveries start with startDeliveries(). `observer`
+  // (which must outlive it) is told of every event and call; null: one of its own on
+  // `metrics`.
   Dispatcher(SnapshotSource source, std::vector<boost::asio::any_io_executor> executors,
-             metrics::Registry& metrics, queue::DeliveryQueue& queue, DispatchSettings settings);
+             metrics::Registry& metrics, queue::DeliveryQueue& queue, DispatchSettings settings,
+             observe::Observer* observer = nullptr);
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
@@ -207,6 +236,7 @@ class Dispatcher {
     bool quiet;
     std::string_view via = {};
     providers::CallContext context = {};  // the trace context forwarded
+    std::chrono::steady_clock::time_point started = {};  // set by startCall
   };
   // The call site of `function` (never null) for this call: its target when it is
   // weighted, picked by `key`.
@@ -219,8 +249,49 @@ class Dispatcher {
   static std::optional<std::chrono::milliseconds> admit(limits::Admission& admission,
                                                         const routing::FunctionEntry& named,
                                                         const CallSite& site);
-  boost::asio::awaitable<Result<providers::CallResult>> startCall(const CallSite& site);
-  void finishCall(const CallSite& site, const Result<providers::CallResult>& result);
+  // finishCall answers how long the call took.
+  boost::asio::awaitable<Result<providers::CallResult>> startCall(CallSite& site);
+  std::chrono::nanoseconds finishCall(const CallSite& site,
+                                      const Result<providers::CallResult>& result);
+
+  // Observations (observe/observation.h). `received` of an event routed to `routes` and
+  // `sync`, once per space; its ID is `eventId`, or read from `eventJson` when needed.
+  void observeReceived(std::span<const routing::Route> routes, const routing::Route* sync,
+                       std::string_view type, std::string_view eventId,
+                       std::string_view eventJson) {
+    if (observer_.tails().active()) [[unlikely]] {
+      publishReceived(routes, sync, type, eventId, eventJson);
+    }
+  }
+  void publishReceived(std::span<const routing::Route> routes, const routing::Route* sync,
+                       std::string_view type, std::string_view eventId,
+                       std::string_view eventJson);
+  // A call made at `site` that ended in `outcome`: counted; for the tails, `describe`
+  // fills in the event's part of the observation (called only while someone tails).
+  template <class Describe>
+  void observeCall(const CallSite& site, observe::Outcome outcome,
+                   const Result<providers::CallResult>& result, std::chrono::nanoseconds latency,
+                   Describe&& describe) {
+    if (site.function != nullptr) {
+      site.function->stats.record(observer_.functions(), site.space, site.functionId, outcome,
+                                  latency);
+    }
+    if (observer_.tails().active()) [[unlikely]] {
+      observe::Observation o;
+      o.space = site.space;
+      o.functionId = site.functionId;
+      describe(o);
+      publishCall(outcome, result, latency, o);
+    }
+  }
+  void publishCall(observe::Outcome outcome, const Result<providers::CallResult>& result,
+                   std::chrono::nanoseconds latency, observe::Observation& o);
+  // What an attempt of `delivery` ended in. `call`: the attempt's call, when one was
+  // made (counted); else `status` says why none was (for the tails only). `error`: why
+  // it failed.
+  void observeDelivery(const queue::Delivery& delivery, observe::Outcome outcome,
+                       uint32_t attempt, const AttemptCall& call, std::string_view status = {},
+                       std::string_view error = {});
 
   // The function a call of `id` in `space` reaches (for a weighted one, the target `key`
   // picks), or null when there is none. A plain function, so that the key is not kept
@@ -243,8 +314,11 @@ class Dispatcher {
 
   // One attempt of an async delivery (async_delivery.cc), and what the queue does next.
   boost::asio::awaitable<Settlement> attempt(const queue::Delivery& delivery);
+  // `call`: the attempt's call that made it give up, when there was one; otherwise
+  // `status` says why (for the tails).
   Settlement giveUp(const queue::Delivery& delivery, const routing::Snapshot& snapshot,
-                    const EffectivePolicy& policy, uint32_t attempts, std::string error);
+                    const EffectivePolicy& policy, uint32_t attempts, std::string error,
+                    const AttemptCall& call = {}, std::string_view status = "expired");
   Settlement done(const queue::Delivery& delivery);
 
   // Queues one delivery per subscriber of a system event whose data is `data`.
@@ -290,6 +364,8 @@ class Dispatcher {
   // Enqueues begun and not answered: a drain waits for them.
   std::atomic<std::size_t> enqueuing_{0};
   const uint64_t instance_;  // tells this dispatcher's cached counters from another's
+  std::unique_ptr<observe::Observer> ownObserver_;  // when none was given
+  observe::Observer& observer_;
 };
 
 }  // namespace eg::dispatch

@@ -22,17 +22,18 @@ std::vector<boost::asio::any_io_executor> executorsOf(net::IoPool& pool) {
 
 struct EventsApi::Impl {
   Impl(routing::ConfigCache& cache, net::IoPool& pool, metrics::Registry& metrics,
-       queue::DeliveryQueue& queue, DispatchSettings settings)
+       queue::DeliveryQueue& queue, DispatchSettings settings, observe::Observer* observer)
       : dispatcher([&cache] { return cache.snapshot(); }, executorsOf(pool), metrics, queue,
-                   settings) {
+                   settings, observer) {
     dispatcher.startDeliveries();
   }
   Dispatcher dispatcher;
 };
 
 EventsApi::EventsApi(routing::ConfigCache& cache, net::IoPool& pool, metrics::Registry& metrics,
-                     queue::DeliveryQueue& queue, DispatchSettings settings)
-    : impl_(std::make_unique<Impl>(cache, pool, metrics, queue, settings)) {}
+                     queue::DeliveryQueue& queue, DispatchSettings settings,
+                     observe::Observer* observer)
+    : impl_(std::make_unique<Impl>(cache, pool, metrics, queue, settings, observer)) {}
 
 EventsApi::~EventsApi() = default;
 

@@ -10,6 +10,7 @@
 #include "metrics/metrics.h"
 #include "net/http_server.h"
 #include "net/io_pool.h"
+#include "observe/observer.h"
 #include "queue/queue.h"
 #include "routing/config_cache.h"
 
@@ -32,8 +33,10 @@ struct DispatchSettings {
 // Thread-safe; never blocks on the queue. `queue` must be started and outlive it.
 class EventsApi {
  public:
+  // `observer` (outliving it) is told of every event and call; null: one of its own.
   EventsApi(routing::ConfigCache& cache, net::IoPool& pool, metrics::Registry& metrics,
-            queue::DeliveryQueue& queue, DispatchSettings settings);
+            queue::DeliveryQueue& queue, DispatchSettings settings,
+            observe::Observer* observer = nullptr);
   ~EventsApi();
   EventsApi(const EventsApi&) = delete;
   EventsApi& operator=(const EventsApi&) = delete;

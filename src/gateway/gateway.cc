@@ -22,6 +22,7 @@
 #include "net/http_server.h"
 #include "net/io_pool.h"
 #include "net/read_now.h"
+#include "observe/observer.h"
 #include "providers/builtin.h"
 #include "providers/provider.h"
 #include "queue/open.h"
@@ -131,6 +132,8 @@ struct Gateway::Impl {
   net::HttpClient client;
   providers::ProviderRegistry providers;
   metrics::Registry metrics;
+  // Before the APIs, which report to it and serve its tails.
+  std::unique_ptr<observe::Observer> observer;
   // Before the cache, whose snapshot listener uses it: destroyed after the cache stopped.
   std::unique_ptr<config::PropagationClock> propagation;
   std::unique_ptr<routing::ConfigCache> cache;
@@ -185,9 +188,11 @@ void Gateway::start() {
   impl_->configStore = std::make_unique<store::NotifyingStore>(
       *impl_->store, [clock](int64_t revision) { clock->committed(revision); });
 
+  impl_->observer = std::make_unique<observe::Observer>(impl_->metrics);
   config::ConfigApiSettings apiSettings;
   apiSettings.accessKeys = impl_->accessKeys.get();
   apiSettings.metricsOpen = s.metricsOpen;
+  apiSettings.tails = &impl_->observer->tails();
   impl_->configApi = std::make_unique<config::ConfigApi>(*impl_->configStore, *impl_->cache,
                                                          impl_->providers, impl_->metrics,
                                                          apiSettings);
@@ -201,7 +206,8 @@ void Gateway::start() {
   dispatchSettings.delivery.maxBackoff = s.deliveryMaxBackoff;
   dispatchSettings.delivery.maxEventAge = s.deliveryMaxEventAge;
   impl_->eventsApi = std::make_unique<dispatch::EventsApi>(
-      *impl_->cache, impl_->pool, impl_->metrics, *impl_->queue, dispatchSettings);
+      *impl_->cache, impl_->pool, impl_->metrics, *impl_->queue, dispatchSettings,
+      impl_->observer.get());
 
   net::ServerSettings configSettings;
   configSettings.port = s.configPort;
@@ -290,6 +296,8 @@ void Gateway::shutdown() {
   // balancer) gets an answer, events a 503, instead of a refused connection; every
   // connection closes after its next answer, as Envoy drains.
   if (impl_->eventsApi) impl_->eventsApi->startDraining();
+  // Tails never end by themselves: they end here, so that their connections can close.
+  if (impl_->observer) impl_->observer->tails().close();
   if (impl_->eventsServer) impl_->eventsServer->drain();
   if (impl_->configServer) impl_->configServer->drain();
   if (impl_->eventsApi && !impl_->eventsApi->waitDrained(kDrainTimeout)) {

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <stdexcept>
+#include <type_traits>
 
 namespace eg::metrics {
 namespace {
@@ -206,22 +207,191 @@ void CounterFamily::render(std::string& out) const {
 }
 
 // ---------------------------------------------------------------------------------------
+// Dynamic families
+
+namespace {
+
+void checkLabelNames(const std::vector<std::string>& labelNames) {
+  for (const auto& label : labelNames) {
+    if (!isLabelName(label)) throw std::invalid_argument("invalid label name: " + label);
+  }
+}
+
+// `a="x",b="y"`: the pairs of a series, without braces.
+void appendPairs(std::string& out, const std::vector<std::string>& names,
+                 const std::vector<std::string>& values) {
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out.append(names[i]).append("=\"");
+    appendEscaped(out, values[i]);
+    out.push_back('"');
+  }
+}
+
+void renderSeries(std::string& out, std::string_view name, const std::vector<std::string>& names,
+                  const std::vector<std::string>& values, const Counter& counter) {
+  out.append(name);
+  if (!names.empty()) {
+    out.push_back('{');
+    appendPairs(out, names, values);
+    out.push_back('}');
+  }
+  out.push_back(' ');
+  out.append(std::to_string(counter.value())).push_back('\n');
+}
+
+void renderSeries(std::string& out, std::string_view name, const std::vector<std::string>& names,
+                  const std::vector<std::string>& values, const Histogram& histogram) {
+  std::string pairs;
+  appendPairs(pairs, names, values);
+  histogram.render(out, name, pairs);
+}
+
+}  // namespace
+
+namespace detail {
+
+// The series of a dynamic family, each held weakly: its handles own it. A handle's
+// deleter takes the series out of the map (under the lock) before freeing it, so that
+// every series the map points to is alive while the lock is held: render reads them
+// through raw pointers, and never drops a handle under the lock (the deleter would
+// take it again).
+template <class T>
+class LiveSeries : public std::enable_shared_from_this<LiveSeries<T>> {
+ public:
+  LiveSeries(std::string name, std::string help, std::vector<std::string> labelNames,
+             std::function<T*()> make)
+      : name_(std::move(name)),
+        help_(std::move(help)),
+        labelNames_(std::move(labelNames)),
+        make_(std::move(make)) {
+    checkMetricName(name_);
+    checkLabelNames(labelNames_);
+  }
+
+  std::shared_ptr<T> get(std::initializer_list<std::string_view> labelValues, bool create) {
+    if (labelValues.size() != labelNames_.size()) {
+      throw std::invalid_argument(name_ + ": expected " + std::to_string(labelNames_.size()) +
+                                  " label values, got " + std::to_string(labelValues.size()));
+    }
+    std::vector<std::string> key(labelValues.begin(), labelValues.end());
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(key);
+    if (it != entries_.end()) {
+      if (auto alive = it->second.handle.lock()) return alive;
+    }
+    if (!create) return nullptr;
+    // A series whose last handle is going (its deleter waits for the lock) is replaced;
+    // that deleter then leaves the new one in place.
+    T* raw = make_();
+    std::shared_ptr<T> handle(raw, [core = this->weak_from_this(), key](T* p) {
+      if (auto live = core.lock()) live->release(key, p);
+      delete p;
+    });
+    if (it == entries_.end()) it = entries_.emplace(std::move(key), Entry{}).first;
+    it->second.handle = handle;
+    it->second.raw = raw;
+    return handle;
+  }
+
+  std::size_t size() const {
+    std::lock_guard lock(mu_);
+    return entries_.size();
+  }
+
+  void render(std::string& out, std::string_view type) const {
+    appendHelp(out, name_, help_, type);
+    std::lock_guard lock(mu_);
+    for (const auto& [values, entry] : entries_) {
+      renderSeries(out, name_, labelNames_, values, *entry.raw);
+    }
+  }
+
+ private:
+  struct Entry {
+    std::weak_ptr<T> handle;
+    T* raw = nullptr;
+  };
+
+  void release(const std::vector<std::string>& key, T* p) {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(key);
+    if (it != entries_.end() && it->second.raw == p) entries_.erase(it);
+  }
+
+  const std::string name_, help_;
+  const std::vector<std::string> labelNames_;
+  const std::function<T*()> make_;
+  mutable std::mutex mu_;
+  std::map<std::vector<std::string>, Entry> entries_;
+};
+
+}  // namespace detail
+
+template <class T>
+DynamicFamily<T>::DynamicFamily(std::shared_ptr<detail::LiveSeries<T>> series)
+    : series_(std::move(series)) {}
+
+template <class T>
+DynamicFamily<T>::~DynamicFamily() = default;
+
+template <class T>
+std::shared_ptr<T> DynamicFamily<T>::series(std::initializer_list<std::string_view> labelValues) {
+  return series_->get(labelValues, true);
+}
+
+template <class T>
+std::shared_ptr<T> DynamicFamily<T>::find(
+    std::initializer_list<std::string_view> labelValues) const {
+  return series_->get(labelValues, false);
+}
+
+template <class T>
+std::size_t DynamicFamily<T>::size() const {
+  return series_->size();
+}
+
+template <class T>
+void DynamicFamily<T>::render(std::string& out) const {
+  series_->render(out, std::is_same_v<T, Counter> ? "counter" : "histogram");
+}
+
+template class DynamicFamily<Counter>;
+template class DynamicFamily<Histogram>;
+
+DynamicCounterFamily::DynamicCounterFamily(std::string name, std::string help,
+                                           std::vector<std::string> labelNames)
+    : DynamicFamily(std::make_shared<detail::LiveSeries<Counter>>(
+          std::move(name), std::move(help), std::move(labelNames), [] { return new Counter(); })) {}
+
+DynamicHistogramFamily::DynamicHistogramFamily(std::string name, std::string help,
+                                               std::vector<std::string> labelNames,
+                                               std::vector<double> upperBounds)
+    : DynamicFamily(std::make_shared<detail::LiveSeries<Histogram>>(
+          std::move(name), std::move(help), std::move(labelNames),
+          [bounds = std::move(upperBounds)] { return new Histogram(bounds); })) {}
+
+// ---------------------------------------------------------------------------------------
 // Registry
 
 struct Registry::Entry {
-  enum class Kind { kCounter, kGauge, kHistogram };
+  enum class Kind { kCounter, kGauge, kHistogram, kDynamicCounter, kDynamicHistogram };
   Kind kind;
   std::string name;
   std::string help;
   std::unique_ptr<CounterFamily> family;
   std::unique_ptr<Gauge> gauge;
   std::unique_ptr<Histogram> histogram;
+  std::unique_ptr<DynamicCounterFamily> dynamicCounters;
+  std::unique_ptr<DynamicHistogramFamily> dynamicHistograms;
 
   static const char* kindName(Kind kind) {
     switch (kind) {
       case Kind::kCounter: return "counter";
       case Kind::kGauge: return "gauge";
       case Kind::kHistogram: return "histogram";
+      case Kind::kDynamicCounter: return "dynamic counter family";
+      case Kind::kDynamicHistogram: return "dynamic histogram family";
     }
     return "metric";
   }
@@ -285,6 +455,37 @@ Histogram& Registry::histogram(std::string name, std::string help,
   return *entries_.back()->histogram;
 }
 
+DynamicCounterFamily& Registry::dynamicCounterFamily(std::string name, std::string help,
+                                                     std::vector<std::string> labelNames) {
+  std::lock_guard lock(mu_);
+  if (Entry* e = Entry::find(entries_, name, Entry::Kind::kDynamicCounter)) {
+    return *e->dynamicCounters;
+  }
+  auto entry = std::make_unique<Entry>();
+  entry->kind = Entry::Kind::kDynamicCounter;
+  entry->name = name;
+  entry->dynamicCounters = std::make_unique<DynamicCounterFamily>(
+      std::move(name), std::move(help), std::move(labelNames));
+  entries_.push_back(std::move(entry));
+  return *entries_.back()->dynamicCounters;
+}
+
+DynamicHistogramFamily& Registry::dynamicHistogramFamily(std::string name, std::string help,
+                                                         std::vector<std::string> labelNames,
+                                                         std::vector<double> upperBounds) {
+  std::lock_guard lock(mu_);
+  if (Entry* e = Entry::find(entries_, name, Entry::Kind::kDynamicHistogram)) {
+    return *e->dynamicHistograms;
+  }
+  auto entry = std::make_unique<Entry>();
+  entry->kind = Entry::Kind::kDynamicHistogram;
+  entry->name = name;
+  entry->dynamicHistograms = std::make_unique<DynamicHistogramFamily>(
+      std::move(name), std::move(help), std::move(labelNames), std::move(upperBounds));
+  entries_.push_back(std::move(entry));
+  return *entries_.back()->dynamicHistograms;
+}
+
 void Registry::addCollector(std::function<void(std::string&)> collector) {
   std::lock_guard lock(mu_);
   collectors_.push_back(std::move(collector));
@@ -315,6 +516,12 @@ std::string Registry::render() const {
       case Entry::Kind::kHistogram:
         appendHelp(out, e->name, e->help, "histogram");
         e->histogram->render(out, e->name, "");
+        break;
+      case Entry::Kind::kDynamicCounter:
+        e->dynamicCounters->render(out);
+        break;
+      case Entry::Kind::kDynamicHistogram:
+        e->dynamicHistograms->render(out);
         break;
     }
   }

@@ -70,6 +70,48 @@ class CounterFamily {
   std::map<std::vector<std::string>, std::unique_ptr<Counter>, std::less<>> counters_;
 };
 
+namespace detail {
+template <class T>
+class LiveSeries;  // metrics.cc
+}  // namespace detail
+
+// Series that come and go with what they describe (one per function, say): a series
+// lives while a handle to it does, and leaves the scrape once its last handle is
+// released, so that what was deleted is no longer exported. Handles are shared_ptrs
+// and may outlive the family and the registry (they then count for nobody). Series
+// render sorted by label values. Thread-safe: making or finding a series takes a lock,
+// counting through a handle does not. A wrong number of label values throws
+// std::invalid_argument, as for CounterFamily. T is Counter or Histogram.
+template <class T>
+class DynamicFamily {
+ public:
+  ~DynamicFamily();
+  // The live series of these values, made (at 0) when there is none.
+  std::shared_ptr<T> series(std::initializer_list<std::string_view> labelValues);
+  // The live series of these values, or null.
+  std::shared_ptr<T> find(std::initializer_list<std::string_view> labelValues) const;
+  std::size_t size() const;  // series alive
+  void render(std::string& out) const;
+
+ protected:
+  explicit DynamicFamily(std::shared_ptr<detail::LiveSeries<T>> series);
+
+ private:
+  std::shared_ptr<detail::LiveSeries<T>> series_;
+};
+
+class DynamicCounterFamily : public DynamicFamily<Counter> {
+ public:
+  DynamicCounterFamily(std::string name, std::string help, std::vector<std::string> labelNames);
+};
+
+// One Histogram of the family's bounds per series.
+class DynamicHistogramFamily : public DynamicFamily<Histogram> {
+ public:
+  DynamicHistogramFamily(std::string name, std::string help, std::vector<std::string> labelNames,
+                         std::vector<double> upperBounds);
+};
+
 // Owns every metric; renders the Prometheus text exposition format (version 0.0.4).
 // Thread-safe. Metrics render in registration order, collectors after them.
 // Registering a name again returns the existing metric of that kind; a name reused for
@@ -85,6 +127,11 @@ class Registry {
                                std::vector<std::string> labelNames);
   Gauge& gauge(std::string name, std::string help);
   Histogram& histogram(std::string name, std::string help, std::vector<double> upperBounds);
+  DynamicCounterFamily& dynamicCounterFamily(std::string name, std::string help,
+                                             std::vector<std::string> labelNames);
+  DynamicHistogramFamily& dynamicHistogramFamily(std::string name, std::string help,
+                                                 std::vector<std::string> labelNames,
+                                                 std::vector<double> upperBounds);
   // For values computed at scrape time (e.g. functions per space from the snapshot):
   // the collector appends complete exposition lines, HELP and TYPE included.
   void addCollector(std::function<void(std::string&)> collector);

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <cerrno>
 #include <cstring>
 #include <exception>
 #include <future>
@@ -404,6 +405,16 @@ class StreamWriter final : public BodyWriter {
   }
 
   bool headSent() const { return headSent_; }
+
+  bool peerClosed() override {
+    if (failed_) return true;
+    char byte;
+    const ssize_t n = ::recv(beast::get_lowest_layer(stream_).native_handle(), &byte, 1,
+                             MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) return true;
+    if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+    return !std::is_same_v<Stream, tcp::socket>;
+  }
 
  private:
   asio::awaitable<bool> send(std::string_view data, bool last) {

@@ -26,6 +26,11 @@ class BodyWriter {
   // calls). False once the client is gone or too slow (the write deadline passed): the
   // producer should return, since every later write is refused too.
   virtual boost::asio::awaitable<bool> write(std::string_view data) = 0;
+  // Whether the client is gone: it closed or reset the connection, or (over TLS, where
+  // a closing client first sends its close_notify) sent anything at all. A producer
+  // that waits for data between writes asks now and then, so as not to keep serving a
+  // connection nobody reads. Never blocks.
+  virtual bool peerClosed() { return false; }
 };
 
 // Writes a body through the writer, then returns; the server ends the body after it

@@ -207,6 +207,12 @@ void RoutingTable::putFunction(model::Function function, int64_t modRevision,
       entry->limiter = std::make_shared<limits::FunctionLimiter>(*function.limits);
     }
   }
+  // A changed function (or the same one read again) counts on in the same series.
+  if (old) {
+    entry->stats = old->stats;
+  } else if (previous != nullptr) {
+    entry->stats = previous->stats;
+  }
   entry->function = std::move(function);
   storeFunction(std::move(entry));
   refreshWeighted(space, id);

@@ -13,6 +13,7 @@
 #include "events/filter.h"
 #include "limits/function_limiter.h"
 #include "model/resources.h"
+#include "observe/function_metrics.h"
 #include "providers/provider.h"
 #include "routing/weighted.h"
 
@@ -30,6 +31,9 @@ struct FunctionEntry {
   std::shared_ptr<limits::FunctionLimiter> limiter = nullptr;
   // The store revision of the function's value (0 where unknown).
   int64_t modRevision = 0;
+  // Its series of eventgateway_function_* (made on its first call), shared with the
+  // entries that replace it while it exists (ConfigCache), so that they count on.
+  observe::FunctionStats stats = {};
 };
 
 // The function a call of `function` goes to: itself, or for a weighted function the

@@ -57,7 +57,8 @@ class DispatcherTest : public ::testing::Test {
     ASSERT_TRUE(queue_->start().ok());
     dispatcher_ = std::make_unique<Dispatcher>(
         [this] { return std::shared_ptr<const routing::Snapshot>(snapshot_); },
-        std::vector<asio::any_io_executor>{ioc_.get_executor()}, registry_, *queue_, settings);
+        std::vector<asio::any_io_executor>{ioc_.get_executor()}, registry_, *queue_, settings,
+        &observer_);
     dispatcher_->startDeliveries();
   }
 
@@ -94,6 +95,8 @@ class DispatcherTest : public ::testing::Test {
   asio::io_context ioc_;
   asio::executor_work_guard<asio::io_context::executor_type> guard_{ioc_.get_executor()};
   metrics::Registry registry_;
+  // Told of every event and call: tests tail it (observer_.tails().subscribe).
+  observe::Observer observer_{registry_};
   std::shared_ptr<FakeSnapshot> snapshot_ = std::make_shared<FakeSnapshot>();
   std::unique_ptr<queue::MemoryQueue> queue_;
   std::unique_ptr<Dispatcher> dispatcher_;

@@ -243,5 +243,125 @@ TEST(ConcurrencyTest, ManyThreadsIncrementAndCreateSeriesExactly) {
   EXPECT_EQ(lines, size_t{kSpaces} + 1);
 }
 
+// --- dynamic families: series that leave the scrape with their last handle ---
+
+TEST(DynamicCounterFamilyTest, ASeriesIsRenderedWhileAHandleLives) {
+  DynamicCounterFamily family("calls_total", "Calls.", {"function", "outcome"});
+  auto b = family.series({"b", "ok"});
+  auto a = family.series({"a", "ok"});
+  a->inc(2);
+  b->inc();
+  std::string out;
+  family.render(out);
+  EXPECT_EQ(out,
+            "# HELP calls_total Calls.\n# TYPE calls_total counter\n"
+            "calls_total{function=\"a\",outcome=\"ok\"} 2\n"
+            "calls_total{function=\"b\",outcome=\"ok\"} 1\n");
+  EXPECT_EQ(family.size(), 2u);
+
+  a.reset();
+  out.clear();
+  family.render(out);
+  EXPECT_EQ(out.find("function=\"a\""), std::string::npos) << out;
+  EXPECT_NE(out.find("calls_total{function=\"b\",outcome=\"ok\"} 1\n"), std::string::npos);
+  EXPECT_EQ(family.size(), 1u);
+  EXPECT_EQ(family.find({"a", "ok"}), nullptr);
+}
+
+TEST(DynamicCounterFamilyTest, HandlesOfTheSameValuesShareOneSeries) {
+  DynamicCounterFamily family("x_total", "X.", {"k"});
+  auto first = family.series({"v"});
+  auto again = family.series({"v"});
+  EXPECT_EQ(first.get(), again.get());
+  EXPECT_EQ(family.find({"v"}).get(), first.get());
+  first.reset();
+  // Still held by `again`: still rendered, and found.
+  EXPECT_EQ(family.find({"v"}).get(), again.get());
+  again.reset();
+  EXPECT_EQ(family.size(), 0u);
+  // Made again, it starts at zero.
+  auto fresh = family.series({"v"});
+  EXPECT_EQ(fresh->value(), 0u);
+}
+
+TEST(DynamicCounterFamilyTest, HandlesMayOutliveTheFamily) {
+  std::shared_ptr<Counter> handle;
+  {
+    DynamicCounterFamily family("x_total", "X.", {"k"});
+    handle = family.series({"v"});
+  }
+  handle->inc();
+  EXPECT_EQ(handle->value(), 1u);
+  handle.reset();  // the deleter finds no family: nothing to take out
+}
+
+TEST(DynamicCounterFamilyTest, WrongNumberOfValuesThrows) {
+  DynamicCounterFamily family("x_total", "X.", {"a", "b"});
+  EXPECT_THROW(family.series({"1"}), std::invalid_argument);
+  EXPECT_THROW(DynamicCounterFamily("bad name", "X.", {}), std::invalid_argument);
+  EXPECT_THROW(DynamicCounterFamily("x_total", "X.", {"le"}), std::invalid_argument);
+}
+
+TEST(DynamicHistogramFamilyTest, RendersEachLiveSeriesWithItsLabelsBeforeLe) {
+  DynamicHistogramFamily family("d_seconds", "D.", {"function"}, {0.1, 1});
+  auto f = family.series({"f"});
+  f->observe(0.05);
+  f->observe(0.5);
+  std::string out;
+  family.render(out);
+  EXPECT_EQ(out,
+            "# HELP d_seconds D.\n# TYPE d_seconds histogram\n"
+            "d_seconds_bucket{function=\"f\",le=\"0.1\"} 1\n"
+            "d_seconds_bucket{function=\"f\",le=\"1\"} 2\n"
+            "d_seconds_bucket{function=\"f\",le=\"+Inf\"} 2\n"
+            "d_seconds_sum{function=\"f\"} 0.55\n"
+            "d_seconds_count{function=\"f\"} 2\n");
+  f.reset();
+  out.clear();
+  family.render(out);
+  EXPECT_EQ(out, "# HELP d_seconds D.\n# TYPE d_seconds histogram\n");
+}
+
+TEST(DynamicFamilyTest, RegistryRendersThemAndKeepsTheirKind) {
+  Registry registry;
+  auto& calls = registry.dynamicCounterFamily("calls_total", "Calls.", {"f"});
+  auto& again = registry.dynamicCounterFamily("calls_total", "ignored", {"f"});
+  EXPECT_EQ(&calls, &again);
+  auto& durations = registry.dynamicHistogramFamily("d_seconds", "D.", {"f"}, {1});
+  auto c = calls.series({"x"});
+  auto d = durations.series({"x"});
+  c->inc();
+  const std::string out = registry.render();
+  EXPECT_NE(out.find("calls_total{f=\"x\"} 1\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("d_seconds_count{f=\"x\"} 0\n"), std::string::npos) << out;
+  EXPECT_THROW(registry.counterFamily("calls_total", "C.", {"f"}), std::invalid_argument);
+  EXPECT_THROW(registry.dynamicCounterFamily("d_seconds", "C.", {"f"}), std::invalid_argument);
+}
+
+TEST(DynamicFamilyTest, SeriesComeAndGoWhileOthersCountAndScrape) {
+  Registry registry;
+  auto& family = registry.dynamicCounterFamily("c_total", "C.", {"k"});
+  auto kept = family.series({"kept"});
+  constexpr int kThreads = 4;
+  constexpr int kIterations = 5000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kIterations; ++i) {
+        kept->inc();
+        // Series made and dropped, by several threads at once for the same values.
+        auto passing = family.series({"p" + std::to_string((i + t) % 7)});
+        passing->inc();
+        if (i % 500 == 0) registry.render();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(kept->value(), uint64_t{kThreads} * kIterations);
+  EXPECT_EQ(family.size(), 1u);
+  const std::string out = registry.render();
+  EXPECT_EQ(out.find("k=\"p"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace eg::metrics

@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
 
 #include "net/http_server.h"
@@ -23,6 +26,8 @@ struct Shared {
   std::atomic<bool> endlessEnded{false};
   std::atomic<bool> endlessRefused{false};
   std::atomic<int> producersRun{0};
+  std::atomic<bool> watchedOpen{false};   // peerClosed() was false while the client stayed
+  std::atomic<bool> watchedClose{false};  // then it turned true
 };
 
 asio::awaitable<void> fivePieces(Shared* shared, BodyWriter& out) {
@@ -62,6 +67,22 @@ asio::awaitable<void> untilServed(Shared* shared, BodyWriter& out) {
   co_await out.write(shared->otherServed ? "served" : "not served");
 }
 
+// A producer with nothing to write (a quiet event tail): it asks whether its client is
+// still there instead.
+asio::awaitable<void> watchPeer(Shared* shared, BodyWriter& out) {
+  if (!co_await out.write("open;")) co_return;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (int i = 0; i < 500; ++i) {
+    if (out.peerClosed()) {
+      shared->watchedClose = true;
+      co_return;
+    }
+    if (i == 5) shared->watchedOpen = true;
+    timer.expires_after(std::chrono::milliseconds(10));
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+}
+
 struct StreamingHandler {
   Shared* shared;
 
@@ -85,6 +106,9 @@ struct StreamingHandler {
     }
     if (target == "/until-served") {
       co_return Reply(std::move(head), [s](BodyWriter& out) { return untilServed(s, out); });
+    }
+    if (target == "/watch") {
+      co_return Reply(std::move(head), [s](BodyWriter& out) { return watchPeer(s, out); });
     }
     if (target == "/nocontent") {
       head.result(http::status::no_content);
@@ -237,6 +261,21 @@ TEST_F(StreamedReplyTest, AClientThatGoesAwayEndsTheProducer) {
   }  // closed with unread data: the server's next writes fail
   EXPECT_TRUE(eventually([&] { return shared_.endlessEnded.load(); }, 5s));
   EXPECT_TRUE(shared_.endlessRefused);
+  EXPECT_TRUE(eventually([&] { return server_->liveConnections() == 0; }, 5s));
+}
+
+TEST_F(StreamedReplyTest, AProducerWithNothingToWriteSeesItsClientLeave) {
+  startServer();
+  {
+    RawConn c(port());
+    ASSERT_TRUE(c.send(get("/watch")));
+    auto head = c.readResponse();
+    ASSERT_TRUE(head);
+    // While the client stays, it is not gone.
+    ASSERT_TRUE(eventually([&] { return shared_.watchedOpen.load(); }, 5s));
+    EXPECT_FALSE(shared_.watchedClose);
+  }  // closed, with nothing left to write to it
+  EXPECT_TRUE(eventually([&] { return shared_.watchedClose.load(); }, 5s));
   EXPECT_TRUE(eventually([&] { return server_->liveConnections() == 0; }, 5s));
 }
 

@@ -12,7 +12,9 @@
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 
+#include "metrics/metrics.h"
 #include "model/keys.h"
+#include "observe/function_metrics.h"
 #include "providers/weighted/weighted_provider.h"
 #include "routing/snapshot_impl.h"
 #include "test_helpers.h"
@@ -334,6 +336,43 @@ TEST(RoutingTableTest, ReadersRouteWhileAWriterChurns) {
   expectSameAnswers(*world.rebuilt(), *world.incremental(), -1);
   EXPECT_GT(answers.load(), 0);
   spdlog::set_level(spdlog::level::info);
+}
+
+// A function's series (observe::FunctionStats) go over to the entry that replaces it,
+// on a PUT and when everything is read again, and go with its last entry once deleted.
+TEST(RoutingTableTest, AChangedFunctionCountsOnInTheSameSeries) {
+  metrics::Registry registry;
+  observe::FunctionMetrics counts(registry);
+  providers::ProviderRegistry providers;
+  providers.add("fake", std::make_unique<testing::FakeFactory>(std::make_shared<std::atomic<int>>(0)));
+  const auto record = [&](const Snapshot& snapshot) {
+    const FunctionEntry* entry = snapshot.function("s", "f");
+    ASSERT_NE(entry, nullptr);
+    entry->stats.record(counts, "s", "f", observe::Outcome::kDelivered, std::chrono::milliseconds(1));
+  };
+  const auto delivered = [&] {
+    const std::string text = registry.render();
+    const std::string prefix =
+        "eventgateway_function_calls_total{space=\"s\",function=\"f\",outcome=\"delivered\"} ";
+    const auto at = text.find(prefix);
+    return at == std::string::npos ? -1 : std::stoi(text.substr(at + prefix.size()));
+  };
+
+  RoutingTable table(providers);
+  table.putFunction(testing::function("s", "f"), 1);
+  record(*table.snapshot(1));
+  table.putFunction(testing::function("s", "f"), 2);  // a PUT: a new entry
+  record(*table.snapshot(2));
+  EXPECT_EQ(delivered(), 2);
+
+  RoutingTable relisted(providers);  // everything read again after a compaction
+  relisted.putFunction(testing::function("s", "f"), 2, &table);
+  table.removeFunction("s", "f");
+  record(*relisted.snapshot(3));
+  EXPECT_EQ(delivered(), 3);
+
+  relisted.removeFunction("s", "f");
+  EXPECT_EQ(delivered(), -1);
 }
 
 }  // namespace

@@ -192,6 +192,7 @@ boost::asio::awaitable<Result<CallResult>> HttpInvoker::call(std::string_view pa
     Error error = Error::unavailable("function call failed: http " +
                                      std::to_string(response->status) + " from " + loggableUrl_);
     error.retryAfter = retryAfter;
+    error.httpStatus = response->status;
     co_return error;
   }
   CallResult result;
