@@ -12,6 +12,8 @@ packages=(
   # The .deb (scripts/package.sh): CPack computes its Depends with dpkg-dev's
   # dpkg-shlibdeps, and needs file to find the binaries.
   dpkg-dev file
+  # The console's browser test (test/e2e/console.test.mjs) drives Debian's chromium.
+  chromium
 )
 if [ "${EG_BENCH:-0}" = 1 ]; then packages+=(nginx-light wrk); fi
 # The sanitizer builds and the fuzz targets (scripts/test.sh without --quick,

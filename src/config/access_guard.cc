@@ -43,6 +43,9 @@ Classified classify(const net::Request& request, bool metricsOpen) {
                        (raw.size() == 1 && raw[0] == "metrics");
   if (status && method == http::verb::get) {
     out.open = true;
+  } else if (!raw.empty() && raw[0] == "console" &&
+             (method == http::verb::get || method == http::verb::head)) {
+    out.open = true;  // the console's static assets hold no data; its API calls need a key
   } else if (metrics) {
     out.open = metricsOpen;
     out.target.kind = access::Target::Kind::kMetrics;

@@ -9,7 +9,8 @@ namespace eg::config {
 
 // Access keys on the Config API (spec §6), checked before routing. With no key store
 // every request passes (the API is open, as without -access-keys). Otherwise every
-// request but GET /v1/status (and the metrics paths under -metrics-open) needs
+// request but GET /v1/status, GET and HEAD of the console's assets (/console/…, no data in
+// them) and the metrics paths under -metrics-open needs
 // `Authorization: Bearer <key>`: none, a malformed header or an unknown key answer 401
 // with `WWW-Authenticate: Bearer`, a key whose scope does not cover the request 403;
 // both with the API's JSON error body. Keys are never logged: a refusal or a use is

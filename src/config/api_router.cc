@@ -14,6 +14,7 @@
 
 #include "common/call_on.h"
 #include "common/json.h"
+#include "config/console_route.h"
 #include "config/tail_endpoint.h"
 #include "model/codec.h"
 #include "model/validation.h"
@@ -327,6 +328,7 @@ asio::awaitable<net::Reply> ApiRouter::handle(Request& request) {
   auto parsed = boost::urls::parse_origin_form(request.target());
   if (!parsed) co_return errorResponse(request, 400, "Invalid request target.");
   const boost::urls::url_view url = *parsed;
+  if (isConsolePath(url.encoded_path())) co_return consoleResponse(request, url.encoded_path());
 
   std::vector<std::string_view> raw;
   for (auto segment : url.encoded_segments()) raw.emplace_back(segment.data(), segment.size());

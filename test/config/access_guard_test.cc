@@ -69,6 +69,17 @@ TEST_F(AccessGuardTest, StatusIsOpenOnlyForGet) {
   EXPECT_EQ(check(http::verb::get, "/v1/status?x=1", nullptr), 0u);
 }
 
+// The console's assets hold no data; the API calls the page makes need a key as any.
+TEST_F(AccessGuardTest, ConsoleAssetsAreOpenOnlyForGetAndHead) {
+  EXPECT_EQ(check(http::verb::get, "/console", nullptr), 0u);
+  EXPECT_EQ(check(http::verb::get, "/console/", nullptr), 0u);
+  EXPECT_EQ(check(http::verb::get, "/console/app.js", nullptr), 0u);
+  EXPECT_EQ(check(http::verb::head, "/console/app.js", nullptr), 0u);
+  EXPECT_EQ(check(http::verb::post, "/console/app.js", nullptr), 401u);
+  EXPECT_EQ(check(http::verb::get, "/consoles", nullptr), 401u);
+  EXPECT_EQ(check(http::verb::get, "/v1/console", nullptr), 401u);
+}
+
 TEST_F(AccessGuardTest, ScopesByPath) {
   struct Row {
     http::verb method;
