@@ -28,7 +28,7 @@ Result<std::unique_ptr<EmbeddedReader>> EmbeddedReader::open(
   const auto prepare = [&](const char* sql, sqlite3_stmt** out) {
     return sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, nullptr) == SQLITE_OK;
   };
-  if (!prepare("SELECT value FROM meta WHERE name = 'revision'", &reader->revision_) ||
+  if (!prepare(kRevisionSql, &reader->revision_) ||
       !prepare("SELECT key, value, create_rev, mod_rev FROM kv WHERE key >= ?1 AND key < ?2 "
                "ORDER BY key",
                &reader->range_) ||

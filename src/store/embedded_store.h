@@ -21,7 +21,8 @@ namespace eg::store {
 
 struct EmbeddedStoreOptions {
   // Revisions of change history kept to serve watches from a past revision; a watch
-  // from an older revision gets kCompacted.
+  // from an older revision gets kCompacted. Compacted in batches: up to a sixteenth
+  // more (at most 256) may be kept.
   int64_t historyLimit = 10000;
   // How long opening waits for the database lock held by another process before
   // failing (the store owns its database exclusively while open).

@@ -37,6 +37,14 @@ std::string prefixEnd(std::string prefix);
 // statement, a dozen per Config API write otherwise) and share the WAL index on the heap.
 inline constexpr const char* kVfs = "unix-excl";
 
+// The store's revision: that of the last write, which the change log always holds (a
+// compaction keeps the latest revision), so no commit writes it anywhere else. Data
+// directories of earlier versions kept it in meta.revision, updated by every commit;
+// that value counts where it is larger.
+inline constexpr const char* kRevisionSql =
+    "SELECT max(ifnull((SELECT max(rev) FROM log), 0), "
+    "ifnull((SELECT value FROM meta WHERE name = 'revision'), 0))";
+
 Status exec(sqlite3* db, const char* sql);
 // For rolling back after a failure that is already being reported.
 void execQuietly(sqlite3* db, const char* sql);

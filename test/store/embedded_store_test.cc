@@ -18,6 +18,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "store/store_contract.h"
 
@@ -190,6 +191,52 @@ TEST_F(EmbeddedStoreTest, HistoryLimitCompactsOldRevisions) {
   auto oldWatch = store->watch("/h/", 15, old.handler());
   ASSERT_TRUE(old.waitForErrors(1));
   EXPECT_EQ(old.errors()[0].kind, ErrorKind::kCompacted);
+}
+
+TEST_F(EmbeddedStoreTest, HistoryIsCompactedInBatchesWithinTheLimitAndAFew) {
+  // A limit of 64 compacts 4 revisions at a time: between 64 and 67 revisions are kept.
+  EmbeddedStoreOptions options;
+  options.historyLimit = 64;
+  auto store = openOrDie(dir_.path(), options);
+  for (int i = 1; i <= 200; ++i) put(*store, "/b/" + std::to_string(i % 7), "v");
+
+  // The last 64 revisions are always there.
+  WatchRecorder kept;
+  auto keptWatch = store->watch("/b/", 200 - 64 + 1, kept.handler());
+  ASSERT_TRUE(kept.waitForEvents(64));
+  EXPECT_EQ(kept.events().front().kv.modRevision, 137);
+  EXPECT_TRUE(kept.errors().empty());
+
+  // Never more than the limit and one batch.
+  WatchRecorder old;
+  auto oldWatch = store->watch("/b/", 200 - 64 - 4 + 1, old.handler());
+  ASSERT_TRUE(old.waitForErrors(1));
+  EXPECT_EQ(old.errors()[0].kind, ErrorKind::kCompacted);
+}
+
+TEST_F(EmbeddedStoreTest, OpensADataDirectoryWhoseRevisionIsOnlyInMeta) {
+  // Earlier versions wrote the revision to meta on every commit. Where meta is ahead of
+  // the log (here: a log emptied by hand), the revision goes on from meta's.
+  {
+    auto store = openOrDie(dir_.path());
+    put(*store, "/m/a", "1");
+    put(*store, "/m/b", "2");
+  }
+  const std::string db = (std::filesystem::path(dir_.path()) / "store.db").string();
+  sqlite3* handle = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &handle), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(handle,
+                         "UPDATE meta SET value = 41 WHERE name = 'revision'; DELETE FROM log;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(handle);
+  sqlite3_close(handle);
+  auto store = openOrDie(dir_.path());
+  EXPECT_EQ(put(*store, "/m/c", "3"), 42);
+  auto listed = runAwait(store->list("/m/"));
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(listed->revision, 42);
+  EXPECT_EQ(listed->kvs.size(), 3u);
 }
 
 TEST_F(EmbeddedStoreTest, CompactToFutureRevisionIsInvalid) {
