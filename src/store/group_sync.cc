@@ -35,6 +35,11 @@ class FileSync {
   }
 
   Status operator()() {
+    // The common case: the file held is still linked, so it is the one at the path
+    // (nothing renames a WAL onto it), and it is synced. One fstat() per sync.
+    if (fd_ >= 0 && ::fdatasync(fd_) == 0 && stillLinked()) return {};
+    // Not open yet, the sync failed, or the file was removed (SQLite removes the WAL
+    // when its last connection closes, and another may be created at the path).
     struct stat atPath {};
     if (::stat(path_.c_str(), &atPath) != 0) {
       if (errno == ENOENT) return {};  // nothing appended since it went: nothing to sync
@@ -54,6 +59,11 @@ class FileSync {
   }
 
  private:
+  bool stillLinked() const {
+    struct stat held {};
+    return ::fstat(fd_, &held) == 0 && held.st_nlink > 0;
+  }
+
   std::string path_;
   int fd_ = -1;
 };
@@ -95,15 +105,20 @@ asio::awaitable<Status> GroupSync::durable(int64_t revision) {
         asio::any_io_executor work = asio::prefer(asio::get_associated_executor(handler),
                                                   asio::execution::outstanding_work.tracked);
         Status answer;
+        bool wakeSyncer = false;
         {
           std::lock_guard lock(mu_);
           if (!failure_.empty()) {
             answer = Error::unavailable(failure_);
           } else if (revision > durable_) {
             waiters_.push_back(Waiter{revision, std::move(handler), std::move(work)});
-            wake_.notify_one();
-            return;
+            wakeSyncer = true;
           }
+        }
+        // Outside the lock: woken inside it, the sync thread would block on it at once.
+        if (wakeSyncer) {
+          wake_.notify_one();
+          return;
         }
         complete(Waiter{revision, std::move(handler), std::move(work)}, std::move(answer));
       },

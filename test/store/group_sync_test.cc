@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <vector>
 
@@ -184,6 +185,27 @@ TEST(GroupSyncTest, SyncsARealFileAndAnswersAMissingOne) {
     ASSERT_TRUE(waiters.waitDone(1));
     EXPECT_EQ(waiters.ok(), 1);
     EXPECT_EQ((*sync)->syncs(), 1u);
+
+    // Removed and created again (as SQLite does with a WAL): the next sync opens the new
+    // file and lets go of the old one.
+    ASSERT_EQ(std::remove(path.c_str()), 0);
+    f = fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fputs("frame", f);
+    fclose(f);
+    applied = 2;
+    waiters.wait(**sync, 2);
+    ASSERT_TRUE(waiters.waitDone(2));
+    EXPECT_EQ(waiters.ok(), 2);
+    int atPath = 0, deleted = 0;
+    for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd")) {
+      std::error_code ec;
+      const std::string target = std::filesystem::read_symlink(fd.path(), ec).string();
+      if (target == path) ++atPath;
+      if (target == path + " (deleted)") ++deleted;
+    }
+    EXPECT_EQ(atPath, 1);
+    EXPECT_EQ(deleted, 0);
   }
   std::remove(path.c_str());
   rmdir(dir);
