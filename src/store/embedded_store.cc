@@ -24,6 +24,7 @@
 #include <sqlite3.h>
 
 #include "common/call_on.h"
+#include "common/thread_policy.h"
 #include "store/embedded_reader.h"
 #include "store/sqlite_util.h"
 
@@ -241,7 +242,10 @@ Result<std::unique_ptr<EmbeddedStore>> EmbeddedStore::open(const std::string& da
 
 EmbeddedStore::EmbeddedStore(sqlite3* db, EmbeddedStoreOptions options)
     : db_(db), options_(options), work_(ioc_.get_executor()) {
-  thread_ = std::thread([this] { ioc_.run(); });
+  thread_ = std::thread([this] {
+    becomeBatchThread("eg-store");
+    ioc_.run();
+  });
 }
 
 EmbeddedStore::~EmbeddedStore() {

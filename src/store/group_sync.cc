@@ -19,6 +19,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/thread_policy.h"
+
 namespace eg::store {
 
 namespace {
@@ -74,7 +76,10 @@ GroupSync::GroupSync(SyncFn sync, const std::atomic<int64_t>& applied)
     : sync_(std::move(sync)),
       applied_(applied),
       durable_(applied.load(std::memory_order_acquire)) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    becomeBatchThread("eg-store-sync");
+    run();
+  });
 }
 
 Result<std::unique_ptr<GroupSync>> GroupSync::forFile(std::string path,

@@ -1,6 +1,7 @@
 #include "store/embedded_store.h"
 
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -237,6 +238,23 @@ TEST_F(EmbeddedStoreTest, OpensADataDirectoryWhoseRevisionIsOnlyInMeta) {
   ASSERT_TRUE(listed);
   EXPECT_EQ(listed->revision, 42);
   EXPECT_EQ(listed->kvs.size(), 3u);
+}
+
+TEST_F(EmbeddedStoreTest, ItsThreadsDoNotPreemptTheIoThreads) {
+  // The store's thread and its sync thread run under SCHED_BATCH (becomeBatchThread).
+  auto store = openOrDie(dir_.path());
+  put(*store, "/t/k", "v");  // the sync thread has started by now
+  std::set<std::string> batch;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    const pid_t tid = std::stoi(task.path().filename().string());
+    if (name.starts_with("eg-store") && ::sched_getscheduler(tid) == SCHED_BATCH) {
+      batch.insert(name);
+    }
+  }
+  EXPECT_EQ(batch, (std::set<std::string>{"eg-store", "eg-store-sync"}));
 }
 
 TEST_F(EmbeddedStoreTest, CompactToFutureRevisionIsInvalid) {
