@@ -140,6 +140,9 @@ struct Resource<model::Subscription> {
 template <>
 struct Resource<model::Cors> {
   static constexpr ResourceKind kKind = ResourceKind::kCors;
+  static constexpr std::string_view kName = "CORS configuration";
+  static constexpr std::string_view kLogName = "CORS configuration";
+  static constexpr std::string_view kIdName = "corsId";
   static Result<model::Cors> decode(std::string_view v) { return model::decodeStoredCors(v); }
   static Error notFound(std::string_view id) { return corsNotFound(id); }
 };
@@ -722,13 +725,14 @@ asio::awaitable<Result<model::Cors>> ConfigService::createCors(std::string space
   if (auto s = checkSpace(space); !s) co_return std::move(s).error();
   auto c = model::corsFromRequest(space, body);
   if (!c) co_return std::move(c).error();
+  const auto k = key(ResourceKind::kCors, space, c->corsId);
   auto turn = co_await writeTurn();
-  auto r = co_await store_.create(key(ResourceKind::kCors, space, c->corsId), model::encodeStored(*c));
-  if (!r) {
-    if (r.error().kind == ErrorKind::kAlreadyExists) {
-      co_return Error::alreadyExists("CORS configuration " + q(c->corsId) + " already exists.");
-    }
-    co_return storeError(r.error());
+  std::vector<store::Compare> compares{{k, 0}};
+  std::vector<store::Op> ops{putOp(k, model::encodeStored(*c))};
+  auto r = co_await commit(turn, std::move(compares), std::move(ops));
+  if (!r) co_return storeError(r.error());
+  if (!r->succeeded) {
+    co_return Error::alreadyExists("CORS configuration " + q(c->corsId) + " already exists.");
   }
   spdlog::info("config: CORS configuration created (space={}, corsId={})", space, c->corsId);
   co_return c;
@@ -746,25 +750,23 @@ asio::awaitable<Result<model::Cors>> ConfigService::updateCors(std::string space
     if (!existing) co_return std::move(existing).error();
     auto updated = model::corsUpdateFromRequest(*existing, body);
     if (!updated) co_return std::move(updated).error();
-    auto r = co_await store_.compareAndSwap(k, model::encodeStored(*updated), (*current)->modRevision);
-    if (r) {
+    std::vector<store::Compare> compares{{k, (*current)->modRevision}};
+    std::vector<store::Op> ops{putOp(k, model::encodeStored(*updated))};
+    auto r = co_await commit(turn, std::move(compares), std::move(ops));
+    if (!r) co_return storeError(r.error());
+    if (r->succeeded) {
       spdlog::info("config: CORS configuration updated (space={}, corsId={})", space, id);
       co_return updated;
     }
-    if (r.error().kind != ErrorKind::kConflict) co_return storeError(r.error());
   }
   co_return raceLost("CORS configuration " + q(id));
 }
 
 asio::awaitable<Status> ConfigService::deleteCors(std::string space, std::string id) {
-  auto turn = co_await writeTurn();
-  auto r = co_await store_.remove(key(ResourceKind::kCors, space, id));
-  if (!r) {
-    if (r.error().kind == ErrorKind::kNotFound) co_return corsNotFound(id);
-    co_return storeError(r.error());
-  }
-  spdlog::info("config: CORS configuration deleted (space={}, corsId={})", space, id);
-  co_return Status{};
+  co_return co_await deleteResource<model::Cors>(
+      space, id,
+      [](const store::KeyValue&, std::vector<store::Compare>&,
+         std::vector<store::Op>&) -> asio::awaitable<Status> { co_return Status{}; });
 }
 
 asio::awaitable<Result<model::Cors>> ConfigService::getCors(std::string space,

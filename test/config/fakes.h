@@ -4,10 +4,12 @@
 // semantics, a route index with the sync conflict rules, and provider factories.
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <set>
+#include <vector>
 
 #include <boost/asio.hpp>
 
@@ -107,6 +109,24 @@ class FakeStore final : public store::Store {
     }
     co_return store::TxnResult{true, revision_};
   }
+  // Records the revision asked; waits while `holdDurable`; fails with `failDurable`.
+  asio::awaitable<Status> durable(int64_t revision) override {
+    {
+      std::lock_guard lock(mu_);
+      durableAsked_.push_back(revision);
+    }
+    asio::steady_timer poll(co_await asio::this_coro::executor);
+    while (holdDurable.load()) {
+      poll.expires_after(std::chrono::milliseconds(1));
+      co_await poll.async_wait(asio::use_awaitable);
+    }
+    if (failDurable.load()) co_return Error::unavailable("the sync failed");
+    co_return Status{};
+  }
+  std::vector<int64_t> durableAsked() const {
+    std::lock_guard lock(mu_);
+    return durableAsked_;
+  }
   // Not needed by the service; the real cache is tested over the embedded store.
   std::unique_ptr<store::Watch> watch(std::string, int64_t, WatchHandler) override {
     return std::make_unique<store::Watch>();
@@ -130,6 +150,8 @@ class FakeStore final : public store::Store {
   }
 
   std::atomic<bool> unavailable{false};
+  std::atomic<bool> holdDurable{false};
+  std::atomic<bool> failDurable{false};
   std::atomic<int> txns{0};
   // Runs once, just before the next transaction is applied (a concurrent writer).
   std::function<void()> beforeNextTxn;
@@ -165,6 +187,7 @@ class FakeStore final : public store::Store {
   mutable std::mutex mu_;
   std::map<std::string, store::KeyValue> kvs_;
   int64_t revision_ = 0;
+  std::vector<int64_t> durableAsked_;
 };
 
 // The sync conflict rules over the sync subscriptions of a FakeStore as of the last

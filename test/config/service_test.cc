@@ -713,6 +713,51 @@ TEST_F(ServiceTest, PutRetriesWhenTheDeadLetterChangesMeanwhile) {
   EXPECT_EQ(store_.txns.load() - txnsBefore, 2);
 }
 
+// ---- durability ----
+
+TEST_F(ServiceTest, AWriteIsAnsweredOnceDurableAndTheNextWriteGoesOnMeanwhile) {
+  store_.holdDurable = true;
+  asio::io_context ioc;
+  std::vector<std::optional<Result<model::Function>>> answers(2);
+  for (int i = 0; i < 2; ++i) {
+    asio::co_spawn(
+        ioc,
+        [&, i]() -> asio::awaitable<void> {
+          answers[i].emplace(co_await service_.createFunction(
+              "default", parse(R"({"functionId":"f)" + std::to_string(i) +
+                               R"(","type":"http","provider":{"url":"http://x"}})")));
+        },
+        asio::detached);
+  }
+  // Both are applied, the second while the first waits for its sync; neither is answered.
+  for (int i = 0; i < 5000 && store_.durableAsked().size() < 2; ++i) {
+    ioc.run_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(store_.txns.load(), 2);
+  EXPECT_EQ(store_.durableAsked(), (std::vector<int64_t>{1, 2}));
+  ioc.run_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(answers[0]);
+  EXPECT_FALSE(answers[1]);
+
+  store_.holdDurable = false;
+  ioc.run_for(std::chrono::seconds(5));
+  ASSERT_TRUE(answers[0] && answers[1]);
+  EXPECT_TRUE(*answers[0]);
+  EXPECT_TRUE(*answers[1]);
+}
+
+TEST_F(ServiceTest, AWriteThatCouldNotBeMadeDurableIsNotAcknowledged) {
+  store_.failDurable = true;
+  auto r = createFunction("default", R"({"functionId":"f","type":"http","provider":{"url":"http://x"}})");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::kUnavailable) << r.error().message;
+  // CORS writes take the same path.
+  auto c = run(service_.createCors("default", parse(R"({"method":"GET","path":"/c"})")));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().kind, ErrorKind::kUnavailable) << c.error().message;
+  EXPECT_EQ(store_.durableAsked().size(), 2u);
+}
+
 // ---- CORS ----
 
 TEST_F(ServiceTest, CorsLifecycleAsTheSdkExpects) {
