@@ -25,7 +25,7 @@ namespace eg::store {
 
 namespace {
 
-// fdatasync of the file at a path, reopened when the path names another file.
+// fdatasync of the file at a path; once the file held is removed, of the one there then.
 class FileSync {
  public:
   explicit FileSync(std::string path) : path_(std::move(path)) {}
@@ -37,22 +37,23 @@ class FileSync {
   }
 
   Status operator()() {
-    // The common case: the file held is still linked, so it is the one at the path
-    // (nothing renames a WAL onto it), and it is synced. One fstat() per sync.
-    if (fd_ >= 0 && ::fdatasync(fd_) == 0 && stillLinked()) return {};
-    // Not open yet, the sync failed, or the file was removed (SQLite removes the WAL
-    // when its last connection closes, and another may be created at the path).
-    struct stat atPath {};
-    if (::stat(path_.c_str(), &atPath) != 0) {
-      if (errno == ENOENT) return {};  // nothing appended since it went: nothing to sync
-      return Error::unavailable("cannot stat " + path_ + ": " + std::strerror(errno));
+    if (fd_ >= 0) {
+      // A failed sync is final: the pages it could not write may be dropped already, so
+      // a retry on a new descriptor could succeed without them.
+      if (::fdatasync(fd_) != 0) {
+        return Error::unavailable("cannot sync " + path_ + ": " + std::strerror(errno));
+      }
+      // The file held is still linked, so it is the one at the path (nothing renames a
+      // WAL onto it): synced. One fstat() per sync, not a look-up of the path.
+      if (stillLinked()) return {};
     }
-    struct stat held {};
-    if (fd_ < 0 || ::fstat(fd_, &held) != 0 || held.st_ino != atPath.st_ino ||
-        held.st_dev != atPath.st_dev) {
-      if (fd_ >= 0) ::close(fd_);
-      fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd_ < 0) return Error::unavailable("cannot open " + path_ + ": " + std::strerror(errno));
+    // Not open yet, or the file held was removed (SQLite removes the WAL when its last
+    // connection closes, and another may be created at the path): the file there now.
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) {
+      if (errno == ENOENT) return {};  // nothing appended since it went: nothing to sync
+      return Error::unavailable("cannot open " + path_ + ": " + std::strerror(errno));
     }
     if (::fdatasync(fd_) != 0) {
       return Error::unavailable("cannot sync " + path_ + ": " + std::strerror(errno));

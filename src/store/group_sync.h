@@ -40,9 +40,10 @@ class GroupSync {
   GroupSync(const GroupSync&) = delete;
   GroupSync& operator=(const GroupSync&) = delete;
 
-  // For the file at `path` (fdatasync; if another file replaces it at that path, its
-  // inode changes and the new one is opened). Syncs the file once first, on the
-  // caller's thread: what an earlier process appended may not be synced yet.
+  // For the file at `path` (fdatasync; once the file held is removed, the one at the
+  // path then is opened). A failed fdatasync is not retried: it fails the group. Syncs
+  // the file once first, on the caller's thread: what an earlier process appended may
+  // not be synced yet.
   static Result<std::unique_ptr<GroupSync>> forFile(std::string path,
                                                     const std::atomic<int64_t>& applied);
 
