@@ -230,6 +230,9 @@ browserTest('create, see an API error, graph, tail, metrics, delete: all through
   assert.ok(!shown.includes(elsewhere.eventID), 'the tail filtered by function hides what went to another');
   await page.$eval('#tail-function', (el) => { el.value = ''; });
   await page.click('button::-p-text(Apply filters)');
+  // The tail starts again with the new filters: what is emitted before it is open is not
+  // its to show.
+  await page.waitForFunction(() => /^open/.test(document.getElementById('tail-state').textContent));
   for (let i = 0; i < 5; i++) await emitStructured(gw.eventsUrl, cloudEvent('user.created', { n: i, tier: 'gold' }), { path: '/vip' });
   await page.waitForFunction(() => document.querySelectorAll('#tail-rows tr').length >= 6);
   await shot(page, 'tail');
