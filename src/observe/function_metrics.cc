@@ -65,6 +65,23 @@ FunctionSeries* FunctionMetrics::make(std::string_view space, std::string_view f
   return series;
 }
 
+FunctionMetrics::~FunctionMetrics() {
+  for (auto& [key, series] : foreign_) series->release();
+}
+
+FunctionSeries& FunctionMetrics::foreign(std::string_view space, std::string_view functionId) {
+  std::pair<std::string, std::string> key(space, functionId);
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = foreign_.find(key); it != foreign_.end()) return *it->second;
+  }
+  FunctionSeries* made = make(space, functionId);
+  std::lock_guard lock(mu_);
+  auto [it, inserted] = foreign_.emplace(std::move(key), made);
+  if (!inserted) made->release();
+  return *it->second;
+}
+
 FunctionStats::FunctionStats(const FunctionStats& other) {
   FunctionSeries* series = other.series_.load(std::memory_order_acquire);
   if (series != nullptr) series->retain();
@@ -86,21 +103,23 @@ FunctionStats::~FunctionStats() {
 void FunctionStats::recordSlow(FunctionMetrics& metrics, std::string_view space,
                                std::string_view functionId, Outcome outcome,
                                std::chrono::nanoseconds latency) const {
-  FunctionSeries* made = metrics.make(space, functionId);
-  FunctionSeries* expected = nullptr;
-  if (series_.compare_exchange_strong(expected, made, std::memory_order_acq_rel,
-                                      std::memory_order_acquire)) {
-    made->record(outcome, latency);
+  FunctionSeries* held = series_.load(std::memory_order_acquire);
+  if (held == nullptr) {
+    FunctionSeries* made = metrics.make(space, functionId);
+    if (series_.compare_exchange_strong(held, made, std::memory_order_acq_rel,
+                                        std::memory_order_acquire)) {
+      made->record(outcome, latency);
+      return;
+    }
+    made->release();  // another thread set it first: `held` is that one
+  }
+  if (held->owner_ == metrics.id_) {
+    held->record(outcome, latency);
     return;
   }
-  // Another thread set it first, or it belongs to another FunctionMetrics (a second
-  // dispatcher on the same configuration, in tests): count in ours, uncached.
-  if (expected->owner_ == metrics.id_) {
-    expected->record(outcome, latency);
-  } else {
-    made->record(outcome, latency);
-  }
-  made->release();
+  // Made by another FunctionMetrics (a second dispatcher on the same configuration, in
+  // tests): counted in series this one holds.
+  metrics.foreign(space, functionId).record(outcome, latency);
 }
 
 }  // namespace eg::observe

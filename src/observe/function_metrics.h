@@ -4,9 +4,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "metrics/metrics.h"
@@ -62,6 +65,7 @@ class FunctionMetrics {
 
   explicit FunctionMetrics(metrics::Registry& registry,
                            std::size_t maxFunctions = kDefaultMaxFunctions);
+  ~FunctionMetrics();
   FunctionMetrics(const FunctionMetrics&) = delete;
   FunctionMetrics& operator=(const FunctionMetrics&) = delete;
 
@@ -71,11 +75,17 @@ class FunctionMetrics {
 
  private:
   friend class FunctionStats;
+  // The series of (space, functionId) for routing entries whose FunctionStats hold another
+  // FunctionMetrics' series: held here until this one goes (only where two dispatchers
+  // share a configuration, in tests).
+  FunctionSeries& foreign(std::string_view space, std::string_view functionId);
+
   metrics::DynamicCounterFamily& calls_;
   metrics::DynamicHistogramFamily& duration_;
   const std::size_t maxFunctions_;
-  std::mutex mu_;  // the cap is checked and a series made in one step
+  std::mutex mu_;  // the cap is checked and a series made in one step; foreign_
   const uint64_t id_;
+  std::map<std::pair<std::string, std::string>, FunctionSeries*> foreign_;
 };
 
 // A routing entry's handle on its function's series (routing::FunctionEntry::stats):

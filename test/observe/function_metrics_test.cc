@@ -104,7 +104,10 @@ TEST(FunctionStatsTest, ASecondMetricsCountsInItsOwnRegistry) {
   FunctionStats stats;
   stats.record(first, "s", "f", Outcome::kDelivered, 1ms);
   stats.record(second, "s", "f", Outcome::kDelivered, 1ms);
+  stats.record(second, "s", "f", Outcome::kDelivered, 1ms);
   EXPECT_TRUE(has(one, calls("s", "f", "delivered", 1)));
+  // The second keeps its series (the entry holds the first's): both calls count there.
+  EXPECT_TRUE(has(two, calls("s", "f", "delivered", 2)));
 }
 
 TEST(FunctionStatsTest, ManyThreadsRecordThroughOneEntryExactly) {
