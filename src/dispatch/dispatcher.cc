@@ -543,10 +543,8 @@ Dispatcher::Plan Dispatcher::makePlan(net::Request& request,
   const std::span<const routing::Route> found =
       snapshot->findAsync(method, path, event.eventType);
   countReceived(found, sync ? &sync->route : nullptr, event.eventType);
-  if (observer_.tails().active()) [[unlikely]] {
-    publishReceived(found, sync ? &sync->route : nullptr, event.eventType,
-                    events::eventId(*incoming), {});
-  }
+  observeReceived(found, sync ? &sync->route : nullptr, event.eventType,
+                  events::eventId(*incoming), {});
 
   const bool announce = hasSystemSubscribers(snapshot, SystemEvent::kEventReceived);
   if (!sync && found.empty() && !announce) {
